@@ -1,0 +1,60 @@
+"""Elementwise ops: unary maths and activations, broadcasting binary ops, comparisons, Where, Cast."""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ops.registry import broadcast, onnx_dtype, register, same_as
+from graphc.types import TensorType
+
+UNARY = (
+    "Abs", "Neg", "Floor", "Ceil", "Round", "Sqrt", "Reciprocal", "Exp", "Log", "Sin", "Cos", "Tan",
+    "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf", "Sign", "Identity",
+    "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "ThresholdedRelu",
+    "HardSigmoid", "HardSwish", "Mish", "Gelu", "Celu", "Shrink", "Clip", "BitwiseNot",
+)
+register(*UNARY, lowering="pointwise")(same_as(0))
+register("Softmax", "LogSoftmax", "Hardmax", lowering="reduction")(same_as(0))
+
+
+@register("IsNaN", "IsInf", "Not", lowering="pointwise")
+def _to_bool(ctx):
+    return [ctx.input(0).with_dtype(np.bool_)]
+
+
+def _broadcast_all(ctx, dtype):
+    shapes = [ctx.input(i).shape for i in range(len(ctx.values)) if ctx.has(i)]
+    return [TensorType(dtype, broadcast(*shapes))]
+
+
+@register("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "BitShift",
+          "BitwiseAnd", "BitwiseOr", "BitwiseXor", "PRelu", lowering="pointwise")
+def _binary(ctx):
+    return _broadcast_all(ctx, ctx.input(0).dtype)
+
+
+@register("And", "Or", "Xor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
+          lowering="pointwise")
+def _compare(ctx):
+    return _broadcast_all(ctx, np.bool_)
+
+
+@register("Where", lowering="pointwise")
+def _where(ctx):
+    t = _broadcast_all(ctx, ctx.input(1).dtype)
+    return t
+
+
+@register("Cast", lowering="pointwise")
+def _cast(ctx):
+    return [ctx.input(0).with_dtype(onnx_dtype(ctx.attr("to")))]
+
+
+@register("CastLike", lowering="pointwise")
+def _cast_like(ctx):
+    return [ctx.input(0).with_dtype(ctx.input(1).dtype)]
+
+
+@register("Dropout", lowering="pointwise")
+def _dropout(ctx):
+    x = ctx.input(0)
+    return [x, x.with_dtype(np.bool_)][: max(ctx.n_outputs, 1)]
