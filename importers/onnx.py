@@ -1,0 +1,346 @@
+"""ONNX reader: a file path, bytes or `onnx.ModelProto` -> `graphc.Graph`.
+
+- Older default-domain opsets are converted up to `TARGET_OPSET` with `onnx.version_converter`
+  (when the converter cannot, the model keeps its own opset and `graph.meta` says why).
+- External data is read only from files inside the model's folder: an absolute location, a
+  `..` or a symlink that leaves the folder is refused before anything is read.
+- Initializers become `Constant`s (or `Variable`s with `variables=True`); ONNX `Constant` nodes
+  become `Constant`s too. Node and tensor names, doc strings and metadata survive.
+- Value types come from ONNX's shape inference, falling back to the op registry.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from graphc.errors import GraphcError, ModelFormatError
+from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
+from graphc.types import OpaqueType, TensorType
+
+# Pseudo-file used in messages when the model did not come from a file.
+_IN_MEMORY = "<in-memory model>"
+
+
+def read_model_proto(src, *, what: str | None = None) -> tuple[onnx.ModelProto, str, Path | None]:
+    """Parse `src` (path, bytes or ModelProto) without touching external data."""
+    if isinstance(src, onnx.ModelProto):
+        return src, what or _IN_MEMORY, None
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data, label, folder = bytes(src), what or _IN_MEMORY, None
+    else:
+        path = Path(src)
+        label, folder = str(path), path.resolve().parent
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelFormatError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ModelFormatError(f"{path}: is a folder, expected an .onnx file") from None
+        except OSError as e:
+            raise ModelFormatError(f"{path}: cannot read ({e.strerror})") from None
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf raises DecodeError, sometimes RuntimeWarning-ish errors
+        raise ModelFormatError(f"{label}: not an ONNX model, or the file is truncated ({type(e).__name__}); "
+                               f"check that it was fully written") from None
+    if not model.HasField("graph") or (not model.opset_import and not model.graph.node):
+        raise ModelFormatError(f"{label}: parsed as protobuf but holds no ONNX graph; "
+                               f"is this really an .onnx file?")
+    return model, label, folder
+
+
+def _external_tensors(model: onnx.ModelProto):
+    from onnx.external_data_helper import _get_all_tensors
+
+    for t in _get_all_tensors(model):
+        if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
+            yield t
+
+
+def _load_external_data(model: onnx.ModelProto, label: str, folder: Path | None) -> None:
+    """Check every external-data location stays inside `folder`, then load it."""
+    tensors = list(_external_tensors(model))
+    if not tensors:
+        return
+    if folder is None:
+        raise ModelFormatError(f"{label}: tensor {tensors[0].name!r} keeps its data in an external file; "
+                               f"load the model from its path so the file can be found")
+    for t in tensors:
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if not loc or os.path.isabs(loc) or Path(loc).drive:
+            raise ModelFormatError(f"{label}: tensor {t.name!r} points at external data {loc!r}, which is not a "
+                                   f"relative path inside the model's folder; refusing to read it")
+        target = (folder / loc).resolve()
+        if folder != target and folder not in target.parents:
+            raise ModelFormatError(f"{label}: tensor {t.name!r} points at external data {loc!r}, which leaves "
+                                   f"the model's folder {folder}; refusing to read it")
+        if not target.is_file():
+            raise ModelFormatError(f"{label}: external data file {loc!r} of tensor {t.name!r} is missing "
+                                   f"(expected at {target})")
+        size = target.stat().st_size
+        offset, length = int(info.get("offset", 0)), int(info.get("length", size - int(info.get("offset", 0))))
+        if offset + length > size:
+            raise ModelFormatError(f"{label}: external data of tensor {t.name!r} ({loc!r}) is truncated: needs "
+                                   f"bytes {offset}..{offset + length}, file has {size}")
+    try:
+        onnx.external_data_helper.load_external_data_for_model(model, str(folder))
+    except Exception as e:
+        raise ModelFormatError(f"{label}: cannot read external data: {e}") from None
+
+
+# Ops whose version-converter adapters change the meaning of the model: (op, first safe opset).
+# Scan-8 carries a batch axis that Scan-9 dropped; the converter only relabels the node.
+_LOSSY_CONVERSIONS = {"Scan": 9}
+
+
+def _convert_opset(model: onnx.ModelProto, target: int) -> tuple[onnx.ModelProto, str | None]:
+    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if current is None or current >= target:
+        return model, None
+    for node in model.graph.node:
+        safe_from = _LOSSY_CONVERSIONS.get(node.op_type)
+        if safe_from is not None and current < safe_from:
+            return model, f"kept opset {current}: converting {node.op_type}-{current} is not faithful"
+    try:
+        converted = onnx.version_converter.convert_version(model, target)
+        onnx.checker.check_model(converted)
+        return converted, None
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return model, f"kept opset {current}: converting to {target} failed ({first[:200]})"
+
+
+def _type_from_proto(tp: onnx.TypeProto):
+    if tp.HasField("tensor_type"):
+        tt = tp.tensor_type
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else None
+        if not tt.HasField("shape"):
+            return TensorType(dtype, None)
+        dims = []
+        for d in tt.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif d.HasField("dim_param") and d.dim_param:
+                dims.append(d.dim_param)
+            else:
+                dims.append(None)
+        return TensorType(dtype, tuple(dims))
+    if tp.WhichOneof("value") is None:
+        return TensorType()
+    return OpaqueType(tp.SerializeToString())
+
+
+def _attr_value(a: onnx.AttributeProto, import_graph):
+    T = onnx.AttributeProto
+    if a.type == T.GRAPH:
+        return import_graph(a.g)
+    if a.type == T.GRAPHS:
+        return [import_graph(g) for g in a.graphs]
+    if a.type == T.TENSOR:
+        return numpy_helper.to_array(a.t)
+    if a.type == T.TENSORS:
+        return [numpy_helper.to_array(t) for t in a.tensors]
+    if a.type == T.SPARSE_TENSOR:
+        return _sparse_to_dense(a.sparse_tensor)
+    if a.type == T.STRING:
+        return _decode(a.s)
+    if a.type == T.STRINGS:
+        return [_decode(s) for s in a.strings]
+    if a.type == T.TYPE_PROTO:
+        return OpaqueType(a.tp.SerializeToString())
+    if a.type == T.TYPE_PROTOS:
+        return [OpaqueType(t.SerializeToString()) for t in a.type_protos]
+    return onnx.helper.get_attribute_value(a)
+
+
+def _decode(b: bytes):
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b
+
+
+def _sparse_to_dense(sp: onnx.SparseTensorProto) -> np.ndarray:
+    values = numpy_helper.to_array(sp.values)
+    indices = numpy_helper.to_array(sp.indices)
+    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
+    if indices.ndim == 1:
+        dense.reshape(-1)[indices] = values
+    else:
+        dense[tuple(indices.T)] = values
+    return dense
+
+
+def _constant_node_value(node: onnx.NodeProto):
+    """The array an ONNX `Constant` node produces, or None when it is not a plain tensor."""
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name == "sparse_value":
+            return _sparse_to_dense(a.sparse_tensor)
+        if a.name in ("value_float", "value_int"):
+            return np.array(onnx.helper.get_attribute_value(a),
+                            dtype=np.float32 if a.name == "value_float" else np.int64)
+        if a.name in ("value_floats", "value_ints"):
+            return np.array(list(onnx.helper.get_attribute_value(a)),
+                            dtype=np.float32 if a.name == "value_floats" else np.int64)
+        if a.name == "value_string":
+            return np.array(_decode(a.s), dtype=object)
+        if a.name == "value_strings":
+            return np.array([_decode(s) for s in a.strings], dtype=object)
+    return None
+
+
+class _Importer:
+    def __init__(self, label: str, variables: bool, opsets: dict[str, int]):
+        self.label, self.variables, self.opsets = label, variables, opsets
+
+    def graph(self, gp: onnx.GraphProto, resolve_outer=None) -> Graph:
+        g = Graph(gp.name or "main")
+        g.opset_imports = dict(self.opsets)
+        g.doc_string = gp.doc_string
+        types = {vi.name: _type_from_proto(vi.type) for vi in (*gp.input, *gp.value_info, *gp.output)}
+        env: dict[str, tuple] = {}
+        init_names = set()
+
+        def add_source(name, arr, kind):
+            key = g.add_node(kind, attrs={"value": arr}, outputs=[TensorType(arr.dtype, arr.shape)], name=name,
+                             names=[name])
+            env[name] = (key, 0)
+
+        for t in gp.initializer:
+            try:
+                arr = numpy_helper.to_array(t)
+            except Exception as e:
+                raise ModelFormatError(f"{self.label}: initializer {t.name!r} cannot be read ({e})") from None
+            add_source(t.name, arr, "Variable" if self.variables else "Constant")
+            init_names.add(t.name)
+        for sp in gp.sparse_initializer:
+            add_source(sp.values.name, _sparse_to_dense(sp), "Constant")
+            init_names.add(sp.values.name)
+        for vi in gp.input:
+            if vi.name in init_names:
+                continue  # old IR versions list initializers among the inputs
+            v = g.add_input(vi.name, types.get(vi.name, TensorType()))
+            g.data(v[0])["names"] = [vi.name]
+            g.data(v[0])["doc_string"] = vi.doc_string
+            env[vi.name] = v
+
+        def lookup(name: str, node_label: str):
+            if name in env:
+                return env[name]
+            if resolve_outer is not None:
+                return resolve_outer(name, g)
+            raise ModelFormatError(f"{self.label}: node {node_label} reads {name!r}, which no node, input or "
+                                   f"initializer of graph {g.name!r} produces (a missing initializer?)")
+
+        for i, node in enumerate(gp.node):
+            label = repr(node.name) if node.name else f"#{i} ({node.op_type})"
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
+                arr = _constant_node_value(node)
+                if arr is not None:
+                    key = g.add_node("Constant", attrs={"value": arr}, outputs=[TensorType(arr.dtype, arr.shape)],
+                                     name=node.name or node.output[0], names=[node.output[0]])
+                    env[node.output[0]] = (key, 0)
+                    continue
+            captures: list[str] = []
+
+            def capture(name, body, captures=captures):
+                if name not in captures:
+                    captures.append(name)
+                idx = captures.index(name)
+                for n, d in body.nx.nodes(data=True):
+                    if d["op"] == CAPTURE and d["attrs"]["index"] == idx:
+                        return (n, 0)
+                key = body.add_node(CAPTURE, attrs={"index": idx}, outputs=[self._outer_type(name, env, types)],
+                                    domain=GRAPHC_DOMAIN, name=f"capture_{name}", names=[None])
+                return (key, 0)
+
+            attrs = {}
+            for a in node.attribute:
+                if a.ref_attr_name:
+                    raise ModelFormatError(f"{self.label}: node {label} refers to a function attribute outside "
+                                           f"a function")
+                attrs[a.name] = _attr_value(a, lambda sub: self.graph(sub, capture))
+            inputs = [None if not n else lookup(n, label) for n in node.input]
+            inputs += [lookup(n, label) for n in captures]
+            out_types = [types.get(n) if n else TensorType() for n in node.output]
+            key = g.add_node(node.op_type, inputs, attrs, outputs=[t or TensorType() for t in out_types],
+                             name=node.name or node.op_type, domain=node.domain if node.domain != "ai.onnx" else "",
+                             names=list(node.output), captures=len(captures))
+            if any(t is None for t in out_types) and node.domain in ("", "ai.onnx"):
+                self._fill_types(g, key)
+            if node.doc_string:
+                g.data(key)["doc_string"] = node.doc_string
+            for j, n in enumerate(node.output):
+                if n:
+                    env[n] = (key, j)
+        for vi in gp.output:
+            if vi.name not in env:
+                if resolve_outer is not None:
+                    env[vi.name] = resolve_outer(vi.name, g)
+                else:
+                    raise ModelFormatError(f"{self.label}: graph output {vi.name!r} of {g.name!r} is not produced "
+                                           f"by any node, input or initializer")
+            g.add_output(vi.name, env[vi.name])
+        return g
+
+    @staticmethod
+    def _outer_type(name, env, types):
+        return types.get(name, TensorType())
+
+    @staticmethod
+    def _fill_types(g: Graph, key: str) -> None:
+        from graphc.ops import infer_node
+
+        d = g.data(key)
+        try:
+            inferred = infer_node(g, key, len(d["outputs"]))
+        except GraphcError:
+            return
+        if inferred:
+            d["outputs"] = [t if t is not None else TensorType() for t in inferred[: len(d["outputs"])]]
+
+
+def load(src, *, variables: bool = False, convert_opset: bool = True, infer_types: bool = True) -> Graph:
+    """Read an ONNX model (path, bytes or ModelProto) into a `Graph`.
+
+    `variables=True` makes initializers trainable `Variable`s instead of `Constant`s.
+    """
+    model, label, folder = read_model_proto(src)
+    _load_external_data(model, label, folder)
+    note = None
+    if convert_opset:
+        model, note = _convert_opset(model, TARGET_OPSET)
+    strict_error = None
+    if infer_types:
+        try:
+            model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        except Exception as e:
+            # ONNX itself rejects the model (sometimes its own function bodies): remember it, so
+            # the exporter does not hold graphc's output to a stricter bar than its input met.
+            strict_error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            try:
+                model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+            except Exception:
+                pass  # types then come from the registry, or stay unknown for opaque ops
+    opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in model.opset_import}
+    opsets.setdefault("", TARGET_OPSET)
+    g = _Importer(label, variables, opsets).graph(model.graph)
+    g.meta.update(
+        ir_version=model.ir_version, producer_name=model.producer_name, producer_version=model.producer_version,
+        domain=model.domain, model_version=model.model_version, model_doc_string=model.doc_string,
+        metadata_props={p.key: p.value for p in model.metadata_props},
+        functions=[f.SerializeToString() for f in model.functions], source=label,
+    )
+    if note:
+        g.meta["opset_note"] = note
+    if strict_error:
+        g.meta["source_inference_error"] = strict_error
+    return g

@@ -1,0 +1,208 @@
+"""ONNX Runtime execution: an exported graph as an `OrtExecutable` taking and returning numpy arrays.
+
+CPUExecutionProvider by default; `target="cuda"` asks for the CUDA provider and fails clearly
+when the installed ONNX Runtime (or the machine) does not have it, unless `fallback=True`.
+Inputs are checked against the graph's signature before ONNX Runtime sees them, so a wrong name,
+dtype or shape is a `graphc.InputError` that says what was expected.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from graphc.errors import BackendError, InputError
+from graphc.types import OpaqueType, TensorType
+
+_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+_LEVELS = ("disable", "basic", "extended", "layout", "all")
+
+
+def _ort():
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)  # onnxruntime-gpu logs an error line on GPU-less machines
+    return ort
+
+
+def installed_package() -> str:
+    """Which ONNX Runtime distribution is installed: 'onnxruntime', 'onnxruntime-gpu', ..."""
+    found = []
+    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"):
+        try:
+            found.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found) or "none"
+
+
+def provider_report() -> dict:
+    ort = _ort()
+    return {"package": installed_package(), "version": ort.__version__,
+            "available_providers": ort.get_available_providers(), "device": ort.get_device()}
+
+
+@dataclass
+class InputSpec:
+    name: str
+    type: object
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.type}"
+
+
+def _check_input(spec: InputSpec, arr: np.ndarray, sizes: dict) -> None:
+    t = spec.type
+    if not isinstance(t, TensorType):
+        return
+    if t.dtype is not None and arr.dtype != t.dtype:
+        raise InputError(f"input {spec.name!r} has dtype {arr.dtype}, expected {t.dtype} "
+                         f"(convert it with .astype(np.{t.dtype.name}))")
+    if t.shape is None:
+        return
+    if arr.ndim != len(t.shape):
+        raise InputError(f"input {spec.name!r} has shape {list(arr.shape)} (rank {arr.ndim}), expected rank "
+                         f"{len(t.shape)}: {t}")
+    for axis, (want, have) in enumerate(zip(t.shape, arr.shape)):
+        if isinstance(want, int) and want != have:
+            raise InputError(f"input {spec.name!r} has shape {list(arr.shape)}, expected {t} "
+                             f"(dimension {axis} must be {want})")
+        if isinstance(want, str):
+            seen = sizes.setdefault(want, (have, spec.name))
+            if seen[0] != have:
+                raise InputError(f"input {spec.name!r} has {want}={have} in dimension {axis}, but input "
+                                 f"{seen[1]!r} has {want}={seen[0]}; they must agree")
+
+
+class OrtExecutable:
+    """A compiled model on ONNX Runtime. Call it with arrays (positional or by name)."""
+
+    def __init__(self, model: onnx.ModelProto, *, target: str = "cpu", threads: int | None = None,
+                 ort_level: str = "all", fallback: bool = False, input_types=None, label: str = "model",
+                 session_options=None):
+        ort = _ort()
+        if target not in _PROVIDERS:
+            raise BackendError(f"unknown target {target!r}: choose one of {sorted(_PROVIDERS)}")
+        if ort_level not in _LEVELS:
+            raise BackendError(f"unknown ONNX Runtime optimization level {ort_level!r}: choose one of {_LEVELS}")
+        self.label = label
+        self.model = model
+        wanted = _PROVIDERS[target]
+        available = ort.get_available_providers()
+        if wanted not in available and not fallback:
+            raise BackendError(
+                f"target {target!r} needs ONNX Runtime's {wanted}, but the installed package ({installed_package()}) "
+                f"offers {available}. Install `onnxruntime-gpu` instead of `onnxruntime` (see README, GPU install) "
+                f"or pass fallback=True to run on the CPU")
+        opts = session_options or ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "layout": getattr(ort.GraphOptimizationLevel, "ORT_ENABLE_LAYOUT",
+                              ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED),
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[ort_level]
+        providers = [wanted, "CPUExecutionProvider"] if wanted != "CPUExecutionProvider" else [wanted]
+        if wanted not in available:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
+        except Exception as e:
+            raise BackendError(f"{label}: ONNX Runtime cannot load the model: {_first_line(e)}") from None
+        self.providers = self.session.get_providers()
+        if wanted not in self.providers and not fallback:
+            raise BackendError(f"{label}: ONNX Runtime did not give the {wanted} (got {self.providers}); "
+                               f"is a GPU visible? Pass fallback=True to accept the CPU")
+        types = input_types or {}
+        self.inputs = [InputSpec(i.name, types.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def provider(self) -> str:
+        return self.providers[0]
+
+    def _feed(self, args, kwargs) -> dict:
+        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            kwargs, args = dict(args[0]), ()
+        if len(args) > len(self.inputs):
+            raise InputError(f"{self.label} takes {len(self.inputs)} inputs "
+                             f"({', '.join(s.describe() for s in self.inputs)}), got {len(args)}")
+        feed = {}
+        for spec, a in zip(self.inputs, args):
+            feed[spec.name] = a
+        names = {s.name for s in self.inputs}
+        for k, a in kwargs.items():
+            if k not in names:
+                raise InputError(f"{self.label} has no input {k!r}; its inputs are "
+                                 f"{', '.join(s.describe() for s in self.inputs)}")
+            if k in feed:
+                raise InputError(f"input {k!r} given both by position and by name")
+            feed[k] = a
+        missing = [s.describe() for s in self.inputs if s.name not in feed]
+        if missing:
+            raise InputError(f"{self.label} is missing inputs: {', '.join(missing)}")
+        sizes: dict = {}
+        for spec in self.inputs:
+            arr = feed[spec.name]
+            if not isinstance(arr, np.ndarray):
+                arr = np.asarray(arr)
+                t = spec.type
+                if isinstance(t, TensorType) and t.dtype is not None and arr.dtype.kind == t.dtype.kind \
+                        or isinstance(t, TensorType) and t.dtype is not None and np.isscalar(feed[spec.name]):
+                    arr = arr.astype(t.dtype)  # python scalars and lists take the declared dtype
+                feed[spec.name] = arr
+            _check_input(spec, arr, sizes)
+        return feed
+
+    def run(self, *args, **kwargs) -> dict:
+        """Run and return {output name: array}."""
+        feed = self._feed(args, kwargs)
+        try:
+            outs = self.session.run(None, feed)
+        except Exception as e:
+            raise BackendError(f"{self.label}: ONNX Runtime failed while running: {_first_line(e)}") from None
+        return dict(zip(self.output_names, outs))
+
+    def __call__(self, *args, **kwargs):
+        """Run; one output comes back as an array, several as a list in output order."""
+        outs = list(self.run(*args, **kwargs).values())
+        return outs[0] if len(outs) == 1 else outs
+
+
+def _first_line(e: Exception) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0][:500] if s else type(e).__name__
+
+
+_ORT_DTYPES = {
+    "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+    "tensor(int8)": np.int8, "tensor(int16)": np.int16, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+    "tensor(uint8)": np.uint8, "tensor(uint16)": np.uint16, "tensor(uint32)": np.uint32,
+    "tensor(uint64)": np.uint64, "tensor(bool)": np.bool_, "tensor(string)": np.object_,
+}
+
+
+def _ort_type(node_arg):
+    dt = _ORT_DTYPES.get(node_arg.type)
+    if dt is None:
+        return OpaqueType(b"")
+    shape = None if node_arg.shape is None else tuple(d if isinstance(d, int) else (d or None)
+                                                      for d in node_arg.shape)
+    return TensorType(dt, shape)
+
+
+def compile_graph(graph, *, target: str = "cpu", threads: int | None = None, ort_level: str = "all",
+                  fallback: bool = False, portable: bool = False) -> OrtExecutable:
+    """Export `graph` to ONNX and load it into an ONNX Runtime session."""
+    from graphc.lower.onnx import to_onnx
+
+    model = to_onnx(graph, portable=portable)
+    types = {n: graph.type_of((n, 0)) for n in graph.inputs}
+    return OrtExecutable(model, target=target, threads=threads, ort_level=ort_level, fallback=fallback,
+                         input_types=types, label=graph.meta.get("source") or f"graph {graph.name!r}")
