@@ -6,5 +6,19 @@ from graphc.types import OpaqueType, TensorType
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):  # the facade loads importers and runtime only when first used
+    if name in ("load", "compile", "export", "optimize"):
+        from graphc import api
+
+        return getattr(api, name)
+    if name == "GraphModel":
+        from graphc.model import GraphModel
+
+        return GraphModel
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
+
 __all__ = ["Graph", "TensorType", "OpaqueType", "TARGET_OPSET", "GraphcError", "GraphError",
-           "InputError", "ModelFormatError", "ShapeError", "UnsupportedOpError", "BackendError"]
+           "InputError", "ModelFormatError", "ShapeError", "UnsupportedOpError", "BackendError",
+           "load", "compile", "export", "optimize", "GraphModel"]

@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Regenerate examples/mobilenetv2.keras + examples/mobilenetv2.npz.
+
+The model is keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3),
+weights=None, classes=1000) with a fixed seed and randomised BatchNormalization
+moving statistics; the .npz holds a batch of 2 inputs (``input_0``, uniform in
+[-1, 1]) and Keras's own outputs (``output_0``, shape (2, 1000)).
+
+It is the same model as tests/fixtures/keras/mobilenetv2.keras and is built by
+the fixture script; this file only copies it here.  Needs the fixtures venv
+(see tests/fixtures/keras/README.md):
+
+    KERAS_BACKEND=torch .venv-fixtures/bin/python examples/make_mobilenetv2.py
+"""
+import os
+import shutil
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "keras")
+sys.path.insert(0, FIXTURES)
+
+import make_fixtures  # noqa: E402
+
+if __name__ == "__main__":
+    make_fixtures.main(["--only", "mobilenetv2"])
+    for ext in (".keras", ".npz"):
+        shutil.copyfile(os.path.join(FIXTURES, "mobilenetv2" + ext),
+                        os.path.join(ROOT, "examples", "mobilenetv2" + ext))
+    print("wrote examples/mobilenetv2.keras and examples/mobilenetv2.npz")
