@@ -1,5 +1,5 @@
 """The op registry and its families; importing this package registers every family."""
 from graphc.ops.registry import REGISTRY, InferContext, OpSpec, infer_node, input_arity, lookup, register
-from graphc.ops import elementwise  # noqa: F401  (registers on import)
+from graphc.ops import elementwise, fused  # noqa: F401  (registers on import)
 
 __all__ = ["REGISTRY", "InferContext", "OpSpec", "infer_node", "input_arity", "lookup", "register"]

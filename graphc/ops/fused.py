@@ -1,0 +1,1 @@
+"""graphc-domain fused ops made by the fusion passes, with their ONNX export forms."""
