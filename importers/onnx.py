@@ -240,6 +240,9 @@ class _Importer:
             raise ModelFormatError(f"{self.label}: node {node_label} reads {name!r}, which no node, input or "
                                    f"initializer of graph {g.name!r} produces (a missing initializer?)")
 
+        # Two phases, so a node list out of topological order still imports and a cycle is
+        # reported by verify() as a cycle rather than as a missing value.
+        pending = []
         for i, node in enumerate(gp.node):
             label = repr(node.name) if node.name else f"#{i} ({node.op_type})"
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
@@ -247,7 +250,7 @@ class _Importer:
                 if arr is not None:
                     key = g.add_node("Constant", attrs={"value": arr}, outputs=[TensorType(arr.dtype, arr.shape)],
                                      name=node.name or node.output[0], names=[node.output[0]])
-                    env[node.output[0]] = (key, 0)
+                    self._define(env, node.output[0], (key, 0), label, g)
                     continue
             captures: list[str] = []
 
@@ -258,7 +261,7 @@ class _Importer:
                 for n, d in body.nx.nodes(data=True):
                     if d["op"] == CAPTURE and d["attrs"]["index"] == idx:
                         return (n, 0)
-                key = body.add_node(CAPTURE, attrs={"index": idx}, outputs=[self._outer_type(name, env, types)],
+                key = body.add_node(CAPTURE, attrs={"index": idx}, outputs=[types.get(name, TensorType())],
                                     domain=GRAPHC_DOMAIN, name=f"capture_{name}", names=[None])
                 return (key, 0)
 
@@ -268,19 +271,31 @@ class _Importer:
                     raise ModelFormatError(f"{self.label}: node {label} refers to a function attribute outside "
                                            f"a function")
                 attrs[a.name] = _attr_value(a, lambda sub: self.graph(sub, capture))
-            inputs = [None if not n else lookup(n, label) for n in node.input]
-            inputs += [lookup(n, label) for n in captures]
             out_types = [types.get(n) if n else TensorType() for n in node.output]
-            key = g.add_node(node.op_type, inputs, attrs, outputs=[t or TensorType() for t in out_types],
+            key = g.add_node(node.op_type, [], attrs, outputs=[t or TensorType() for t in out_types],
                              name=node.name or node.op_type, domain=node.domain if node.domain != "ai.onnx" else "",
-                             names=list(node.output), captures=len(captures))
-            if any(t is None for t in out_types) and node.domain in ("", "ai.onnx"):
-                self._fill_types(g, key)
+                             names=list(node.output))
             if node.doc_string:
                 g.data(key)["doc_string"] = node.doc_string
             for j, n in enumerate(node.output):
                 if n:
-                    env[n] = (key, j)
+                    self._define(env, n, (key, j), label, g)
+            pending.append((key, label, list(node.input), captures, any(t is None for t in out_types)))
+        untyped = []
+        for key, label, names, captures, needs_types in pending:
+            inputs = [None if not n else lookup(n, label) for n in names]
+            inputs += [lookup(n, label) for n in captures]
+            d = g.data(key)
+            d["n_inputs"], d["captures"] = len(inputs), len(captures)
+            for port, v in enumerate(inputs):
+                if v is not None:
+                    g.nx.add_edge(v[0], key, src=v[1], dst=port)
+            if needs_types and d["domain"] == "":
+                untyped.append(key)
+        if untyped:
+            order = {n: i for i, n in enumerate(g.topo_order())}
+            for key in sorted(untyped, key=order.__getitem__):
+                self._fill_types(g, key)
         for vi in gp.output:
             if vi.name not in env:
                 if resolve_outer is not None:
@@ -291,9 +306,11 @@ class _Importer:
             g.add_output(vi.name, env[vi.name])
         return g
 
-    @staticmethod
-    def _outer_type(name, env, types):
-        return types.get(name, TensorType())
+    def _define(self, env, name, value, label, g):
+        if name in env:
+            raise ModelFormatError(f"{self.label}: node {label} writes {name!r}, which graph {g.name!r} already "
+                                   f"defines; every value must have one producer")
+        env[name] = value
 
     @staticmethod
     def _fill_types(g: Graph, key: str) -> None:

@@ -1,0 +1,260 @@
+"""Latency benchmarking of a model against its peers, measured in one process, one run.
+
+Variants: graphc O2, graphc O0, raw ONNX Runtime (ORT_ENABLE_ALL) on the input ONNX file or
+on Keras's own ONNX export, and Keras's own `predict` when Keras is importable. Each is timed
+after a warm-up, batch by batch; the table gives p50/p90/p99, throughput and the speed-up
+relative to the baseline (raw ONNX Runtime when it ran, else graphc O0).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphc.types import TensorType
+
+
+@dataclass
+class Result:
+    variant: str
+    batch: int
+    times: np.ndarray | None = None
+    note: str = ""
+
+    def pct(self, q) -> float:
+        return float(np.percentile(self.times, q)) * 1e3
+
+    def row(self) -> dict:
+        if self.times is None:
+            return {"variant": self.variant, "batch": self.batch, "note": self.note}
+        p50 = self.pct(50)
+        return {"variant": self.variant, "batch": self.batch, "p50_ms": p50, "p90_ms": self.pct(90),
+                "p99_ms": self.pct(99), "throughput": self.batch / (p50 / 1e3), "runs": len(self.times),
+                "note": self.note}
+
+
+@dataclass
+class Report:
+    model: str
+    setup: dict = field(default_factory=dict)  # import/compile seconds
+    check: dict = field(default_factory=dict)
+    results: list = field(default_factory=list)
+    transposes: dict = field(default_factory=dict)
+    baseline: str = ""
+
+    def rows(self) -> list[dict]:
+        out = []
+        for r in self.results:
+            row = r.row()
+            base = next((b for b in self.results if b.variant == self.baseline and b.batch == r.batch
+                         and b.times is not None), None)
+            if base is not None and r.times is not None:
+                row["vs_baseline"] = base.pct(50) / r.pct(50)
+            out.append(row)
+        return out
+
+    def table(self) -> str:
+        lines = [f"model: {self.model}"]
+        lines.append("setup: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.setup.items()))
+        if self.check:
+            lines.append("check: " + ", ".join(f"{k} {v}" for k, v in self.check.items()))
+        if self.transposes:
+            lines.append("transposes: " + ", ".join(f"{k} {v}" for k, v in self.transposes.items()))
+        head = f"{'batch':>5}  {'variant':<22} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>10} " \
+               f"{'vs ' + self.baseline:>18}"
+        lines += [head, "-" * len(head)]
+        for row in self.rows():
+            if "p50_ms" not in row:
+                lines.append(f"{row['batch']:>5}  {row['variant']:<22} {'—':>9} {'':>9} {'':>9} {'':>10} "
+                             f"{'':>18}  {row['note']}")
+                continue
+            ratio = f"{row['vs_baseline']:.2f}x" if "vs_baseline" in row else "—"
+            lines.append(f"{row['batch']:>5}  {row['variant']:<22} {row['p50_ms']:>9.3f} {row['p90_ms']:>9.3f} "
+                         f"{row['p99_ms']:>9.3f} {row['throughput']:>10.1f} {ratio:>18}"
+                         + (f"  {row['note']}" if row["note"] else ""))
+        lines.append(f"(vs {self.baseline}: its p50 / this p50; above 1.00x is faster)")
+        return "\n".join(lines)
+
+
+def random_inputs(input_types: dict, batch: int, seed: int = 0) -> list[np.ndarray] | None:
+    """Random arrays for each input with symbolic leading dims set to `batch` (None if impossible)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for name, t in input_types.items():
+        if not isinstance(t, TensorType) or t.dtype is None or t.shape is None:
+            return None
+        shape = []
+        for i, d in enumerate(t.shape):
+            if isinstance(d, int):
+                if i == 0 and d != batch:
+                    return None  # a fixed batch size that differs from the one asked for
+                shape.append(d)
+            else:
+                shape.append(batch if i == 0 else 1)
+        if t.dtype.kind == "f":
+            arrays.append(rng.standard_normal(shape).astype(t.dtype))
+        else:
+            arrays.append(rng.integers(0, 10, shape).astype(t.dtype))
+    return arrays
+
+
+def time_fn(fn, runs: int, warmup: int, budget_s: float = 30.0, progress=None) -> np.ndarray:
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    for i in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if progress:
+            progress(i + 1, runs)
+        if time.perf_counter() - start > budget_s and len(times) >= 5:
+            break  # keep long models from taking forever; the row says how many runs
+    return np.array(times)
+
+
+def _progress(label: str):
+    if not sys.stderr.isatty():
+        return None
+
+    def show(i, n):
+        width = 24
+        done = int(width * i / n)
+        sys.stderr.write(f"\r  {label:<32} [{'#' * done}{'.' * (width - done)}] {i}/{n}")
+        if i == n:
+            sys.stderr.write("\r" + " " * (width + 50) + "\r")
+        sys.stderr.flush()
+
+    return show
+
+
+def _keras_model(path: str):
+    """Keras's own model for `path` when Keras is importable, else (None, reason)."""
+    if not path.endswith((".keras", ".h5")):
+        return None, "not a Keras file"
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras  # noqa: F401
+    except Exception as e:
+        return None, f"Keras not importable ({type(e).__name__})"
+    try:
+        return keras.saving.load_model(path, compile=False), ""
+    except Exception as e:
+        return None, f"Keras cannot load it ({type(e).__name__}: {str(e)[:80]})"
+
+
+def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: int | None = None,
+          show_progress: bool = True, log=print) -> Report:
+    import graphc
+    from graphc.api import optimize
+    from graphc.runtime.ort import compile_graph
+
+    threads = threads or os.cpu_count()
+    report = Report(model=path)
+    t0 = time.perf_counter()
+    model = graphc.load(path)
+    report.setup["import"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    g2 = optimize(model.graph, "O2")
+    exe2 = compile_graph(g2, threads=threads)
+    report.setup["compile O2"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exe0 = compile_graph(model.graph, threads=threads)
+    report.setup["compile O0"] = time.perf_counter() - t0
+    report.transposes = {"O0": model.graph.op_counts().get("Transpose", 0),
+                         "O2": g2.op_counts().get("Transpose", 0)}
+    input_types = model.input_types()
+
+    variants = {"graphc O2": exe2, "graphc O0": exe0}
+    raw = None
+    if path.endswith(".onnx"):
+        raw = _raw_ort(path, threads)
+    keras_model, keras_note = _keras_model(path)
+    if keras_model is not None:
+        raw = _keras_onnx(keras_model, threads) or raw
+        import torch
+
+        torch.set_num_threads(threads)
+    if raw is not None:
+        variants["onnxruntime (raw)"] = raw
+    report.baseline = "onnxruntime (raw)" if raw is not None else "graphc O0"
+
+    # check: the optimized graph computes what the unoptimized one does
+    x = random_inputs(input_types, batches[0])
+    if x is not None:
+        a, b = _as_list(exe2(*x)), _as_list(exe0(*x))
+        err = max(float(np.max(np.abs(p - q)) / (np.max(np.abs(q)) or 1.0)) for p, q in zip(a, b))
+        report.check["O2 vs O0 max rel diff"] = f"{err:.2e}" + (" ok" if err <= 1e-4 else " MISMATCH")
+        if raw is not None:
+            try:
+                c = _as_list(raw(*x))
+                err = max(float(np.max(np.abs(p - q)) / (np.max(np.abs(q)) or 1.0)) for p, q in zip(a, c))
+                report.check["O2 vs raw ORT"] = f"{err:.2e}" + (" ok" if err <= 1e-4 else " MISMATCH")
+            except Exception as e:
+                report.check["O2 vs raw ORT"] = f"not comparable ({type(e).__name__})"
+
+    for batch in batches:
+        x = random_inputs(input_types, batch)
+        if x is None:
+            for name in variants:
+                report.results.append(Result(name, batch, note="model has a fixed batch size"))
+            continue
+        for name, fn in variants.items():
+            prog = _progress(f"{name}, batch {batch}") if show_progress else None
+            try:
+                times = time_fn(lambda: fn(*x), runs, warmup, progress=prog)
+                report.results.append(Result(name, batch, times))
+            except Exception as e:
+                report.results.append(Result(name, batch, note=f"failed: {type(e).__name__}: {str(e)[:60]}"))
+        if keras_model is not None:
+            prog = _progress(f"keras predict, batch {batch}") if show_progress else None
+            kx = x if len(x) > 1 else x[0]
+            times = time_fn(lambda: keras_model.predict(kx, batch_size=batch, verbose=0), runs, warmup,
+                            progress=prog)
+            report.results.append(Result("keras predict", batch, times))
+        elif path.endswith((".keras", ".h5")):
+            report.results.append(Result("keras predict", batch, note=keras_note))
+    return report
+
+
+def _as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def _session_callable(model_bytes_or_path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model_bytes_or_path, opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+
+    def run(*arrays):
+        outs = sess.run(None, dict(zip(names, arrays)))
+        return outs[0] if len(outs) == 1 else outs
+
+    return run
+
+
+def _raw_ort(path: str, threads: int):
+    return _session_callable(path, threads)
+
+
+def _keras_onnx(keras_model, threads: int):
+    """Raw ONNX Runtime on Keras's own ONNX export, when the export works here."""
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "keras_export.onnx")
+            keras_model.export(out, format="onnx", verbose=False)
+            with open(out, "rb") as f:
+                data = f.read()
+        return _session_callable(data, threads)
+    except Exception:
+        return None
