@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from graphc.errors import GraphcError, ModelFormatError
+from graphc.errors import GraphcError, GraphError, ModelFormatError
 from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
 from graphc.types import OpaqueType, TensorType
 
@@ -292,6 +293,11 @@ class _Importer:
                     g.nx.add_edge(v[0], key, src=v[1], dst=port)
             if needs_types and d["domain"] == "":
                 untyped.append(key)
+        if not nx.is_directed_acyclic_graph(g.nx):
+            try:
+                g.topo_order()
+            except GraphError as e:
+                raise GraphError(f"{self.label}: {e}") from None
         if untyped:
             order = {n: i for i, n in enumerate(g.topo_order())}
             for key in sorted(untyped, key=order.__getitem__):

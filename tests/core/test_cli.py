@@ -1,0 +1,82 @@
+"""The `graphc` command line, run as a user runs it (a subprocess), with its exit codes."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+from tests.core.onnx_models import mlp
+
+
+def graphc(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "graphc.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    p = tmp_path / "mlp.onnx"
+    onnx.save(mlp(), p)
+    return p
+
+
+def test_inspect_text_and_json(model_path):
+    r = graphc("inspect", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "input  x: float32[N,4]" in r.stdout and "MatMul×2" in r.stdout
+    info = json.loads(graphc("inspect", model_path, "--json").stdout)
+    assert info["inputs"] == {"x": {"dtype": "float32", "shape": ["N", 4]}}
+    assert info["outputs"]["probs"]["shape"] == ["N", 3]
+    assert info["parameters"] == 4 * 8 + 8 + 8 * 3 and info["parameter_bytes"] == 4 * info["parameters"]
+    assert info["ops"]["MatMul"] == 2 and info["opset"][""] >= 21
+
+
+def test_run_with_random_and_given_inputs(model_path, tmp_path):
+    out = tmp_path / "out.npz"
+    r = graphc("run", model_path, "--seed", 3, "-o", out, "-O0")
+    assert r.returncode == 0, r.stderr
+    assert "probs: float32[1, 3]" in r.stdout
+    probs = np.load(out)["probs"]
+    np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)
+    x = np.ones((2, 4), np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = graphc("run", model_path, "--input", f"x={tmp_path / 'x.npy'}", "-o", out, "-O0")
+    assert r.returncode == 0 and np.load(out)["probs"].shape == (2, 3)
+
+
+def test_convert_writes_plain_onnx(model_path, tmp_path):
+    out = tmp_path / "conv.onnx"
+    r = graphc("convert", model_path, "-o", out)
+    assert r.returncode == 0, r.stderr
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+
+
+def test_model_errors_exit_1_with_one_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 10)
+    r = graphc("inspect", bad)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("graphc: error:") and "bad.onnx" in r.stderr
+    r = graphc("--debug", "inspect", bad)
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_input_errors_exit_1(model_path, tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((2, 9), np.float32))
+    r = graphc("run", model_path, "--input", f"x={tmp_path / 'x.npy'}", "-O0")
+    assert r.returncode == 1 and "dimension 1 must be 4" in r.stderr
+    r = graphc("run", model_path, "--input", f"nope={tmp_path / 'x.npy'}", "-O0")
+    assert r.returncode == 1 and "no input(s) ['nope']" in r.stderr
+
+
+def test_usage_errors_exit_2(model_path):
+    assert graphc("frobnicate").returncode == 2
+    assert graphc("convert", model_path).returncode == 2  # -o is required
+    assert graphc().returncode == 2
+
+
+def test_info_reports_provider():
+    r = graphc("info", "--json")
+    assert r.returncode == 0 and "CPUExecutionProvider" in json.loads(r.stdout)["available_providers"]
