@@ -122,6 +122,12 @@ class OrtExecutable:
         types = input_types or {}
         self.inputs = [InputSpec(i.name, types.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._ml_outputs = {}  # outputs onnxruntime hands back as raw uint8/uint16
+        for o in model.graph.output:
+            et = o.type.tensor_type.elem_type if o.type.HasField("tensor_type") else 0
+            dt = onnx.helper.tensor_dtype_to_np_dtype(et) if et else None
+            if dt is not None and dt.name in _ML_DTYPES:
+                self._ml_outputs[o.name] = dt
 
     @property
     def provider(self) -> str:
@@ -150,6 +156,8 @@ class OrtExecutable:
         sizes: dict = {}
         for spec in self.inputs:
             arr = feed[spec.name]
+            if isinstance(spec.type, OpaqueType):
+                continue  # sequences, optionals, maps: ONNX Runtime checks them itself
             if not isinstance(arr, np.ndarray):
                 arr = np.asarray(arr)
                 t = spec.type
@@ -164,15 +172,80 @@ class OrtExecutable:
         """Run and return {output name: array}."""
         feed = self._feed(args, kwargs)
         try:
-            outs = self.session.run(None, feed)
+            if any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES for a in feed.values()):
+                outs = self._run_ort_values(feed)
+            else:
+                outs = self.session.run(None, feed)
         except Exception as e:
             raise BackendError(f"{self.label}: ONNX Runtime failed while running: {_first_line(e)}") from None
-        return dict(zip(self.output_names, outs))
+        result = dict(zip(self.output_names, outs))
+        for name, dt in self._ml_outputs.items():
+            a = result[name]
+            if isinstance(a, np.ndarray) and a.dtype != dt and a.dtype.itemsize == dt.itemsize and _bits(dt) >= 8:
+                result[name] = a.view(dt)
+        return result
+
+    def _run_ort_values(self, feed: dict) -> list:
+        """Run with bfloat16/float8/4-bit arrays, which onnxruntime's numpy binding refuses."""
+        ort = _ort()
+        values = {}
+        for name, a in feed.items():
+            if isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES:
+                values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+                    _to_raw(a), onnx.helper.np_dtype_to_tensor_dtype(a.dtype))
+            else:
+                values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a))
+        return [_from_ort_value(v) for v in self.session.run_with_ort_values(self.output_names, values)]
 
     def __call__(self, *args, **kwargs):
         """Run; one output comes back as an array, several as a list in output order."""
         outs = list(self.run(*args, **kwargs).values())
         return outs[0] if len(outs) == 1 else outs
+
+
+# numpy dtypes from ml_dtypes that onnxruntime's numpy binding cannot take or give
+_ML_DTYPES = {"bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
+              "int4", "uint4", "float4_e2m1fn", "int2", "uint2"}
+
+
+def _bits(dtype) -> int:
+    return {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}.get(np.dtype(dtype).name, 8 * np.dtype(dtype).itemsize)
+
+
+def _to_raw(a: np.ndarray) -> np.ndarray:
+    """The bytes ONNX Runtime expects: sub-byte types packed low bits first, as ONNX stores them."""
+    bits = _bits(a.dtype)
+    raw = np.ascontiguousarray(a).view(np.uint8 if a.dtype.itemsize == 1 else f"u{a.dtype.itemsize}")
+    if bits >= 8:
+        return raw
+    per = 8 // bits
+    flat = raw.reshape(-1) & ((1 << bits) - 1)
+    flat = np.concatenate([flat, np.zeros((-len(flat)) % per, np.uint8)]).reshape(-1, per)
+    packed = np.zeros(len(flat), np.uint8)
+    for i in range(per):
+        packed |= (flat[:, i] << (i * bits)).astype(np.uint8)
+    return packed
+
+
+def _from_ort_value(v):
+    try:
+        return v.numpy()
+    except Exception:  # an ml_dtypes element type: copy the raw bytes out
+        import ctypes
+
+        elem = onnx.helper.tensor_dtype_to_np_dtype(
+            getattr(onnx.TensorProto, v.data_type()[len("tensor("):-1].upper()))
+        shape = tuple(v.shape())
+        raw = np.frombuffer(ctypes.string_at(v.data_ptr(), v.tensor_size_in_bytes()), np.uint8)
+        bits = _bits(elem)
+        if bits < 8:
+            n = int(np.prod(shape))
+            per = 8 // bits
+            unpacked = np.stack([(raw >> (i * bits)) & ((1 << bits) - 1) for i in range(per)], axis=1).reshape(-1)[:n]
+            if np.dtype(elem).name in ("int4", "int2"):  # sign-extend
+                unpacked = ((unpacked.astype(np.int8) << (8 - bits)) >> (8 - bits)).astype(np.uint8)
+            return unpacked.view(elem).reshape(shape)
+        return raw.view(elem).reshape(shape).copy()
 
 
 def _first_line(e: Exception) -> str:
