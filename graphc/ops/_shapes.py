@@ -6,9 +6,10 @@ treats them.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from graphc.errors import ShapeError
+from graphc.ops.registry import broadcast, norm_axis
 
 DYNAMIC = object()  # an argument fed by a tensor whose value is not known at compile time
 
@@ -52,12 +53,20 @@ def dim_div(a, b):
 def merge_dims(dims, ctx, what: str):
     """The one dim several dims describe: the first int, else the first symbol; fails when two
     ints differ."""
-    ints = {int(d) for d in dims if is_int(d)}
-    if len(ints) > 1:
-        ctx.fail(f"{what}: sizes {sorted(ints)} differ")
-    if ints:
-        return ints.pop()
+    known = {int(d) for d in dims if is_int(d)}
+    if len(known) > 1:
+        ctx.fail(f"{what}: sizes {sorted(known)} differ")
+    if known:
+        return known.pop()
     return next((d for d in dims if d is not None), None)
+
+
+def broadcast_shapes(ctx, *shapes):
+    """`registry.broadcast`, failing with the node's name."""
+    try:
+        return broadcast(*shapes)
+    except ShapeError as e:
+        ctx.fail(str(e))
 
 
 def str_attr(ctx, name: str, default: str) -> str:
@@ -69,15 +78,19 @@ def ints(value) -> list[int]:
     return [int(v) for v in np.asarray(value).reshape(-1)]
 
 
+def ints_attr(ctx, name: str, default=None):
+    """Int-list attribute `name` as a list (attributes may arrive as lists, tuples or arrays)."""
+    v = ctx.attr(name)
+    return default if v is None else ints(v)
+
+
 def ints_arg(ctx, port: int | None, attr: str | None = None):
     """An int-list argument given as input `port` (newer opsets) or attribute `attr` (older ones):
     a list, None when absent, or DYNAMIC when its input is not a constant."""
     if port is not None and ctx.has(port):
         v = ctx.const(port)
         return DYNAMIC if v is None else ints(v)
-    if attr is not None and ctx.attr(attr) is not None:
-        return ints(ctx.attr(attr))
-    return None
+    return None if attr is None else ints_attr(ctx, attr)
 
 
 def const_scalar(ctx, port: int):
@@ -92,54 +105,52 @@ def vector_length(ctx, port: int):
     return s[0] if s is not None and len(s) == 1 and is_int(s[0]) else None
 
 
-def sliding_window(ctx, spatial, kernel, *, strides=None, dilations=None, pads=None,
-                   auto_pad="NOTSET", ceil_mode=False):
+def window_attrs(ctx, n: int):
+    """strides, dilations, pads and auto_pad of a window over `n` spatial dims, defaults filled in."""
+    strides = ints_attr(ctx, "strides", [1] * n)
+    dilations = ints_attr(ctx, "dilations", [1] * n)
+    pads = ints_attr(ctx, "pads", [0] * (2 * n))
+    if len(strides) != n or len(dilations) != n or len(pads) != 2 * n:
+        ctx.fail(f"strides {strides}, dilations {dilations}, pads {pads} do not fit {n} spatial dims")
+    if min(strides + dilations, default=1) <= 0:
+        ctx.fail(f"strides {strides} and dilations {dilations} must be positive")
+    auto_pad = str_attr(ctx, "auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        ctx.fail(f"unknown auto_pad {auto_pad!r}")
+    return strides, dilations, pads, auto_pad
+
+
+def sliding_window(ctx, spatial, kernel, ceil_mode: bool = False):
     """Output spatial dims of a convolution or pooling window sliding over `spatial`."""
     n = len(kernel)
     if len(spatial) != n:
         ctx.fail(f"kernel has {n} spatial dims but the input has {len(spatial)}")
-    strides = list(strides or [1] * n)
-    dilations = list(dilations or [1] * n)
-    pads = list(pads or [0] * (2 * n))
-    if len(strides) != n or len(dilations) != n or len(pads) != 2 * n:
-        ctx.fail(f"strides {strides}, dilations {dilations}, pads {pads} do not fit {n} spatial dims")
-    if any(s <= 0 for s in strides) or any(d <= 0 for d in dilations):
-        ctx.fail(f"strides {strides} and dilations {dilations} must be positive")
+    strides, dilations, pads, auto_pad = window_attrs(ctx, n)
     out = []
-    for i, d in enumerate(spatial):
-        k = kernel[i]
+    for i, (d, k, s) in enumerate(zip(spatial, kernel, strides)):
         if not is_int(d) or not is_int(k):
             out.append(None)
             continue
-        span = (k - 1) * dilations[i] + 1
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out.append(-(-d // strides[i]))
+            out.append(-(-d // s))
             continue
+        span = (k - 1) * dilations[i] + 1
         begin, end = (0, 0) if auto_pad == "VALID" else (pads[i], pads[i + n])
         room = d + begin + end - span
         if room < 0:
             ctx.fail(f"window {span} is larger than padded input {d + begin + end} on spatial axis {i}")
-        steps = -(-room // strides[i]) if ceil_mode else room // strides[i]
+        steps = -(-room // s) if ceil_mode else room // s
         # in ceil mode the last window must start inside the input or the begin padding
-        if ceil_mode and steps * strides[i] >= d + begin:
+        # (ONNX Runtime and onnx.reference agree; ONNX's own shape inference does not drop it)
+        if ceil_mode and steps * s >= d + begin:
             steps -= 1
         out.append(steps + 1)
     return out
 
 
 def normalized_axes(ctx, axes, rank: int) -> list[int]:
-    from graphc.ops.registry import norm_axis
-
     out = [norm_axis(a, rank, ctx) for a in axes]
     if len(set(out)) != len(out):
         ctx.fail(f"axes {axes} repeat an axis")
     return out
 
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-__all__ = ["DYNAMIC", "is_int", "dim_add", "dim_mul", "dim_prod", "dim_div", "merge_dims", "str_attr",
-           "ints", "ints_arg", "const_scalar", "vector_length", "sliding_window", "normalized_axes",
-           "ceil_div", "math"]

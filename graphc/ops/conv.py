@@ -1,55 +1,46 @@
-"""Convolutions: Conv, ConvInteger and ConvTranspose over N-D inputs laid out (N, C, D1, ..., Dn)."""
+"""Convolutions: Conv, ConvInteger and ConvTranspose over inputs laid out (N, C, D1, ..., Dn)."""
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.ops._shapes import dim_mul, is_int, merge_dims, sliding_window, str_attr
+from graphc.ops._shapes import dim_mul, ints_attr, is_int, merge_dims, sliding_window, window_attrs
 from graphc.ops.registry import register
 from graphc.types import TensorType
 
 
-def _spatial_rank(ctx, x, w):
-    kernel = ctx.attr("kernel_shape")
-    if kernel is not None:
-        return len(kernel)
+def _layout(ctx):
+    """(X, W, number of spatial dims or None, kernel shape) of a convolution node."""
+    x, w = ctx.input(0), ctx.input(1)
+    kernel = ints_attr(ctx, "kernel_shape")
     for t in (x, w):
-        if t.shape is not None:
-            if len(t.shape) < 3:
-                ctx.fail(f"input and weight need rank >= 3, got {t}")
-            return len(t.shape) - 2
-    return None
-
-
-def _kernel(ctx, w, n):
-    kernel = ctx.attr("kernel_shape")
-    if kernel is not None:
-        return [int(k) for k in kernel]
-    return list(w.shape[2:]) if w.shape is not None else [None] * n
-
-
-def _check_channels(ctx, x, channels):
-    if x.shape is not None:
-        merge_dims([x.shape[1], channels], ctx, "input channels and weight channels x group")
+        if t.shape is not None and len(t.shape) < 3:
+            ctx.fail(f"input and weight need rank >= 3, got {t}")
+    if w.shape is not None:
+        if kernel is not None and len(kernel) == len(w.shape) - 2:
+            kernel = [merge_dims([k, d], ctx, "kernel_shape and the weight's spatial dims")
+                      for k, d in zip(kernel, w.shape[2:])]
+        kernel = kernel or list(w.shape[2:])
+    n = len(kernel) if kernel is not None else len(x.shape) - 2 if x.shape is not None else None
+    if n is not None and x.shape is not None and len(x.shape) != n + 2:
+        ctx.fail(f"a {n}-D kernel does not fit input {x}")
+    return x, w, n, kernel or [None] * (n or 0)
 
 
 def _conv_out(ctx, dtype):
-    x, w = ctx.input(0), ctx.input(1)
-    n = _spatial_rank(ctx, x, w)
+    x, w, n, kernel = _layout(ctx)
     if n is None:
         return [TensorType(dtype)]
     group = ctx.attr("group", 1)
-    m = None
+    channels = None
     if w.shape is not None:
-        _check_channels(ctx, x, dim_mul(w.shape[1], group))
-        m = w.shape[0]
-    if is_int(m) and m % group:
-        ctx.fail(f"{m} output channels do not split into {group} groups")
-    spatial = list(x.shape[2:]) if x.shape is not None else [None] * n
-    out = sliding_window(ctx, spatial, _kernel(ctx, w, n), strides=ctx.attr("strides"),
-                         dilations=ctx.attr("dilations"), pads=ctx.attr("pads"),
-                         auto_pad=str_attr(ctx, "auto_pad", "NOTSET"))
+        channels = w.shape[0]
+        if x.shape is not None:
+            merge_dims([x.shape[1], dim_mul(w.shape[1], group)], ctx, "input channels and weight channels x group")
+        if is_int(channels) and channels % group:
+            ctx.fail(f"{channels} output channels do not split into {group} groups")
+    spatial = x.shape[2:] if x.shape is not None else [None] * n
     batch = x.shape[0] if x.shape is not None else None
-    return [TensorType(dtype, (batch, m, *out))]
+    return [TensorType(dtype, (batch, channels, *sliding_window(ctx, spatial, kernel)))]
 
 
 @register("Conv", lowering="template")
@@ -64,32 +55,28 @@ def _conv_integer(ctx):
 
 @register("ConvTranspose", lowering="template")
 def _conv_transpose(ctx):
-    x, w = ctx.input(0), ctx.input(1)
-    n = _spatial_rank(ctx, x, w)
+    x, w, n, kernel = _layout(ctx)
     if n is None:
         return [TensorType(x.dtype)]
-    group = ctx.attr("group", 1)
+    channels = None
     if w.shape is not None:
-        _check_channels(ctx, x, w.shape[0])
-    channels = dim_mul(w.shape[1], group) if w.shape is not None else None
+        channels = dim_mul(w.shape[1], ctx.attr("group", 1))
+        if x.shape is not None:
+            merge_dims([x.shape[1], w.shape[0]], ctx, "input channels and weight dim 0")
     batch = x.shape[0] if x.shape is not None else None
-    output_shape = ctx.attr("output_shape")
+    output_shape = ints_attr(ctx, "output_shape")
     if output_shape is not None:
-        return [TensorType(x.dtype, (batch, channels, *[int(d) for d in output_shape[-n:]]))]
-    spatial = list(x.shape[2:]) if x.shape is not None else [None] * n
-    kernel = _kernel(ctx, w, n)
-    strides = list(ctx.attr("strides") or [1] * n)
-    dilations = list(ctx.attr("dilations") or [1] * n)
-    extra = list(ctx.attr("output_padding") or [0] * n)
-    auto_pad = str_attr(ctx, "auto_pad", "NOTSET")
-    pads = [0] * (2 * n) if auto_pad != "NOTSET" else list(ctx.attr("pads") or [0] * (2 * n))
+        return [TensorType(x.dtype, (batch, channels, *output_shape[-n:]))]
+    strides, dilations, pads, auto_pad = window_attrs(ctx, n)
+    extra = ints_attr(ctx, "output_padding", [0] * n)
+    spatial = x.shape[2:] if x.shape is not None else [None] * n
     out = []
-    for i, d in enumerate(spatial):
-        if not (is_int(d) and is_int(kernel[i])):
+    for i, (d, k, s) in enumerate(zip(spatial, kernel, strides)):
+        if not (is_int(d) and is_int(k)):
             out.append(None)
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out.append(d * strides[i])
+            out.append(d * s)
         else:
-            out.append(strides[i] * (d - 1) + extra[i] + (kernel[i] - 1) * dilations[i] + 1
-                       - pads[i] - pads[i + n])
+            total_pad = 0 if auto_pad == "VALID" else pads[i] + pads[i + n]
+            out.append(s * (d - 1) + extra[i] + (k - 1) * dilations[i] + 1 - total_pad)
     return [TensorType(x.dtype, (batch, channels, *out))]

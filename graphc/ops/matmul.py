@@ -5,8 +5,8 @@ import string
 
 import numpy as np
 
-from graphc.ops._shapes import merge_dims
-from graphc.ops.registry import broadcast, register
+from graphc.ops._shapes import broadcast_shapes, merge_dims
+from graphc.ops.registry import register
 from graphc.types import TensorType
 
 
@@ -18,7 +18,7 @@ def _matmul_shape(ctx, a, b):
     a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
     b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
     merge_dims([a2[-1], b2[-2]], ctx, f"contracted dims of {list(a)} @ {list(b)}")
-    out = broadcast(a2[:-2], b2[:-2]) + (a2[-2], b2[-1])
+    out = broadcast_shapes(ctx, a2[:-2], b2[:-2]) + (a2[-2], b2[-1])
     # a 1-D operand's inserted dim is removed again
     if len(b) == 1:
         out = out[:-1]
@@ -72,6 +72,8 @@ def _einsum_terms(ctx, equation: str, n_inputs: int):
 @register("Einsum")
 def _einsum(ctx):
     n = len(ctx.values)
+    if not isinstance(ctx.attr("equation"), str):
+        ctx.fail("the equation attribute is required")
     terms, rhs = _einsum_terms(ctx, ctx.attr("equation"), n)
     shapes = [ctx.input(i).shape for i in range(n)]
     dtype = ctx.input(0).dtype
@@ -93,7 +95,7 @@ def _einsum(ctx):
     out = []
     for c in rhs.replace("...", "."):
         if c == ".":
-            out.extend(broadcast(*ellipses))
+            out.extend(broadcast_shapes(ctx, *ellipses))
         elif c not in dims:
             ctx.fail(f"output label {c!r} does not appear in the inputs")
         else:
