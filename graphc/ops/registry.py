@@ -37,6 +37,9 @@ def register(*names: str, domain: str = "", lowering: str | None = None, **extra
 
     def deco(fn):
         for n in names:
+            old = REGISTRY.get((domain, n))
+            if old is not None and (old.infer.__module__, old.infer.__qualname__) != (fn.__module__, fn.__qualname__):
+                raise ValueError(f"op {domain + '.' if domain else ''}{n} is registered twice")
             REGISTRY[(domain, n)] = OpSpec(n, domain, fn, lowering=lowering, extra=dict(extra))
         return fn
 
@@ -86,8 +89,10 @@ def infer_node(graph, node: str, n_outputs: int = 1) -> list[Type] | None:
     ctx = InferContext(graph, node, n_outputs)
     try:
         out = spec.infer(ctx)
-    except ShapeError:
-        raise
+    except ShapeError as e:
+        if repr(node) in str(e):
+            raise
+        raise ShapeError(f"node {node!r} ({d['op']}): {e}") from None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
         raise ShapeError(f"node {node!r} ({d['op']}): cannot infer output types ({type(e).__name__}: {e})") from e
     out = list(out)
