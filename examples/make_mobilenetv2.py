@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "keras")
 sys.path.insert(0, FIXTURES)
 
+sys.dont_write_bytecode = True  # keep tests/fixtures/keras free of __pycache__
 import make_fixtures  # noqa: E402
 
 if __name__ == "__main__":

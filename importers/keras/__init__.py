@@ -1,0 +1,69 @@
+"""The Keras importer: `.keras` archives, legacy `.h5` models (Keras 2 and Keras 3 layouts), and JSON
+configs with a weights file, into `graphc.nn` models. Nothing in the file is ever executed.
+
+    model = graphc.importers.keras.load("m.keras")
+    model.predict(x)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from graphc.errors import ModelFormatError
+from graphc.importers.keras.registry import LambdaLayerError, register_layer, supported
+
+__all__ = ["load", "register_layer", "supported", "LambdaLayerError"]
+
+
+def _is_keras2(version) -> bool:
+    return str(version or "").startswith(("2.", "1."))
+
+
+def load(path, weights=None):
+    """A `graphc.nn.Model` from a Keras file; `weights` names a separate weights file (for .json)."""
+    from graphc.importers.keras import archive
+    from graphc.importers.keras.weights import load_keras3, load_legacy
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    where = str(path)
+    if head.startswith(b"PK"):
+        config, wfile, meta = archive.read_keras_archive(path)
+        model = _build(config, where, _is_keras2(meta.get("keras_version")))
+        if wfile is None:
+            raise ModelFormatError(f"{path}: archive has no model.weights.h5")
+        load_keras3(model, wfile, where)
+    elif head.startswith(b"\x89HDF"):
+        config, group = archive.read_legacy_h5(path)
+        model = _build(config, where, _is_keras2(group.file.attrs.get("keras_version")))
+        load_legacy(model, group, where)
+    else:
+        config = archive.read_json(path)
+        model = _build(config, where, _is_keras2(config.get("keras_version")))
+        wpath = Path(weights) if weights else path.with_name(path.name[: -len(path.suffix)] + ".weights.h5")
+        if not wpath.exists():
+            raise ModelFormatError(f"{path}: a JSON config carries no weights; pass weights='file.weights.h5' "
+                                   f"({wpath} does not exist)")
+        wf = archive.open_h5(wpath)
+        if "layers" in wf or "vars" in wf:
+            load_keras3(model, wf, str(wpath))
+        else:
+            load_legacy(model, wf["model_weights"] if "model_weights" in wf else wf, str(wpath))
+    model._compiled.clear()
+    model.graph.meta["source"] = where
+    return model
+
+
+def _build(config, where, keras2):
+    from graphc.importers.keras.config import MODEL_CLASSES, Reader
+
+    if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
+        cls = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise ModelFormatError(f"{where}: the config describes a {cls!r}, not a Keras model "
+                               f"(expected one of {MODEL_CLASSES})")
+    try:
+        return Reader(where, keras2).model(config)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise ModelFormatError(f"{where}: malformed model config ({type(e).__name__}: {e})") from None

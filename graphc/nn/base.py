@@ -1,0 +1,347 @@
+"""The layer machinery: `Weight`, symbolic `KerasTensor`s, the `Emitter` that writes IR, `Layer`.
+
+A layer is configured with Keras's keys, declares its `Weight`s in Keras's order and layout, and
+emits standard ONNX ops through an `Emitter`. Calling a layer on `KerasTensor`s emits into the
+shared trace graph (which gives every tensor its type) and records a `Node`; a `Model` replays its
+nodes into a graph of its own. A Variable node holds the `Weight`'s array itself, so assigning a
+weight in place updates every graph that reads it.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from graphc.errors import ModelFormatError, ShapeError
+from graphc.ir import Graph
+from graphc.types import TensorType
+
+BATCH = "batch"
+
+
+def snake_case(name: str) -> str:
+    """Keras's `to_snake_case`: the stem of default layer names and weight-file keys."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+    return s
+
+
+_name_counts: dict[str, itertools.count] = defaultdict(lambda: itertools.count())
+
+
+def unique_name(stem: str) -> str:
+    n = next(_name_counts[stem])
+    return stem if n == 0 else f"{stem}_{n}"
+
+
+class Weight:
+    """One array of a layer, in Keras's layout; `assign` checks the shape and writes in place."""
+
+    def __init__(self, layer: "Layer", name: str, value: np.ndarray, trainable: bool = True):
+        self.layer, self.name, self.trainable = layer, name, trainable
+        self.value = np.array(value, dtype=np.float32, order="C")
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    def assign(self, arr, source: str = "") -> None:
+        arr = np.asarray(arr)
+        if tuple(arr.shape) != tuple(self.value.shape):
+            raise ModelFormatError(f"{source + ': ' if source else ''}layer {self.layer.name!r} "
+                                   f"({type(self.layer).__name__}): weight {self.name!r} has shape "
+                                   f"{list(arr.shape)}, expected {list(self.value.shape)}")
+        self.value[...] = arr.astype(np.float32)
+
+    def __repr__(self):
+        return f"<Weight {self.layer.name}/{self.name} {list(self.shape)}>"
+
+
+def init_array(kind: str, shape, fan_in: int | None = None, fan_out: int | None = None) -> np.ndarray:
+    """Initial values: 'zeros', 'ones', or Glorot-uniform ('glorot')."""
+    if kind == "zeros":
+        return np.zeros(shape, np.float32)
+    if kind == "ones":
+        return np.ones(shape, np.float32)
+    shape = tuple(shape)
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in = fan_in or (shape[-2] * receptive if len(shape) >= 2 else shape[0])
+    fan_out = fan_out or (shape[-1] * receptive if len(shape) >= 2 else shape[0])
+    limit = np.sqrt(6.0 / max(fan_in + fan_out, 1))
+    return np.random.default_rng().uniform(-limit, limit, shape).astype(np.float32)
+
+
+class Emitter:
+    """Writes IR ops into one graph; `scope` prefixes node names with the emitting layer's name."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.scope = ""
+        self._weights: dict[int, tuple] = {}
+
+    def op(self, op: str, *inputs, n_outputs: int = 1, outputs=None, name: str | None = None, **attrs):
+        base = name or op
+        key = self.graph.add_node(op, list(inputs), attrs, outputs, n_outputs=n_outputs,
+                                  name=f"{self.scope}/{base}" if self.scope else base)
+        if n_outputs == 1:
+            return (key, 0)
+        return [(key, i) for i in range(n_outputs)]
+
+    def const(self, value, dtype=np.float32, name: str = "const"):
+        arr = np.asarray(value, dtype=dtype)
+        return self.graph.add_constant(arr, name=f"{self.scope}/{name}" if self.scope else name)
+
+    def ints(self, values, name: str = "ints"):
+        return self.const(np.asarray(values, np.int64), np.int64, name)
+
+    def weight(self, w: Weight):
+        """The Variable holding `w` in this graph (one per weight, however often the layer is called)."""
+        if id(w) not in self._weights:
+            self._weights[id(w)] = (w, self.graph.add_variable(w.value, name=f"{w.layer.name}/{w.name}"))
+        return self._weights[id(w)][1]
+
+    def type(self, v) -> TensorType:
+        return self.graph.type_of(v)
+
+    def shape(self, v) -> tuple:
+        return tuple(self.graph.type_of(v).shape)
+
+    def rank(self, v) -> int:
+        return len(self.shape(v))
+
+    # ---- small composites used by many layers -------------------------------------------
+    def transpose(self, x, perm):
+        perm = [int(p) for p in perm]
+        if perm == sorted(perm):
+            return x
+        return self.op("Transpose", x, perm=perm)
+
+    def reshape(self, x, shape):
+        return self.op("Reshape", x, self.ints(shape, "shape"))
+
+    def unsqueeze(self, x, axes):
+        return self.op("Unsqueeze", x, self.ints(axes, "axes"))
+
+    def squeeze(self, x, axes):
+        return self.op("Squeeze", x, self.ints(axes, "axes"))
+
+    def slice(self, x, starts, ends, axes, steps=None):
+        args = [x, self.ints(starts, "starts"), self.ints(ends, "ends"), self.ints(axes, "axes")]
+        if steps is not None:
+            args.append(self.ints(steps, "steps"))
+        return self.op("Slice", *args)
+
+    def reduce(self, op, x, axes, keepdims=True):
+        return self.op(op, x, self.ints(axes, "axes"), keepdims=int(keepdims))
+
+    def concat(self, xs, axis):
+        return xs[0] if len(xs) == 1 else self.op("Concat", *xs, axis=int(axis))
+
+    def split(self, x, n, axis):
+        return self.op("Split", x, axis=int(axis), num_outputs=n, n_outputs=n)
+
+    def broadcast_to_axis(self, v, rank: int, axes):
+        """Reshape a weight laid out over `axes` of a rank-`rank` tensor so that it broadcasts."""
+        shape = self.shape(v)
+        target = [1] * rank
+        for a, d in zip(axes, shape):
+            target[a] = d
+        if list(shape) == target[rank - len(shape):]:
+            return v
+        return self.reshape(v, target)
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank}")
+    return a
+
+
+class KerasTensor:
+    """A symbolic tensor: a value of the trace graph, its Keras mask, and the node that made it."""
+
+    def __init__(self, value, mask=None, node: "Node | None" = None, index: int = 0):
+        self.value, self.mask, self.node, self.index = value, mask, node, index
+
+    @property
+    def type(self) -> TensorType:
+        return TRACE.graph.type_of(self.value)
+
+    @property
+    def shape(self) -> tuple:
+        """Keras-style shape: None for the batch dimension and any unknown size."""
+        return tuple(d if isinstance(d, int) else None for d in self.type.shape)
+
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype}>"
+
+
+class Node:
+    """One call of a layer: its inputs (a structure of KerasTensors), keyword arguments and outputs."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
+
+    def input_tensors(self) -> list[KerasTensor]:
+        return [t for t in flatten([self.args, list(self.kwargs.values())]) if isinstance(t, KerasTensor)]
+
+
+TRACE = Emitter(Graph("trace"))
+
+
+def flatten(x) -> list:
+    """Leaves of nested lists/dicts (tuples are leaves: a graph value is a tuple)."""
+    if isinstance(x, list):
+        return [y for e in x for y in flatten(e)]
+    if isinstance(x, dict):
+        return [y for e in x.values() for y in flatten(e)]
+    return [x]
+
+
+def map_structure(fn, x):
+    if isinstance(x, list):
+        return [map_structure(fn, e) for e in x]
+    if isinstance(x, dict):
+        return {k: map_structure(fn, v) for k, v in x.items()}
+    return fn(x)
+
+
+# config keys that change nothing at inference (initializers, regularizers, constraints, ...)
+_IGNORED = re.compile(r".*_(initializer|regularizer|constraint)$|^(dtype|trainable|input_shape|"
+                      r"batch_input_shape|batch_size|input_dim|input_length|seed|autocast|"
+                      r"quantization_config|lora_rank|lora_alpha|unroll|time_major|stateful|"
+                      r"dropout|recurrent_dropout|implementation|supports_masking|module)$")
+
+
+class Layer:
+    """Base layer. Subclasses set `supports_masking`, create weights in `build(input_shape)` and emit
+    ops in `call(em, x, mask=None, **kwargs)` (values of `em`'s graph) returning a value or a list."""
+
+    supports_masking = False
+
+    def __init__(self, name: str | None = None, trainable: bool = True, **kwargs):
+        unknown = [k for k in kwargs if not _IGNORED.match(k)]
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s) {unknown}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.built = False
+        self._weights: list[Weight] = []
+        self._nodes: list[Node] = []
+
+    # ---- weights ------------------------------------------------------------------------
+    def add_weight(self, name: str, shape, init: str = "glorot", trainable: bool = True) -> Weight:
+        w = Weight(self, name, init_array(init, shape), trainable)
+        self._weights.append(w)
+        return w
+
+    def sublayers(self) -> list[tuple[str, "Layer"]]:
+        """Layers held inside this one, with the key Keras's weight file uses for each."""
+        return []
+
+    @property
+    def weights(self) -> list[Weight]:
+        """All weights in Keras's order: own, then those of the sublayers."""
+        out = list(self._weights)
+        for _, sub in self.sublayers():
+            out += [w for w in sub.weights if w not in out]
+        return out
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.value.copy() for w in self.weights]
+
+    def set_weights(self, arrays, source: str = "") -> None:
+        ws = self.weights
+        if len(arrays) != len(ws):
+            raise ModelFormatError(f"{source + ': ' if source else ''}layer {self.name!r} "
+                                   f"({type(self).__name__}) has {len(ws)} weights "
+                                   f"{[w.name for w in ws]}, got {len(arrays)}")
+        for w, a in zip(ws, arrays):
+            w.assign(a, source)
+
+    def count_params(self) -> int:
+        return int(sum(w.value.size for w in self.weights))
+
+    # ---- calling ------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of `input_shape` (a tuple, or a list of them)."""
+
+    def call(self, em: Emitter, x, mask=None, **kwargs):
+        raise NotImplementedError
+
+    def compute_mask(self, em: Emitter, x, mask):
+        return mask if self.supports_masking else None
+
+    def emit(self, em: Emitter, args, kwargs, masks):
+        """Emit one call: `args` holds values, `masks` the matching input masks; returns
+        (outputs, output masks) as lists."""
+        kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        x = args[0] if len(args) == 1 else list(args)
+        mask = masks[0] if len(masks) == 1 else (list(masks) if any(m is not None for m in masks) else None)
+        if not self.built:
+            self.build(map_structure(lambda v: _keras_shape(em.shape(v)) if isinstance(v, tuple) else None, x))
+            self.built = True
+        outer, em.scope = em.scope, self.name
+        try:
+            out = self.call(em, x, mask=mask, **kwargs)
+            out_mask = self.compute_mask(em, x, mask)
+        finally:
+            em.scope = outer
+        outs = list(out) if isinstance(out, list) else [out]
+        out_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] * len(outs)
+        return outs, out_masks
+
+    def __call__(self, *args, **kwargs):
+        args = [list(a) if isinstance(a, tuple) else a for a in args]
+        tensors = [t for t in flatten([args, list(kwargs.values())]) if isinstance(t, KerasTensor)]
+        if not tensors:
+            raise TypeError(f"layer {self.name!r}: call it on symbolic tensors from graphc.nn.Input")
+        explicit_mask = kwargs.pop("mask", None)
+        inputs = flatten(args[0]) if len(args) == 1 else flatten(args)
+        masks = [t.mask if isinstance(t, KerasTensor) else None for t in inputs]
+        if explicit_mask is not None:
+            masks = [m.value if isinstance(m, KerasTensor) else m for m in flatten(explicit_mask)]
+        node_kwargs = dict(kwargs)
+        vals = [t.value if isinstance(t, KerasTensor) else t for t in inputs]
+        kw_vals = map_structure(lambda t: t.value if isinstance(t, KerasTensor) else t, kwargs)
+        outs, out_masks = self.emit(TRACE, vals, kw_vals, masks)
+        node = Node(self, inputs, node_kwargs, [])
+        if explicit_mask is not None:
+            node.kwargs["mask"] = explicit_mask
+        node.outputs = [KerasTensor(v, m, node, i) for i, (v, m) in enumerate(zip(outs, out_masks))]
+        self._nodes.append(node)
+        return node.outputs[0] if len(node.outputs) == 1 else node.outputs
+
+    @property
+    def output_shape(self):
+        if not self._nodes:
+            return None
+        shapes = [t.shape for t in self._nodes[0].outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def _keras_shape(shape) -> tuple:
+    return tuple(d if isinstance(d, int) else None for d in shape)
+
+
+def as_tuple(v, n: int) -> tuple:
+    """Keras's `standardize_tuple`: an int or a sequence of n ints."""
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(int(e) for e in v)
+    if len(v) != n:
+        raise ValueError(f"expected {n} values, got {list(v)}")
+    return v

@@ -1,0 +1,214 @@
+"""`Input`, `InputLayer`, the functional `Model` and `Sequential`.
+
+A `Model` is a layer (it can be called inside another model) and a `GraphModel` (it runs through
+ONNX Runtime): it replays the recorded layer calls between its inputs and outputs into a graph of
+its own, with the batch dimension symbolic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.errors import GraphError
+from graphc.ir import Graph
+from graphc.model import GraphModel
+from graphc.nn.base import BATCH, TRACE, Emitter, KerasTensor, Layer, flatten, map_structure, unique_name
+from graphc.types import TensorType
+
+
+class InputLayer(Layer):
+    def __init__(self, shape=None, batch_size=None, dtype="float32", batch_shape=None, name=None,
+                 sparse=False, ragged=False, optional=False, input_tensor=None, batch_input_shape=None,
+                 **kwargs):
+        super().__init__(name=name or unique_name("input_layer"), **kwargs)
+        if isinstance(dtype, dict):  # a DTypePolicy
+            dtype = dtype.get("config", {}).get("name", "float32")
+        batch_shape = batch_shape or batch_input_shape
+        if batch_shape is None:
+            batch_shape = (batch_size,) + tuple(shape or ())
+        self.batch_shape = tuple(batch_shape)
+        self.dtype = np.dtype(dtype or "float32")
+        self.built = True
+        dims = [BATCH if i == 0 and d is None else (d if d is not None else f"{self.name}_d{i}")
+                for i, d in enumerate(self.batch_shape)]
+        self.type = TensorType(self.dtype, dims)
+        tensor = KerasTensor(TRACE.graph.add_input(TRACE.graph.fresh_name(self.name), self.type))
+        from graphc.nn.base import Node
+
+        node = Node(self, [], {}, [tensor])
+        tensor.node = node
+        self._nodes.append(node)
+        self.output = tensor
+
+
+def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None, **kwargs) -> KerasTensor:
+    """A symbolic model input (Keras's `keras.Input`); the batch dimension is added in front."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape,
+                      name=name, **kwargs).output
+
+
+def _collect_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]):
+    """The layer calls between `inputs` and `outputs`, in an order that respects dependencies."""
+    order, seen, stack = [], set(), []
+    input_ids = {id(t) for t in inputs}
+
+    def visit(t: KerasTensor):
+        if id(t) in input_ids:
+            return
+        node = t.node
+        if node is None or isinstance(node.layer, InputLayer):
+            raise GraphError(f"output depends on an input that is not among the model inputs: {t}")
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for parent in node.input_tensors():
+            visit(parent)
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+class Model(Layer, GraphModel):
+    """A functional model: `Model(inputs, outputs)` over tensors from `Input` and layer calls."""
+
+    supports_masking = True
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        if inputs is not None:
+            self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs, outputs):
+        self._single_input = isinstance(inputs, KerasTensor)
+        self._single_output = isinstance(outputs, KerasTensor)
+        self.inputs = flatten(inputs)
+        self.outputs = flatten(outputs)
+        self._call_nodes = _collect_nodes(self.inputs, self.outputs)
+        layers, seen = [t.node.layer for t in self.inputs], set()
+        layers += [n.layer for n in self._call_nodes]
+        self.layers = [l for l in layers if not (id(l) in seen or seen.add(id(l)))]
+        self.built = True
+        GraphModel.__init__(self, self._build_graph(), name=self.name)
+
+    def sublayers(self):
+        from graphc.nn.base import snake_case
+
+        counts, out = {}, []
+        for l in self.layers:
+            key = snake_case(type(l).__name__ if not isinstance(l, Model) else l.keras_class)
+            n = counts.get(key, -1) + 1
+            counts[key] = n
+            out.append((f"layers/{key}" + (f"_{n}" if n else ""), l))
+        return out
+
+    keras_class = "Functional"
+
+    def _build_graph(self) -> Graph:
+        g = Graph(self.name)
+        em = Emitter(g)
+        env = {}
+        for t in self.inputs:
+            layer = t.node.layer
+            env[id(t)] = (g.add_input(layer.name, TRACE.graph.type_of(t.value)), None)
+        self._replay(em, env)
+        names = set()
+        for i, t in enumerate(self.outputs):
+            name = t.node.layer.name if t.node else f"output_{i}"
+            if name in names:
+                name = f"{name}_{i}"
+            names.add(name)
+            g.add_output(name, env[id(t)][0])
+        return g
+
+    def _replay(self, em: Emitter, env: dict):
+        """Emit every recorded call into `em`; `env` maps id(KerasTensor) -> (value, mask)."""
+        for node in self._call_nodes:
+            args = [env[id(t)][0] if isinstance(t, KerasTensor) else t for t in node.args]
+            masks = [env[id(t)][1] if isinstance(t, KerasTensor) else None for t in node.args]
+            kwargs = {k: map_structure(lambda t: env[id(t)][0] if isinstance(t, KerasTensor) else t, v)
+                      for k, v in node.kwargs.items() if k != "mask"}
+            if "mask" in node.kwargs:
+                masks = [env[id(t)][0] if isinstance(t, KerasTensor) else None for t in flatten(node.kwargs["mask"])]
+            outs, out_masks = node.layer.emit(em, args, kwargs, masks)
+            for t, v, m in zip(node.outputs, outs, out_masks):
+                env[id(t)] = (v, m)
+
+    def call(self, em, x, mask=None, **kwargs):
+        xs = flatten(x)
+        masks = flatten(mask) if isinstance(mask, list) else [mask] * len(xs)
+        env = {id(t): (v, m) for t, v, m in zip(self.inputs, xs, masks)}
+        self._replay(em, env)
+        self._last_masks = [env[id(t)][1] for t in self.outputs]
+        outs = [env[id(t)][0] for t in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
+
+    def compute_mask(self, em, x, mask):
+        return self._last_masks
+
+    # ---- inspection ---------------------------------------------------------------------
+    @property
+    def transpose_count(self) -> int:
+        """Transposes on data (not on weights) left in the graph: the layout cost of channels-last."""
+        g = self.graph
+        return sum(1 for n in g.op_nodes() if g.op(n) == "Transpose"
+                   and g.op(g.input_values(n)[0][0]) not in ("Variable", "Constant"))
+
+    def summary(self, print_fn=print) -> str:
+        from graphc.nn.summary import summary_table
+
+        text = summary_table(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def set_weights(self, arrays, source: str = "") -> None:
+        super().set_weights(arrays, source)
+        self._compiled.clear()
+
+
+class Sequential(Model):
+    """A stack of layers; built as soon as its input shape is known."""
+
+    keras_class = "Sequential"
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name or unique_name("sequential"), trainable=trainable, **kwargs)
+        self._stack: list[Layer] = []
+        self._input_layer = None
+        for l in layers or []:
+            self._push(l)
+        if self._input_layer is not None and self._stack:
+            self._build_from(self._input_layer.output)
+
+    def _push(self, layer):
+        if isinstance(layer, KerasTensor):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            self._input_layer = layer
+        else:
+            self._stack.append(layer)
+
+    def add(self, layer: Layer):
+        self._push(layer)
+        if self._input_layer is not None and self._stack:
+            self._build_from(self._input_layer.output)
+
+    def build(self, input_shape):
+        if not self.built:
+            self._input_layer = InputLayer(batch_shape=input_shape)
+            self._build_from(self._input_layer.output)
+
+    def _build_from(self, x: KerasTensor):
+        inp = x
+        for l in self._stack:
+            x = l(x)
+        self._init_graph(inp, x)
+
+    def sublayers(self):
+        return [(k, l) for k, l in super().sublayers() if not isinstance(l, InputLayer)] \
+            if self.built else []
+
+    @property
+    def layers_stack(self):
+        return list(self._stack)

@@ -1,0 +1,211 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU (reset_after both ways) and their cells.
+
+The recurrence is unrolled over the (static) time axis: the input projection for all steps is one
+MatMul, then each step adds the recurrent MatMul and the gates. Masks follow Keras: a masked step
+keeps the previous state and repeats the previous output (zeros with `zero_output_for_mask`, which
+Bidirectional sets when returning sequences); `go_backwards` processes and returns the steps in
+reverse order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.errors import ShapeError
+from graphc.nn import activations
+from graphc.nn.base import Layer
+from graphc.types import TensorType
+
+
+class _Cell(Layer):
+    n_gates = 1
+    n_states = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True, **kwargs):
+        for k in ("unit_forget_bias", "reset_after"):
+            kwargs.pop(k, None)
+        super().__init__(**kwargs)
+        self.units, self.use_bias = int(units), bool(use_bias)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+
+    def build(self, input_shape):
+        g = self.n_gates * self.units
+        self.kernel = self.add_weight("kernel", (input_shape[-1], g))
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, g))
+        self.bias = self.add_weight("bias", self.bias_shape(), "zeros") if self.use_bias else None
+
+    def bias_shape(self):
+        return (self.n_gates * self.units,)
+
+    def input_projection(self, em, x):
+        """x @ kernel (+ input bias) for every step at once: (B, T, gates*units)."""
+        y = em.op("MatMul", x, em.weight(self.kernel))
+        if self.bias is not None:
+            y = em.op("Add", y, em.weight(self.bias))
+        return y
+
+
+class SimpleRNNCell(_Cell):
+    def __init__(self, units, activation="tanh", use_bias=True, **kwargs):
+        super().__init__(units, activation, "sigmoid", use_bias, **kwargs)
+
+    def step(self, em, xw, states):
+        h = activations.apply(em, self.activation,
+                              em.op("Add", xw, em.op("MatMul", states[0], em.weight(self.recurrent_kernel))))
+        return h, [h]
+
+
+class LSTMCell(_Cell):
+    n_gates, n_states = 4, 2
+
+    def step(self, em, xw, states):
+        h, c = states
+        z = em.op("Add", xw, em.op("MatMul", h, em.weight(self.recurrent_kernel)))
+        i, f, g, o = em.split(z, 4, -1)  # Keras's gate order: input, forget, cell, output
+        ra = lambda v: activations.apply(em, self.recurrent_activation, v)
+        c = em.op("Add", em.op("Mul", ra(f), c), em.op("Mul", ra(i), activations.apply(em, self.activation, g)))
+        h = em.op("Mul", ra(o), activations.apply(em, self.activation, c))
+        return h, [h, c]
+
+
+class GRUCell(_Cell):
+    n_gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True, reset_after=True,
+                 **kwargs):
+        super().__init__(units, activation, recurrent_activation, use_bias, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def bias_shape(self):
+        # reset_after keeps separate input and recurrent biases (2, 3u)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def input_projection(self, em, x):
+        y = em.op("MatMul", x, em.weight(self.kernel))
+        if self.bias is not None:
+            b = em.weight(self.bias)
+            y = em.op("Add", y, em.op("Gather", b, em.ints(0), axis=0) if self.reset_after else b)
+        return y
+
+    def step(self, em, xw, states):
+        h = states[0]
+        u = self.units
+        ra = lambda v: activations.apply(em, self.recurrent_activation, v)
+        xz, xr, xh = em.split(xw, 3, -1)
+        rk = em.weight(self.recurrent_kernel)
+        if self.reset_after:
+            inner = em.op("MatMul", h, rk)
+            if self.bias is not None:
+                inner = em.op("Add", inner, em.op("Gather", em.weight(self.bias), em.ints(1), axis=0))
+            hz, hr, hh = em.split(inner, 3, -1)
+            z, r = ra(em.op("Add", xz, hz)), ra(em.op("Add", xr, hr))
+            cand = activations.apply(em, self.activation, em.op("Add", xh, em.op("Mul", r, hh)))
+        else:
+            rk_zr = em.slice(rk, [0], [2 * u], [1])
+            rk_h = em.slice(rk, [2 * u], [3 * u], [1])
+            hz, hr = em.split(em.op("MatMul", h, rk_zr), 2, -1)
+            z, r = ra(em.op("Add", xz, hz)), ra(em.op("Add", xr, hr))
+            cand = activations.apply(em, self.activation,
+                                     em.op("Add", xh, em.op("MatMul", em.op("Mul", r, h), rk_h)))
+        one = em.const(np.float32(1.0))
+        h = em.op("Add", em.op("Mul", z, h), em.op("Mul", em.op("Sub", one, z), cand))
+        return h, [h]
+
+
+class _RNN(Layer):
+    cell_class = SimpleRNNCell
+    supports_masking = True
+
+    def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
+                 zero_output_for_mask=False, name=None, trainable=True, **kwargs):
+        cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
+                       if k in ("activation", "recurrent_activation", "use_bias", "reset_after")}
+        for k in ("unit_forget_bias",):
+            kwargs.pop(k, None)
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._init_args = dict(units=units, return_sequences=return_sequences, return_state=return_state,
+                               zero_output_for_mask=zero_output_for_mask, **cell_kwargs)
+        self.units = int(units)
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards, self.zero_output_for_mask = bool(go_backwards), bool(zero_output_for_mask)
+        self.cell = self.cell_class(units, name=f"{snake(type(self).__name__)}_cell", **cell_kwargs)
+
+    def reversed_copy(self, name):
+        """The same layer processing the other way (Bidirectional's default backward layer)."""
+        return type(self)(go_backwards=not self.go_backwards, name=name, **self._init_args)
+
+    def sublayers(self):
+        return [("cell", self.cell)]
+
+    def build(self, input_shape):
+        shape = input_shape[0] if isinstance(input_shape, list) else input_shape
+        self.cell.build(shape)
+        self.cell.built = True
+
+    def call(self, em, x, mask=None, initial_state=None):
+        if isinstance(x, list):  # [inputs, *initial_state] as Keras 2 serializes it
+            x, initial_state = x[0], x[1:]
+        if isinstance(mask, list):
+            mask = mask[0]
+        shape = em.shape(x)
+        steps = shape[1]
+        if not isinstance(steps, int):
+            raise ShapeError(f"layer {self.name!r}: the time axis must have a fixed length to unroll, got {shape}")
+        cell, u = self.cell, self.units
+        xw = cell.input_projection(em, x)
+        batch = shape[0]
+        if initial_state is None:
+            zeros = self._zeros(em, x, batch)
+            states = [zeros] * cell.n_states
+        else:
+            states = list(initial_state) if isinstance(initial_state, list) else [initial_state]
+        zero_out = self._zeros(em, x, batch) if mask is not None else None
+        prev_out = zero_out
+        outputs = []
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            xt = em.op("Gather", xw, em.ints(t), axis=1)
+            out, new_states = cell.step(em, xt, states)
+            if mask is not None:
+                keep = em.unsqueeze(em.op("Gather", mask, em.ints(t), axis=1), [1])
+                new_states = [em.op("Where", keep, n, s) for n, s in zip(new_states, states)]
+                out = em.op("Where", keep, out, zero_out if self.zero_output_for_mask else prev_out)
+                prev_out = out
+            states = new_states
+            outputs.append(out)
+        if self.return_sequences:
+            y = em.concat([em.unsqueeze(o, [1]) for o in outputs], 1)
+        else:
+            y = outputs[-1]
+        return [y] + states if self.return_state else y
+
+    def _zeros(self, em, x, batch):
+        """Zeros of shape (batch, units), batch taken from x at run time."""
+        b = em.slice(em.op("Shape", x), [0], [1], [0])
+        dims = em.concat([b, em.ints([self.units])], 0)
+        return em.op("ConstantOfShape", dims, value=np.zeros(1, np.float32),
+                     outputs=[TensorType(np.float32, (batch, self.units))])
+
+    def compute_mask(self, em, x, mask):
+        if isinstance(mask, list):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self.cell.n_states if self.return_state else out
+
+
+def snake(name):
+    from graphc.nn.base import snake_case
+
+    return snake_case(name)
+
+
+class SimpleRNN(_RNN):
+    cell_class = SimpleRNNCell
+
+
+class LSTM(_RNN):
+    cell_class = LSTMCell
+
+
+class GRU(_RNN):
+    cell_class = GRUCell
