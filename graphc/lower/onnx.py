@@ -116,7 +116,7 @@ class _Exporter:
                     names[v] = out_for[v]
                 elif d["names"][i] == "" and not g.consumers(v):
                     names[v] = ""  # an optional output the model does not ask for
-                elif g.consumers(v) or d["names"][i] or i == 0:
+                elif g.consumers(v) or d["names"][i] or i in _required_outputs(d["op"], d["domain"], self.opsets):
                     base = d["names"][i] or (n if len(d["outputs"]) == 1 else f"{n}_{i}")
                     names[v] = self.unique(base)
                 else:
@@ -167,6 +167,16 @@ class _Exporter:
             if node.domain and node.domain not in self.opsets:
                 self.opsets[node.domain] = 1
         return made
+
+
+def _required_outputs(op, domain, opsets) -> set[int]:
+    """Output positions the op's schema requires (an unused one still needs a name)."""
+    try:
+        schema = onnx.defs.get_schema(op, opsets.get(domain or "", TARGET_OPSET), domain or "")
+    except Exception:
+        return {0}
+    FP = onnx.defs.OpSchema.FormalParameterOption
+    return {i for i, p in enumerate(schema.outputs) if p.option != FP.Optional} | {0}
 
 
 def _schema_attr_type(op, domain, key, opsets):
