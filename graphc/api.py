@@ -57,13 +57,17 @@ def _graph_of(model) -> Graph:
     raise TypeError(f"expected a graphc model or Graph, got {type(model).__name__}")
 
 
-def optimize(graph: Graph, opt_level: str = "O2") -> Graph:
-    """The graph after the pass pipeline `opt_level` (O0 returns it unchanged)."""
+def optimize(graph: Graph, opt_level: str = "O2", stats=None) -> Graph:
+    """The graph for inference after the pass pipeline `opt_level` (O0 returns it unchanged).
+
+    Above O0 the weights are frozen (Variables become Constants), so weight layout changes,
+    BatchNormalization and bias folding can be computed once at compile time.
+    """
     if opt_level in (None, "O0", 0):
         return graph
     from graphc.passes import optimize as run_pipeline
 
-    return run_pipeline(graph, level=opt_level)
+    return run_pipeline(graph.frozen(), level=opt_level, stats=stats)
 
 
 def compile(model, target: str = "cpu", opt_level: str = "O2", threads: int | None = None,

@@ -17,21 +17,20 @@ def cmd_compile(args) -> int:
 
         stem = args.dot[:-4] if args.dot.endswith(".dot") else args.dot
         written = write_dot(before, f"{stem}.before.dot")
-    from graphc.passes import optimize
+    from graphc.api import optimize
+    from graphc.passes import PassStats
 
     t0 = time.perf_counter()
-    stats = []
-    graph = optimize(before, level=args.opt_level, stats=stats) if args.opt_level != "O0" else before
+    stats = PassStats()
+    graph = optimize(before, args.opt_level, stats=stats)
     elapsed = time.perf_counter() - t0
     if args.target == "cuda":
         from graphc.runtime.ort import compile_graph
 
         compile_graph(graph, target="cuda")  # fails clearly when there is no CUDA provider
     save(graph, args.output, portable=args.portable)
-    if stats:
-        from graphc.passes import format_stats
-
-        print(format_stats(stats))
+    if args.opt_level != "O0":
+        print(stats)
     print(f"{args.opt_level}: {len(before)} -> {len(graph)} nodes, "
           f"Transpose {before.op_counts().get('Transpose', 0)} -> {graph.op_counts().get('Transpose', 0)}, "
           f"{elapsed:.3f} s")

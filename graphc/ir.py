@@ -301,6 +301,13 @@ class Graph:
         g.meta = dict(self.meta)
         return g
 
+    def frozen(self) -> "Graph":
+        """A copy in which every Variable is a Constant: the graph as inference sees it."""
+        g = self.copy()
+        for n in g.variables():
+            g.data(n)["op"] = "Constant"
+        return g
+
     def extract(self, outputs: Iterable[Value], inputs: Iterable[Value] = ()) -> "Graph":
         """The subgraph computing `outputs`, with each value in `inputs` turned into a graph Input."""
         outputs = [tuple(v) for v in outputs]
