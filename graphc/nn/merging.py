@@ -11,7 +11,10 @@ class _Merge(Layer):
     onnx_op = "Sum"
 
     def call(self, em, x, mask=None):
-        return em.op(self.onnx_op, *x) if len(x) > 1 else x[0]
+        if len(x) == 1:
+            return x[0]
+        # two-input Sum is written as Add, the form the fusion passes and ONNX Runtime match
+        return em.op("Add" if self.onnx_op == "Sum" and len(x) == 2 else self.onnx_op, *x)
 
     def compute_mask(self, em, x, mask):
         if mask is None:

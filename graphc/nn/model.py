@@ -48,7 +48,7 @@ def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=N
 
 def _collect_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]):
     """The layer calls between `inputs` and `outputs`, in an order that respects dependencies."""
-    order, seen, stack = [], set(), []
+    order, seen = [], set()
     input_ids = {id(t) for t in inputs}
 
     def visit(t: KerasTensor):

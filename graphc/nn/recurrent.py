@@ -151,7 +151,7 @@ class _RNN(Layer):
         steps = shape[1]
         if not isinstance(steps, int):
             raise ShapeError(f"layer {self.name!r}: the time axis must have a fixed length to unroll, got {shape}")
-        cell, u = self.cell, self.units
+        cell = self.cell
         xw = cell.input_projection(em, x)
         batch = shape[0]
         if initial_state is None:

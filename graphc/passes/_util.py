@@ -39,23 +39,14 @@ class Pass:
         return f"<pass {self.name}>"
 
 
-# ---- fast graph queries -----------------------------------------------------------------------
-# Graph.input_values/consumers go through networkx's edge views, about 8x slower than reading its
-# adjacency dicts; the passes call them for every node on every round, so they read the dicts.
+# ---- graph queries (kept as functions: the passes were written against them) -------------------
 
 def inputs(g: Graph, node: str) -> list:
-    """Same as `g.input_values(node)`."""
-    vals = [None] * g.nx._node[node]["n_inputs"]
-    for u, edges in g.nx._pred[node].items():
-        for e in edges.values():
-            vals[e["dst"]] = (u, e["src"])
-    return vals
+    return g.input_values(node)
 
 
 def readers(g: Graph, v: Value) -> list:
-    """Same as `g.consumers(v)`."""
-    node, i = v
-    return [(w, e["dst"]) for w, edges in g.nx._succ[node].items() for e in edges.values() if e["src"] == i]
+    return g.consumers(v)
 
 
 _outputs_seen: list = [None, 0, frozenset()]  # (g.outputs list, its length, its values)

@@ -63,7 +63,7 @@ class Reader:
         return Sequential(layers, name=cfg.get("name"))
 
     def functional(self, cfg: dict):
-        from graphc.nn import InputLayer, KerasTensor, Model
+        from graphc.nn import InputLayer, Model
 
         specs = cfg["layers"]
         layers, outputs = {}, {}

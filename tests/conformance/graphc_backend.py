@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from onnx.backend.base import Backend, BackendRep
 
-import graphc
 from graphc.importers.onnx import load
+from graphc.lower.onnx import to_onnx
 from graphc.runtime.ort import OrtExecutable
 
 
@@ -21,7 +21,7 @@ class GraphcRep(BackendRep):
             from graphc.passes import optimize
 
             graph = optimize(graph, level=opt_level, verify=True)
-        exported = graphc.lower.onnx.to_onnx(graph)
+        exported = to_onnx(graph)
         self.exe = OrtExecutable(exported, threads=1, label=graph.name)
         self.inputs = [s.name for s in self.exe.inputs]
 

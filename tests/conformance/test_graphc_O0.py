@@ -4,7 +4,6 @@ import tempfile
 
 import onnx.backend.test
 
-import graphc.lower.onnx  # noqa: F401
 from tests.conformance.exclusions import apply_exclusions
 from tests.conformance.graphc_backend import make_backend
 

@@ -5,7 +5,6 @@ import tempfile
 
 import onnx.backend.test
 
-import graphc.lower.onnx  # noqa: F401
 from tests.conformance.exclusions import apply_exclusions
 from tests.conformance.graphc_backend import make_backend
 

@@ -3,7 +3,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 
-def mlp(batch="N") -> "onnx.ModelProto":  # noqa: F821
+def mlp(batch="N"):
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.standard_normal((4, 8)).astype(np.float32), "w1"),
              numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "b1"),

@@ -1,6 +1,5 @@
 """Bad input gets a GraphcError naming the file or node, never a raw traceback."""
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
