@@ -48,14 +48,19 @@ class _Conv(Layer):
         args = [xc, kernel] + ([bias] if bias is not None else [])
         return em.op("Conv", *args, **attrs)
 
+    def activate(self, em, y):
+        """Activation and the layout transpose back; a per-element activation goes first, so it
+        sits next to the Conv where the fusion pass can take it."""
+        if self.activation in _POINTWISE:
+            return to_channels_last(em, activations.apply(em, self.activation, y), self.channels_last)
+        return activations.apply(em, self.activation, to_channels_last(em, y, self.channels_last))
+
     def call(self, em, x, mask=None):
         xc = to_channels_first(em, x, self.channels_last)
         bias = em.weight(self.bias) if self.bias is not None else None
         y = self.conv(em, xc, self.onnx_kernel(em, self.kernel), bias, self.groups, self.strides,
                       self.dilation_rate, self.padding, self.kernel_size)
-        y = activations.apply(em, self.activation, y) if self.activation in _POINTWISE else y
-        y = to_channels_last(em, y, self.channels_last)
-        return y if self.activation in _POINTWISE else activations.apply(em, self.activation, y)
+        return self.activate(em, y)
 
 
 # activations that act per element, so they may run before the layout transpose back
@@ -100,9 +105,7 @@ class _DepthwiseConv(_Conv):
         bias = em.weight(self.bias) if self.bias is not None else None
         y = self.conv(em, xc, self.depthwise_onnx_kernel(em, self.depthwise_kernel), bias, self.cin, self.strides,
                       self.dilation_rate, self.padding, self.kernel_size)
-        y = activations.apply(em, self.activation, y) if self.activation in _POINTWISE else y
-        y = to_channels_last(em, y, self.channels_last)
-        return y if self.activation in _POINTWISE else activations.apply(em, self.activation, y)
+        return self.activate(em, y)
 
 
 class DepthwiseConv1D(_DepthwiseConv):
@@ -135,9 +138,7 @@ class _SeparableConv(_DepthwiseConv):
         bias = em.weight(self.bias) if self.bias is not None else None
         one = (1,) * self.rank
         y = self.conv(em, y, self.onnx_kernel(em, self.pointwise_kernel), bias, 1, one, one, "valid", one)
-        y = activations.apply(em, self.activation, y) if self.activation in _POINTWISE else y
-        y = to_channels_last(em, y, self.channels_last)
-        return y if self.activation in _POINTWISE else activations.apply(em, self.activation, y)
+        return self.activate(em, y)
 
 
 class SeparableConv1D(_SeparableConv):
@@ -192,9 +193,7 @@ class _ConvTranspose(_Conv):
         args = [xc, w] + ([em.weight(self.bias)] if self.bias is not None else [])
         y = em.op("ConvTranspose", *args, kernel_shape=list(self.kernel_size), strides=list(self.strides),
                   dilations=list(self.dilation_rate), pads=pads, output_padding=out_pad)
-        y = activations.apply(em, self.activation, y) if self.activation in _POINTWISE else y
-        y = to_channels_last(em, y, self.channels_last)
-        return y if self.activation in _POINTWISE else activations.apply(em, self.activation, y)
+        return self.activate(em, y)
 
 
 class Conv1DTranspose(_ConvTranspose):

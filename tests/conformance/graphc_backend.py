@@ -5,12 +5,12 @@ only if the IR holds the model faithfully and the exported model computes the sa
 """
 from __future__ import annotations
 
-import numpy as np
 from onnx.backend.base import Backend, BackendRep
 
 from graphc.importers.onnx import load
 from graphc.lower.onnx import to_onnx
 from graphc.runtime.ort import OrtExecutable
+from tests.conformance.raw_ort_backend import as_feed
 
 
 class GraphcRep(BackendRep):
@@ -26,14 +26,7 @@ class GraphcRep(BackendRep):
         self.inputs = [s.name for s in self.exe.inputs]
 
     def run(self, inputs, **kwargs):
-        if isinstance(inputs, dict):
-            feed = dict(inputs)
-        elif isinstance(inputs, (list, tuple)):
-            feed = dict(zip(self.inputs, inputs))
-        else:
-            feed = {self.inputs[0]: inputs}
-        feed = {k: np.asarray(v) if np.isscalar(v) or isinstance(v, np.generic) else v for k, v in feed.items()}
-        return list(self.exe.run(feed).values())
+        return list(self.exe.run(as_feed(inputs, self.inputs)).values())
 
 
 def make_backend(opt_level: str = "O0"):

@@ -10,6 +10,19 @@ import onnxruntime as ort
 from onnx.backend.base import Backend, BackendRep
 
 
+def as_feed(inputs, names: list[str]) -> dict:
+    """The suite's inputs (a list in input order, a dict or one array) as {name: value}; numpy
+    scalars become 0-d arrays, which onnxruntime accepts, and sequences pass through."""
+    if isinstance(inputs, dict):
+        feed = dict(inputs)
+    elif isinstance(inputs, (list, tuple)):
+        feed = dict(zip(names, inputs))
+    else:
+        feed = {names[0]: inputs}
+    return {k: np.asarray(v) if isinstance(v, (np.generic, np.ndarray)) or np.isscalar(v) else v
+            for k, v in feed.items()}
+
+
 class RawOrtRep(BackendRep):
     def __init__(self, model: onnx.ModelProto):
         opts = ort.SessionOptions()
@@ -19,13 +32,7 @@ class RawOrtRep(BackendRep):
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def run(self, inputs, **kwargs):
-        if isinstance(inputs, dict):
-            feed = {k: np.asarray(v) for k, v in inputs.items()}
-        elif isinstance(inputs, (list, tuple)):
-            feed = {k: np.asarray(v) for k, v in zip(self.inputs, inputs)}
-        else:
-            feed = {self.inputs[0]: np.asarray(inputs)}
-        return self.session.run(None, feed)
+        return self.session.run(None, as_feed(inputs, self.inputs))
 
 
 class RawOrtBackend(Backend):
