@@ -122,6 +122,15 @@ class OrtExecutable:
         types = input_types or {}
         self.inputs = [InputSpec(i.name, types.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._plan = []  # per input: (name, dtype, rank, fixed dims, symbolic dims) for _fast_feed
+        for spec in self.inputs:
+            t = spec.type
+            if not isinstance(t, TensorType) or t.dtype is None or t.shape is None or t.dtype.name in _ML_DTYPES:
+                self._plan = ()
+                break
+            self._plan.append((spec.name, t.dtype, len(t.shape),
+                               tuple((i, d) for i, d in enumerate(t.shape) if isinstance(d, int)),
+                               tuple((i, d) for i, d in enumerate(t.shape) if isinstance(d, str))))
         self._ml_outputs = {}  # outputs onnxruntime hands back as raw uint8/uint16
         for o in model.graph.output:
             et = o.type.tensor_type.elem_type if o.type.HasField("tensor_type") else 0
@@ -199,8 +208,39 @@ class OrtExecutable:
 
     def __call__(self, *args, **kwargs):
         """Run; one output comes back as an array, several as a list in output order."""
-        outs = list(self.run(*args, **kwargs).values())
+        feed = self._fast_feed(args) if not kwargs else None
+        if feed is not None and not self._ml_outputs:
+            try:
+                outs = self.session.run(None, feed)
+            except Exception as e:
+                raise BackendError(f"{self.label}: ONNX Runtime failed while running: {_first_line(e)}") from None
+        else:
+            outs = list(self.run(*args, **kwargs).values())
         return outs[0] if len(outs) == 1 else outs
+
+    def _fast_feed(self, args):
+        """The feed for positional arrays that plainly match the signature, else None.
+
+        Small models run in tens of microseconds, so the checks a call pays for must be cheap:
+        anything unusual goes the full way through `_feed`, which also words the errors.
+        """
+        if len(args) != len(self._plan):
+            return None
+        feed, sizes = {}, None
+        for a, (name, dtype, rank, fixed, symbols) in zip(args, self._plan):
+            if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != rank:
+                return None
+            shape = a.shape
+            for axis, size in fixed:
+                if shape[axis] != size:
+                    return None
+            if symbols:
+                sizes = {} if sizes is None else sizes
+                for axis, sym in symbols:
+                    if sizes.setdefault(sym, shape[axis]) != shape[axis]:
+                        return None
+            feed[name] = a
+        return feed
 
 
 # numpy dtypes from ml_dtypes that onnxruntime's numpy binding cannot take or give

@@ -80,3 +80,31 @@ def test_usage_errors_exit_2(model_path):
 def test_info_reports_provider():
     r = graphc("info", "--json")
     assert r.returncode == 0 and "CPUExecutionProvider" in json.loads(r.stdout)["available_providers"]
+
+
+def test_compile_prints_pass_statistics_and_writes_dot(model_path, tmp_path):
+    out = tmp_path / "opt.onnx"
+    r = graphc("compile", model_path, "-O2", "-o", out, "--dot", tmp_path / "g.dot")
+    assert r.returncode == 0, r.stderr
+    assert "pipeline O2" in r.stdout and "matmul-add-to-gemm" in r.stdout
+    optimized = onnx.load(out)
+    onnx.checker.check_model(optimized, full_check=True)
+    ops = {n.op_type for n in optimized.graph.node}
+    assert "FusedGemm" in ops and not ops & {"Add", "Relu"}  # MatMul + Add + Relu became one kernel
+    before, after = (tmp_path / "g.before.dot").read_text(), (tmp_path / "g.after.dot").read_text()
+    assert before.startswith("digraph") and "Relu" in before and "FusedGemm" in after
+
+
+def test_bench_json_has_every_variant(model_path):
+    r = graphc("bench", model_path, "--batch", "1,4", "--runs", "3", "--warmup", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["baseline"] == "onnxruntime (raw)"
+    assert report["check"]["O2 vs O0 max rel diff"].endswith("ok")
+    rows = {(row["variant"], row["batch"]) for row in report["results"]}
+    assert rows == {(v, b) for v in ("graphc O2", "graphc O0", "onnxruntime (raw)") for b in (1, 4)}
+    assert all(row["p50_ms"] > 0 and row["runs"] == 3 for row in report["results"])
+
+
+def test_bench_rejects_a_bad_batch_list(model_path):
+    assert graphc("bench", model_path, "--batch", "one").returncode == 2
