@@ -3,7 +3,7 @@
 `optimize(graph, level)` returns an optimized copy of `graph` (the caller's graph is never
 touched). Pipelines: `O0` runs nothing, `O1` cleans up (dead code, constants, no-ops, shape
 arithmetic, duplicate subexpressions, reshape chains), `O2` (the default) adds layout and fusion
-rewrites (transpose sinking, BatchNormalization and bias folding, MatMul+Add -> Gemm, Pad
+rewrites (transpose sinking, flatten-weight permutation, BatchNormalization and bias folding, MatMul+Add -> Gemm, Pad
 folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
 numbers and prints as a table.
 """
@@ -20,6 +20,7 @@ from graphc.passes.bias_folding import BiasFolding
 from graphc.passes.constant_folding import ConstantFolding
 from graphc.passes.cse import CommonSubexpressionElimination
 from graphc.passes.dce import DeadCodeElimination
+from graphc.passes.flatten_weight_permutation import FlattenWeightPermutation
 from graphc.passes.gemm_fusion import MatMulAddToGemm
 from graphc.passes.manager import PassManager, PassRecord, PassStats
 from graphc.passes.noop_elimination import NoOpElimination
@@ -35,7 +36,7 @@ def _o1() -> list[Pass]:
 
 
 def _o2() -> list[Pass]:
-    return _o1() + [TransposeOptimization(), BatchNormFolding(), BiasFolding(), PadFolding(), MatMulAddToGemm(),
+    return _o1() + [TransposeOptimization(), FlattenWeightPermutation(), BatchNormFolding(), BiasFolding(), PadFolding(), MatMulAddToGemm(),
                     ActivationFusion()]
 
 
@@ -73,5 +74,5 @@ def optimize(graph: Graph, level="O2", verify: bool = False, stats: PassStats | 
 
 __all__ = ["optimize", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass",
            "ActivationFusion", "BatchNormFolding", "BiasFolding", "CommonSubexpressionElimination", "ConstantFolding",
-           "DeadCodeElimination", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
+           "DeadCodeElimination", "FlattenWeightPermutation", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
            "ShapeFolding", "TransposeOptimization"]
