@@ -1,5 +1,3 @@
-import numpy as np
-
 from graphc.ir import Graph
 from graphc.passes import FlattenWeightPermutation
 from tests.passes.helpers import check, const, f32, ops, rand
