@@ -30,7 +30,7 @@ Value = tuple  # (node name, output index)
 SOURCE_OPS = ("Input", "Constant", "Variable")
 CAPTURE = "Capture"
 GRAPHC_DOMAIN = "graphc"
-TARGET_OPSET = 21  # the ONNX opset graphc exports; see docs/CONFORMANCE.md for why
+TARGET_OPSET = 24  # the ONNX opset graphc exports; see docs/CONFORMANCE.md for why
 
 
 class Graph:
