@@ -116,7 +116,7 @@ class _Exporter:
                     names[v] = out_for[v]
                 elif d["names"][i] == "" and not g.consumers(v):
                     names[v] = ""  # an optional output the model does not ask for
-                elif g.consumers(v) or d["names"][i] or i in _required_outputs(d["op"], d["domain"], self.opsets):
+                elif g.consumers(v) or d["names"][i] or not _optional_output(d["op"], d["domain"], self.opsets, i):
                     base = d["names"][i] or (n if len(d["outputs"]) == 1 else f"{n}_{i}")
                     names[v] = self.unique(base)
                 else:
@@ -169,14 +169,17 @@ class _Exporter:
         return made
 
 
-def _required_outputs(op, domain, opsets) -> set[int]:
-    """Output positions the op's schema requires (an unused one still needs a name)."""
+def _optional_output(op, domain, opsets, i: int) -> bool:
+    """Whether output `i` may go unnamed: only an Optional one in the schema. A variadic output's
+    count is meaningful (Split, Scan, Loop), and an op without a known schema keeps all."""
+    if i == 0:
+        return False
     try:
         schema = onnx.defs.get_schema(op, opsets.get(domain or "", TARGET_OPSET), domain or "")
     except Exception:
-        return {0}
-    FP = onnx.defs.OpSchema.FormalParameterOption
-    return {i for i, p in enumerate(schema.outputs) if p.option != FP.Optional} | {0}
+        return False
+    outs = schema.outputs
+    return i < len(outs) and outs[i].option == onnx.defs.OpSchema.FormalParameterOption.Optional
 
 
 def _schema_attr_type(op, domain, key, opsets):

@@ -1,7 +1,9 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU (reset_after both ways) and their cells.
 
-The recurrence is unrolled over the (static) time axis: the input projection for all steps is one
-MatMul, then each step adds the recurrent MatMul and the gates. Masks follow Keras: a masked step
+The input projection for all steps is one MatMul; then each step adds the recurrent MatMul and
+the gates. Over a time axis of known length the steps are unrolled (ONNX Runtime runs the flat
+graph fastest); over one of unknown length (`Input((None, features))`) the same step is the body
+of one ONNX `Scan`, whose weights are read from the outer graph. Masks follow Keras: a masked step
 keeps the previous state and repeats the previous output (zeros with `zero_output_for_mask`, which
 Bidirectional sets when returning sequences); `go_backwards` processes and returns the steps in
 reverse order.
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeError
+from graphc.ir import CAPTURE, GRAPHC_DOMAIN, Graph
 from graphc.nn import activations
-from graphc.nn.base import Layer
+from graphc.nn.base import Emitter, Layer
 from graphc.types import TensorType
 
 
@@ -149,8 +151,6 @@ class _RNN(Layer):
             mask = mask[0]
         shape = em.shape(x)
         steps = shape[1]
-        if not isinstance(steps, int):
-            raise ShapeError(f"layer {self.name!r}: the time axis must have a fixed length to unroll, got {shape}")
         cell = self.cell
         xw = cell.input_projection(em, x)
         batch = shape[0]
@@ -159,6 +159,8 @@ class _RNN(Layer):
             states = [zeros] * cell.n_states
         else:
             states = list(initial_state) if isinstance(initial_state, list) else [initial_state]
+        if not isinstance(steps, int):
+            return self._scan(em, xw, states, mask, batch, steps)
         zero_out = self._zeros(em, x, batch) if mask is not None else None
         prev_out = zero_out
         outputs = []
@@ -179,6 +181,47 @@ class _RNN(Layer):
             y = outputs[-1]
         return [y] + states if self.return_state else y
 
+    def _scan(self, em, xw, states, mask, batch, steps):
+        """The recurrence as one ONNX Scan, for a time axis whose length is known only at run time.
+
+        Carried: the cell's states, then the last output (a masked step repeats it, or gives
+        zeros with `zero_output_for_mask`); scanned: the projected inputs (and the mask) along
+        axis 1, backwards for `go_backwards`, so the outputs come out in processing order as in
+        Keras.
+        """
+        cell, units = self.cell, self.units
+        state_t = TensorType(np.float32, (batch, units))
+        body = Graph(f"{self.name}_step")
+        body.opset_imports = dict(em.graph.opset_imports)
+        bem = _BodyEmitter(body, em)
+        bem.scope = em.scope
+        carried = [body.add_input(f"{self.name}_state{i}", state_t) for i in range(cell.n_states)]
+        last = body.add_input(f"{self.name}_last", state_t)
+        xt = body.add_input(f"{self.name}_x", TensorType(np.float32, (batch, em.shape(xw)[-1])))
+        keep = body.add_input(f"{self.name}_mask", TensorType(np.bool_, (batch,))) if mask is not None else None
+        out, new_states = cell.step(bem, xt, carried)
+        if keep is not None:
+            keep = bem.unsqueeze(keep, [1])
+            new_states = [bem.op("Where", keep, n, c) for n, c in zip(new_states, carried)]
+            fill = bem.op("ConstantOfShape", bem.op("Shape", out), value=np.zeros(1, np.float32)) \
+                if self.zero_output_for_mask else last
+            out = bem.op("Where", keep, out, fill)
+        for i, v in enumerate(new_states):
+            body.add_output(f"{self.name}_state{i}_next", v)
+        body.add_output(f"{self.name}_last_next", out)
+        body.add_output(f"{self.name}_y", bem.op("Identity", out))
+        scanned = [xw] + ([mask] if mask is not None else [])
+        direction = [1 if self.go_backwards else 0] * len(scanned)
+        n_carried = cell.n_states + 1
+        outs = em.op("Scan", *states, self._zeros(em, xw, batch), *scanned, *bem.captured, n_outputs=n_carried + 1,
+                     outputs=[state_t] * n_carried + [TensorType(np.float32, (batch, steps, units))],
+                     body=body, num_scan_inputs=len(scanned), scan_input_axes=[1] * len(scanned),
+                     scan_input_directions=direction, scan_output_axes=[1])
+        em.graph.data(outs[0][0])["captures"] = len(bem.captured)
+        final_states, y_last, y_seq = outs[:cell.n_states], outs[cell.n_states], outs[-1]
+        y = y_seq if self.return_sequences else y_last
+        return [y] + final_states if self.return_state else y
+
     def _zeros(self, em, x, batch):
         """Zeros of shape (batch, units), batch taken from x at run time."""
         b = em.slice(em.op("Shape", x), [0], [1], [0])
@@ -191,6 +234,26 @@ class _RNN(Layer):
             mask = mask[0]
         out = mask if self.return_sequences else None
         return [out] + [None] * self.cell.n_states if self.return_state else out
+
+
+class _BodyEmitter(Emitter):
+    """Emits a Scan body: each weight becomes a Capture of the outer graph's Variable, so the
+    weights stay one set of parameters (and edges of the outer graph) however long the scan."""
+
+    def __init__(self, body: Graph, outer: Emitter):
+        super().__init__(body)
+        self.outer = outer
+        self.captured: list = []
+
+    def weight(self, w):
+        if id(w) not in self._weights:
+            value = self.outer.weight(w)
+            self.captured.append(value)
+            key = self.graph.add_node(CAPTURE, attrs={"index": len(self.captured) - 1},
+                                      outputs=[self.outer.graph.type_of(value)], domain=GRAPHC_DOMAIN,
+                                      name=f"capture_{w.layer.name}/{w.name}")
+            self._weights[id(w)] = (w, (key, 0))
+        return self._weights[id(w)][1]
 
 
 def snake(name):
