@@ -5,12 +5,12 @@ only if the IR holds the model faithfully and the exported model computes the sa
 """
 from __future__ import annotations
 
-from onnx.backend.base import Backend, BackendRep
+from onnx.backend.base import BackendRep
 
 from graphc.importers.onnx import load
 from graphc.lower.onnx import to_onnx
 from graphc.runtime.ort import OrtExecutable
-from tests.conformance.raw_ort_backend import as_feed
+from tests.conformance.raw_ort_backend import CpuModelBackend, as_feed
 
 
 class GraphcRep(BackendRep):
@@ -30,23 +30,6 @@ class GraphcRep(BackendRep):
 
 
 def make_backend(opt_level: str = "O0"):
-    class GraphcBackend(Backend):
-        @classmethod
-        def is_compatible(cls, model, device="CPU", **kwargs):
-            return device == "CPU"
-
-        @classmethod
-        def supports_device(cls, device):
-            return device == "CPU"
-
-        @classmethod
-        def prepare(cls, model, device="CPU", **kwargs):
-            super().prepare(model, device, **kwargs)
-            return GraphcRep(model, opt_level)
-
-        @classmethod
-        def run_node(cls, node, inputs, device="CPU", outputs_info=None, **kwargs):
-            raise NotImplementedError("the suite runs whole models through prepare()")
-
-    GraphcBackend.__name__ = f"GraphcBackend{opt_level}"
-    return GraphcBackend
+    """A backend class running the suite through graphc at pass pipeline `opt_level`."""
+    return type(f"GraphcBackend{opt_level}", (CpuModelBackend,),
+                {"make_rep": staticmethod(lambda model: GraphcRep(model, opt_level))})

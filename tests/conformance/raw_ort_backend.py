@@ -35,7 +35,11 @@ class RawOrtRep(BackendRep):
         return self.session.run(None, as_feed(inputs, self.inputs))
 
 
-class RawOrtBackend(Backend):
+class CpuModelBackend(Backend):
+    """An ONNX backend that runs whole models on the CPU; subclasses say how with `make_rep`."""
+
+    make_rep = None
+
     @classmethod
     def is_compatible(cls, model, device="CPU", **kwargs):
         return device == "CPU"
@@ -47,8 +51,12 @@ class RawOrtBackend(Backend):
     @classmethod
     def prepare(cls, model, device="CPU", **kwargs):
         super().prepare(model, device, **kwargs)
-        return RawOrtRep(model)
+        return cls.make_rep(model)
 
     @classmethod
     def run_node(cls, node, inputs, device="CPU", outputs_info=None, **kwargs):
-        raise NotImplementedError
+        raise NotImplementedError("the suite runs whole models through prepare()")
+
+
+class RawOrtBackend(CpuModelBackend):
+    make_rep = RawOrtRep
