@@ -97,6 +97,11 @@ class Graph:
     def add_variable(self, value, name: str | None = None) -> Value:
         return self.add_constant(value, name, kind="Variable")
 
+    def add_capture(self, index: int, type: Type, name: str) -> Value:
+        """A body graph's stand-in for the outer value on capture port `index` of its owner node."""
+        key = self.add_node(CAPTURE, attrs={"index": index}, outputs=[type], domain=GRAPHC_DOMAIN, name=name)
+        return (key, 0)
+
     def add_output(self, name: str, value: Value) -> None:
         self._check_value(value, f"graph output {name!r}")
         self.outputs.append((name, tuple(value)))

@@ -19,7 +19,7 @@ import onnx
 from onnx import numpy_helper
 
 from graphc.errors import GraphcError, GraphError, ModelFormatError
-from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
+from graphc.ir import TARGET_OPSET, Graph
 from graphc.types import OpaqueType, TensorType
 
 # Pseudo-file used in messages when the model did not come from a file.
@@ -237,7 +237,8 @@ class _Importer:
             if name in env:
                 return env[name]
             if resolve_outer is not None:
-                return resolve_outer(name, g)
+                env[name] = resolve_outer(name, g)
+                return env[name]
             raise ModelFormatError(f"{self.label}: node {node_label} reads {name!r}, which no node, input or "
                                    f"initializer of graph {g.name!r} produces (a missing initializer?)")
 
@@ -256,15 +257,10 @@ class _Importer:
             captures: list[str] = []
 
             def capture(name, body, captures=captures):
+                # called once per (body, name): the body's lookup remembers the result
                 if name not in captures:
                     captures.append(name)
-                idx = captures.index(name)
-                for n, d in body.nx.nodes(data=True):
-                    if d["op"] == CAPTURE and d["attrs"]["index"] == idx:
-                        return (n, 0)
-                key = body.add_node(CAPTURE, attrs={"index": idx}, outputs=[types.get(name, TensorType())],
-                                    domain=GRAPHC_DOMAIN, name=f"capture_{name}", names=[None])
-                return (key, 0)
+                return body.add_capture(captures.index(name), types.get(name, TensorType()), f"capture_{name}")
 
             attrs = {}
             for a in node.attribute:
@@ -303,13 +299,10 @@ class _Importer:
             for key in sorted(untyped, key=order.__getitem__):
                 self._fill_types(g, key)
         for vi in gp.output:
-            if vi.name not in env:
-                if resolve_outer is not None:
-                    env[vi.name] = resolve_outer(vi.name, g)
-                else:
-                    raise ModelFormatError(f"{self.label}: graph output {vi.name!r} of {g.name!r} is not produced "
-                                           f"by any node, input or initializer")
-            g.add_output(vi.name, env[vi.name])
+            if vi.name not in env and resolve_outer is None:
+                raise ModelFormatError(f"{self.label}: graph output {vi.name!r} of {g.name!r} is not produced "
+                                       f"by any node, input or initializer")
+            g.add_output(vi.name, lookup(vi.name, f"output {vi.name!r}"))
         return g
 
     def _define(self, env, name, value, label, g):

@@ -81,10 +81,11 @@ class Emitter:
         self.scope = ""
         self._weights: dict[int, tuple] = {}
 
-    def op(self, op: str, *inputs, n_outputs: int = 1, outputs=None, name: str | None = None, **attrs):
+    def op(self, op: str, *inputs, n_outputs: int = 1, outputs=None, name: str | None = None, captures: int = 0,
+           **attrs):
         base = name or op
         key = self.graph.add_node(op, list(inputs), attrs, outputs, n_outputs=n_outputs,
-                                  name=f"{self.scope}/{base}" if self.scope else base)
+                                  name=f"{self.scope}/{base}" if self.scope else base, captures=captures)
         if n_outputs == 1:
             return (key, 0)
         return [(key, i) for i in range(n_outputs)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import CAPTURE, GRAPHC_DOMAIN, Graph
+from graphc.ir import Graph
 from graphc.nn import activations
 from graphc.nn.base import Emitter, Layer
 from graphc.types import TensorType
@@ -216,8 +216,7 @@ class _RNN(Layer):
         outs = em.op("Scan", *states, self._zeros(em, xw, batch), *scanned, *bem.captured, n_outputs=n_carried + 1,
                      outputs=[state_t] * n_carried + [TensorType(np.float32, (batch, steps, units))],
                      body=body, num_scan_inputs=len(scanned), scan_input_axes=[1] * len(scanned),
-                     scan_input_directions=direction, scan_output_axes=[1])
-        em.graph.data(outs[0][0])["captures"] = len(bem.captured)
+                     scan_input_directions=direction, scan_output_axes=[1], captures=len(bem.captured))
         final_states, y_last, y_seq = outs[:cell.n_states], outs[cell.n_states], outs[-1]
         y = y_seq if self.return_sequences else y_last
         return [y] + final_states if self.return_state else y
@@ -249,10 +248,8 @@ class _BodyEmitter(Emitter):
         if id(w) not in self._weights:
             value = self.outer.weight(w)
             self.captured.append(value)
-            key = self.graph.add_node(CAPTURE, attrs={"index": len(self.captured) - 1},
-                                      outputs=[self.outer.graph.type_of(value)], domain=GRAPHC_DOMAIN,
-                                      name=f"capture_{w.layer.name}/{w.name}")
-            self._weights[id(w)] = (w, (key, 0))
+            self._weights[id(w)] = (w, self.graph.add_capture(len(self.captured) - 1, self.outer.graph.type_of(value),
+                                                              f"capture_{w.layer.name}/{w.name}"))
         return self._weights[id(w)][1]
 
 
