@@ -14,6 +14,7 @@ from onnx import helper, numpy_helper
 
 from graphc.errors import GraphcError, UnsupportedOpError
 from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
+from graphc.ops.registry import schema_of
 from graphc.types import OpaqueType, TensorType
 
 _ATTR_TYPES = onnx.AttributeProto
@@ -172,22 +173,16 @@ class _Exporter:
 def _optional_output(op, domain, opsets, i: int) -> bool:
     """Whether output `i` may go unnamed: only an Optional one in the schema. A variadic output's
     count is meaningful (Split, Scan, Loop), and an op without a known schema keeps all."""
-    if i == 0:
-        return False
-    try:
-        schema = onnx.defs.get_schema(op, opsets.get(domain or "", TARGET_OPSET), domain or "")
-    except Exception:
+    schema = schema_of(op, domain or "", opsets.get(domain or "", TARGET_OPSET))
+    if i == 0 or schema is None:
         return False
     outs = schema.outputs
     return i < len(outs) and outs[i].option == onnx.defs.OpSchema.FormalParameterOption.Optional
 
 
 def _schema_attr_type(op, domain, key, opsets):
-    try:
-        schema = onnx.defs.get_schema(op, opsets.get(domain or "", TARGET_OPSET), domain or "")
-    except Exception:
-        return None
-    attr = schema.attributes.get(key)
+    schema = schema_of(op, domain or "", opsets.get(domain or "", TARGET_OPSET))
+    attr = schema.attributes.get(key) if schema is not None else None
     if attr is None or attr.type == _ATTR_TYPES.UNDEFINED:
         return None
     return attr.type

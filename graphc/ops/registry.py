@@ -102,13 +102,20 @@ def infer_node(graph, node: str, n_outputs: int = 1) -> list[Type] | None:
 
 
 @lru_cache(maxsize=None)
+def schema_of(op: str, domain: str, opset: int):
+    """ONNX's schema of `op` at `opset` (None when ONNX does not define it); cached, since the
+    exporter and verify() ask for every node."""
+    try:
+        return onnx.defs.get_schema(op, opset, "" if domain == "ai.onnx" else domain)
+    except Exception:
+        return None
+
+
+@lru_cache(maxsize=None)
 def input_arity(op: str, domain: str, opset: int):
     """(indices of required input ports, number of formal inputs) from the ONNX schema, or None."""
-    if domain not in ("", "ai.onnx"):
-        return None
-    try:
-        schema = onnx.defs.get_schema(op, opset, "")
-    except Exception:
+    schema = schema_of(op, domain, opset) if domain in ("", "ai.onnx") else None
+    if schema is None:
         return None
     FP = onnx.defs.OpSchema.FormalParameterOption
     required = tuple(i for i, p in enumerate(schema.inputs) if p.option == FP.Single)
