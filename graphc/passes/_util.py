@@ -39,28 +39,6 @@ class Pass:
         return f"<pass {self.name}>"
 
 
-# ---- graph queries (kept as functions: the passes were written against them) -------------------
-
-def inputs(g: Graph, node: str) -> list:
-    return g.input_values(node)
-
-
-def readers(g: Graph, v: Value) -> list:
-    return g.consumers(v)
-
-
-_outputs_seen: list = [None, 0, frozenset()]  # (g.outputs list, its length, its values)
-
-
-def is_output(g: Graph, v: Value) -> bool:
-    """Same as `g.is_output(v)` in O(1): the value set is rebuilt when `g.outputs` is a new list
-    (replace_uses assigns a new one) or grows."""
-    outs = g.outputs
-    if _outputs_seen[0] is not outs or _outputs_seen[1] != len(outs):
-        _outputs_seen[:] = [outs, len(outs), frozenset(v for _, v in outs)]
-    return tuple(v) in _outputs_seen[2]
-
-
 # ---- node predicates ------------------------------------------------------------------------
 
 def opset(g: Graph) -> int:
@@ -105,13 +83,13 @@ def rank(g: Graph, v: Value) -> int | None:
 
 def used(g: Graph, v: Value) -> bool:
     """Some node or graph output reads `v`."""
-    return bool(readers(g, v)) or is_output(g, v)
+    return bool(g.consumers(v)) or g.is_output(v)
 
 
 def sole_consumer(g: Graph, v: Value):
     """The (node, port) reading `v` when it is the only reader and `v` is not a graph output."""
-    cons = readers(g, v)
-    if len(cons) != 1 or is_output(g, v):
+    cons = g.consumers(v)
+    if len(cons) != 1 or g.is_output(v):
         return None
     return cons[0]
 
@@ -137,10 +115,9 @@ def branch_condition_cone(g: Graph) -> set[str]:
 
 
 def producer(g: Graph, node: str, port: int) -> Value | None:
-    for u, _, e in g.nx.in_edges(node, data=True):
-        if e["dst"] == port:
-            return (u, e["src"])
-    return None
+    """The value on input `port` of `node` (None when absent or beyond its ports)."""
+    ins = g.input_values(node)
+    return ins[port] if port < len(ins) else None
 
 
 def const_input(g: Graph, node: str, port: int):
@@ -178,7 +155,7 @@ def int_list(x) -> list[int] | None:
 def axes_arg(g: Graph, node: str, port: int, attr: str = "axes"):
     """An axes-like argument given as input `port` (newer opsets) or attribute: a list of ints,
     None when absent, or False when it is a non-constant input."""
-    vals = inputs(g, node)
+    vals = g.input_values(node)
     if port < len(vals) and vals[port] is not None:
         arr = g.const_value(vals[port])
         return False if arr is None else int_list(arr)
@@ -213,7 +190,7 @@ def transpose_perm(g: Graph, node: str) -> list[int] | None:
     perm = g.nx._node[node]["attrs"].get("perm")
     if perm is not None:
         return [int(p) for p in perm]
-    r = rank(g, inputs(g, node)[0])
+    r = rank(g, g.input_values(node)[0])
     return None if r is None else list(range(r))[::-1]
 
 

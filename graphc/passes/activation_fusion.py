@@ -5,7 +5,7 @@ import numpy as np
 
 from graphc.ir import GRAPHC_DOMAIN, Graph
 from graphc.ops.fused import ACTIVATIONS, GEMM_ACTIVATIONS
-from graphc.passes._util import Pass, const_input, inputs, is_op, movable, producer, sole_consumer, tensor_type
+from graphc.passes._util import Pass, const_input, is_op, movable, producer, sole_consumer, tensor_type
 
 _BASE = {"Conv": ("FusedConv", tuple(ACTIVATIONS)), "Gemm": ("FusedGemm", GEMM_ACTIVATIONS),
          "Add": ("FusedAdd", tuple(ACTIVATIONS))}
@@ -34,7 +34,7 @@ class ActivationFusion(Pass):
         return n
 
     def _fuse(self, g: Graph, act: str) -> int:
-        x = inputs(g, act)[0]
+        x = g.input_values(act)[0]
         base = x[0]
         if sole_consumer(g, x) is None or not is_op(g, base, *_BASE) or not movable(g, base):
             return 0
@@ -46,7 +46,7 @@ class ActivationFusion(Pass):
         if params is None:
             return 0
         attrs = dict(g.attrs(base), activation=g.op(act), activation_params=params)
-        node = g.add_node(fused, inputs(g, base), attrs, outputs=[g.type_of((act, 0))], domain=GRAPHC_DOMAIN,
+        node = g.add_node(fused, g.input_values(base), attrs, outputs=[g.type_of((act, 0))], domain=GRAPHC_DOMAIN,
                           name=f"{base}_fused", names=list(g.nx._node[act]["names"]))
         g.replace_uses((act, 0), (node, 0))
         g.remove_node(act)

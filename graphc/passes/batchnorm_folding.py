@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, add_constant, add_op, bypass, const_input, inputs, is_op, movable,
+from graphc.passes._util import (Pass, add_constant, add_op, bypass, const_input, is_op, movable,
                                  only_first_output_used, sole_consumer, tensor_type)
 from graphc.passes.linear import channel_count, scale_and_shift
 
@@ -34,7 +34,7 @@ class BatchNormFolding(Pass):
     def _fold(self, g: Graph, bn: str) -> int:
         if g.attrs(bn).get("training_mode", 0) or not only_first_output_used(g, bn):
             return 0
-        x = inputs(g, bn)[0]
+        x = g.input_values(bn)[0]
         stats = [const_input(g, bn, i) for i in (1, 2, 3, 4)]
         t = tensor_type(g, x)
         if any(s is None for s in stats) or t is None or t.dtype.kind != "f" or len(t.shape) < 2:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, bypass, inputs, is_op, movable, sole_consumer, tensor_type
+from graphc.passes._util import Pass, bypass, is_op, movable, sole_consumer, tensor_type
 from graphc.passes.linear import channel_count, scale_and_shift
 
 
@@ -30,7 +30,7 @@ class BiasFolding(Pass):
         return n
 
     def _fold(self, g: Graph, node: str) -> int:
-        ins = inputs(g, node)
+        ins = g.input_values(node)
         op = g.op(node)
         for y, c in ((ins[0], ins[1]), (ins[1], ins[0])) if op != "Sub" else ((ins[0], ins[1]),):
             arr = g.const_value(c)

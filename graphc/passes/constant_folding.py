@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, branch_condition_cone, inputs, movable, used
+from graphc.passes._util import Pass, branch_condition_cone, movable, used
 from graphc.types import OpaqueType, TensorType, types_compatible
 
 # Ops whose output can be far larger than their inputs: folded only when their result stays small.
@@ -56,7 +56,7 @@ class ConstantFolding(Pass):
     def _foldable(self, g: Graph, node: str) -> bool:
         if not movable(g, node) or node in self._keep:
             return False
-        if any(v is not None and g.const_value(v) is None for v in inputs(g, node)):
+        if any(v is not None and g.const_value(v) is None for v in g.input_values(node)):
             return False
         outs = g.nx._node[node]["outputs"]
         if any(isinstance(t, OpaqueType) for t in outs):
@@ -67,14 +67,14 @@ class ConstantFolding(Pass):
         if g.nx._node[node]["op"] in _GROWING:
             if any(s is None for s in sizes):
                 return False
-            in_size = sum(int(np.size(g.const_value(v))) for v in inputs(g, node) if v is not None)
+            in_size = sum(int(np.size(g.const_value(v))) for v in g.input_values(node) if v is not None)
             if sum(sizes) > max(in_size, self.small_elements):
                 return False
         return True
 
     def _evaluate(self, g: Graph, node: str) -> list | None:
         d = g.nx._node[node]
-        args = [None if v is None else g.const_value(v) for v in inputs(g, node)]
+        args = [None if v is None else g.const_value(v) for v in g.input_values(node)]
         results = _numpy_eval(d["op"], d["attrs"], args)
         if results is None:
             results = _reference_eval(g, node, args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, inputs, movable, readers
+from graphc.passes._util import Pass, movable
 
 # Binary ops whose two operands may be swapped without changing a single bit of the result.
 _COMMUTATIVE = frozenset({"Add", "Mul", "Max", "Min", "And", "Or", "Xor", "Equal", "BitwiseAnd",
@@ -40,7 +40,7 @@ class CommonSubexpressionElimination(Pass):
                 table[key] = node
                 continue
             for i in range(len(graph.nx._node[node]["outputs"])):
-                work.extend(c for c, _ in readers(graph, (node, i)))  # their keys change
+                work.extend(c for c, _ in graph.consumers((node, i)))  # their keys change
                 graph.replace_uses((node, i), (other, i))
             graph.remove_node(node)
             merged += 1
@@ -59,7 +59,7 @@ def _key(g: Graph, node: str):
     attrs = _freeze(d["attrs"])
     if attrs is None:
         return None
-    ins = tuple(inputs(g, node))
+    ins = tuple(g.input_values(node))
     if d["op"] in _COMMUTATIVE and len(ins) == 2 and ins[0] is not None and ins[1] is not None:
         ins = tuple(sorted(ins))
     return (d["op"], attrs, ins, len(d["outputs"]))

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, add_constant, const_input, inputs, invert, is_op, movable, readers,
-                                 tensor_type, transpose_perm)
+from graphc.passes._util import Pass, add_constant, const_input, invert, is_op, movable, tensor_type, transpose_perm
 
 
 class FlattenWeightPermutation(Pass):
@@ -29,23 +28,23 @@ class FlattenWeightPermutation(Pass):
         return n
 
     def _fold(self, g: Graph, flatten: str) -> int:
-        src = inputs(g, flatten)[0]
+        src = g.input_values(flatten)[0]
         if src is None or g.attrs(flatten).get("axis", 1) != 1 or not is_op(g, src[0], "Transpose"):
             return 0
         tr = src[0]
         perm = transpose_perm(g, tr)
-        x = inputs(g, tr)[0]
+        x = g.input_values(tr)[0]
         t = tensor_type(g, x)
         if perm is None or perm[0] != 0 or t is None or t.shape is None or g.is_output((tr, 0)) or \
-                not all(isinstance(d, int) for d in t.shape[1:]) or len(readers(g, (tr, 0))) != 1:
+                not all(isinstance(d, int) for d in t.shape[1:]) or len(g.consumers((tr, 0))) != 1:
             return 0
-        users = readers(g, (flatten, 0))
+        users = g.consumers((flatten, 0))
         weights = []
         for user, port in users:
             w = const_input(g, user, 1)
             if port != 0 or w is None or w.ndim != 2 or not is_op(g, user, "MatMul", "Gemm") or \
                     g.attrs(user).get("transA", 0) or g.attrs(user).get("transB", 0) or \
-                    len(g.consumers(inputs(g, user)[1])) != 1:
+                    len(g.consumers(g.input_values(user)[1])) != 1:
                 return 0
             weights.append((user, w))
         # rows[p] = the row of W that element p of X (in X's own order) meets after the transpose

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, inputs, is_op, movable, sole_consumer, tensor_type
+from graphc.passes._util import Pass, is_op, movable, sole_consumer, tensor_type
 
 _GEMM_DTYPES = frozenset({np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)})
 
@@ -28,11 +28,11 @@ class MatMulAddToGemm(Pass):
         return n
 
     def _fuse(self, g: Graph, add: str) -> int:
-        ins = inputs(g, add)
+        ins = g.input_values(add)
         for mm, c in ((ins[0], ins[1]), (ins[1], ins[0])):
             if not is_op(g, mm[0], "MatMul") or not movable(g, mm[0]) or sole_consumer(g, mm) is None:
                 continue
-            a, b = inputs(g, mm[0])
+            a, b = g.input_values(mm[0])
             ta, tb, tc, ty = (tensor_type(g, v) for v in (a, b, c, mm))
             if None in (ta, tb, tc, ty) or ta.rank != 2 or tb.rank != 2 or ty.dtype not in _GEMM_DTYPES:
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import add_constant, const_input, inputs, is_op, producer, tensor_type
+from graphc.passes._util import add_constant, const_input, is_op, producer, tensor_type
 
 
 def channel_count(g: Graph, node: str) -> int | None:
@@ -37,7 +37,7 @@ def scale_and_shift(g: Graph, node: str, scale, shift) -> bool:
     shift = np.broadcast_to(np.asarray(shift, np.float64), (n,))
     a = g.attrs(node)
     bias_port = 2
-    has_bias = len(inputs(g, node)) > 2 and producer(g, node, 2) is not None
+    has_bias = len(g.input_values(node)) > 2 and producer(g, node, 2) is not None
     b = const_input(g, node, bias_port) if has_bias else None
     if has_bias and b is None:
         return False
@@ -58,7 +58,7 @@ def scale_and_shift(g: Graph, node: str, scale, shift) -> bool:
     else:
         return False
     g.set_input(node, 1, add_constant(g, w2.astype(w.dtype), node))
-    if len(inputs(g, node)) < 3:
+    if len(g.input_values(node)) < 3:
         g.data(node)["n_inputs"] = 3
     g.set_input(node, bias_port, add_constant(g, np.asarray(b2).astype(t.dtype), node))
     return True

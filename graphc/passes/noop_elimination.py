@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, axes_arg, bypass, const_input, inputs, int_list, is_identity, movable,
+from graphc.passes._util import (Pass, axes_arg, bypass, const_input, int_list, is_identity, movable,
                                  only_first_output_used, opset, tensor_type, transpose_perm)
 
 
@@ -31,14 +31,14 @@ class NoOpElimination(Pass):
         n = 0
         for node in list(graph.nx.nodes):
             if node in graph.nx and movable(graph, node) and self._is_noop(graph, node):
-                bypass(graph, node, inputs(graph, node)[0])
+                bypass(graph, node, graph.input_values(node)[0])
                 n += 1
         return n
 
     def _is_noop(self, g: Graph, node: str) -> bool:
         d = g.nx._node[node]
         op = d["op"]
-        ins = inputs(g, node)
+        ins = g.input_values(node)
         if not ins or ins[0] is None:
             return False
         x, y = tensor_type(g, ins[0]), tensor_type(g, (node, 0))

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, axes_arg, bypass, const_input, inputs, int_list, is_op, movable, opset,
-                                 sole_consumer)
+from graphc.passes._util import Pass, axes_arg, bypass, const_input, int_list, is_op, movable, opset, sole_consumer
 
 
 class PadFolding(Pass):
@@ -38,7 +37,7 @@ class PadFolding(Pass):
         node = use[0]
         a = g.attrs(node)
         pads = int_list(const_input(g, pad, 1))
-        ins = inputs(g, pad)
+        ins = g.input_values(pad)
         value = const_input(g, pad, 2) if len(ins) > 2 and ins[2] is not None else np.zeros(1)
         if pads is None or value is None or np.any(value != 0) or g.attrs(pad).get("mode", "constant") != "constant":
             return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, inputs, is_op, movable, opset, reshape_target, tensor_type
+from graphc.passes._util import Pass, is_op, movable, opset, reshape_target, tensor_type
 
 _SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
@@ -28,11 +28,11 @@ class ReshapeCollapse(Pass):
         for node in list(graph.nx.nodes):
             if node not in graph.nx or not self._shape_only(graph, node):
                 continue
-            src = inputs(graph, node)[0]
+            src = graph.input_values(node)[0]
             if not self._shape_only(graph, src[0]):
                 continue
             while self._shape_only(graph, src[0]):
-                src = inputs(graph, src[0])[0]
+                src = graph.input_values(src[0])[0]
             t_in, t_out = tensor_type(graph, src), tensor_type(graph, (node, 0))
             target = reshape_target(t_in.shape, t_out.shape) if t_in is not None and t_out is not None else None
             if target is None:

@@ -5,8 +5,8 @@ import numpy as np
 
 from graphc.ir import Graph
 from graphc.ops import infer_node
-from graphc.passes._util import (Pass, branch_condition_cone, const_input, inputs, int_list, is_op, movable, opset,
-                                 producer, reshape_target, tensor_type)
+from graphc.passes._util import (Pass, branch_condition_cone, const_input, int_list, is_op, movable, opset, producer,
+                                 reshape_target, tensor_type)
 from graphc.types import merge_types
 
 
@@ -42,7 +42,7 @@ class ShapeFolding(Pass):
             if op == "Shape":
                 value = _shape_dims(graph, node)
             elif op == "Size":
-                t = tensor_type(graph, inputs(graph, node)[0])
+                t = tensor_type(graph, graph.input_values(node)[0])
                 value = np.array(t.numel(), dtype=np.int64) if t is not None and t.is_static else None
             elif op in ("Gather", "Slice"):
                 value = _select_from_shape(graph, node)
@@ -54,7 +54,7 @@ class ShapeFolding(Pass):
         return n
 
     def _reshape(self, g: Graph, node: str) -> int:
-        x, shape = inputs(g, node)[:2]
+        x, shape = g.input_values(node)[:2]
         if g.const_value(shape) is not None or g.nx._node[node]["attrs"].get("allowzero", 0) or opset(g) < 5:
             return 0
         tx, ty = tensor_type(g, x), tensor_type(g, (node, 0))
@@ -76,16 +76,16 @@ def _concat_of_own_dims(g: Graph, shape, x):
     if not is_op(g, shape[0], "Concat") or g.nx._node[shape[0]]["attrs"].get("axis") not in (0, -1):
         return None
     target = []
-    for piece in inputs(g, shape[0]):
+    for piece in g.input_values(shape[0]):
         arr = g.const_value(piece)
         if arr is not None:
             target.extend(int_list(arr))
             continue
         if not is_op(g, piece[0], "Gather") or g.nx._node[piece[0]]["attrs"].get("axis", 0) != 0:
             return None
-        src, idx = inputs(g, piece[0])[:2]
+        src, idx = g.input_values(piece[0])[:2]
         idx = g.const_value(idx)
-        if not is_op(g, src[0], "Shape") or inputs(g, src[0])[0] != x or idx is None or idx.shape != (1,) \
+        if not is_op(g, src[0], "Shape") or g.input_values(src[0])[0] != x or idx is None or idx.shape != (1,) \
                 or g.nx._node[src[0]]["attrs"].get("start", 0) != 0 or int(idx[0]) != len(target):
             return None
         target.append(0)
@@ -94,7 +94,7 @@ def _concat_of_own_dims(g: Graph, shape, x):
 
 def _shape_dims(g: Graph, node: str):
     """Shape's output as an array when the dims it returns are all known, else None."""
-    t = tensor_type(g, inputs(g, node)[0])
+    t = tensor_type(g, g.input_values(node)[0])
     if t is None:
         return None
     attrs = g.nx._node[node]["attrs"]
@@ -114,7 +114,7 @@ def _select_from_shape(g: Graph, node: str):
     src = producer(g, node, 0)
     if src is None or g.nx._node[src[0]]["op"] != "Shape" or g.nx._node[src[0]]["domain"] != "":
         return None
-    t = tensor_type(g, inputs(g, src[0])[0])
+    t = tensor_type(g, g.input_values(src[0])[0])
     if t is None:
         return None
     attrs = g.nx._node[src[0]]["attrs"]

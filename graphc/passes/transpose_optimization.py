@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Value
-from graphc.passes._util import (POINTWISE, Pass, axes_arg, bypass, compose, inputs, int_list, invert, is_identity,
-                                 is_op, is_output, movable, opset, permute, readers, remove_if_dead, tensor_type, transpose_perm)
+from graphc.passes._util import (POINTWISE, Pass, axes_arg, bypass, compose, int_list, invert, is_identity, is_op,
+                                 movable, opset, permute, remove_if_dead, tensor_type, transpose_perm)
 
 _SOFTMAX = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 _REDUCE = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
@@ -55,12 +55,12 @@ class TransposeOptimization(Pass):
             perm = transpose_perm(graph, t)
             if perm is None:
                 continue
-            x = inputs(graph, t)[0]
+            x = graph.input_values(t)[0]
             if is_identity(perm):
                 bypass(graph, t, x)
                 done += 1
                 continue
-            for c, _ in readers(graph, (t, 0)):  # Transpose(Transpose(x)): one transpose of x
+            for c, _ in graph.consumers((t, 0)):  # Transpose(Transpose(x)): one transpose of x
                 if is_op(graph, c, "Transpose") and transpose_perm(graph, c) is not None:
                     graph.attrs(c)["perm"] = compose(perm, transpose_perm(graph, c))
                     graph.set_input(c, 0, x)
@@ -116,7 +116,7 @@ class _Region:
         if ok:
             ok = self._args_ok(node, op, d["attrs"])
         if ok:
-            ins = inputs(g, node)
+            ins = g.input_values(node)
             ports = self.data_ports(node)
             x0 = tensor_type(g, ins[0])
             out = tensor_type(g, (node, 0))
@@ -137,7 +137,7 @@ class _Region:
     def _args_ok(self, node: str, op: str, attrs: dict) -> bool:
         g = self.g
         if op == "Pad":
-            ins = inputs(g, node)
+            ins = g.input_values(node)
             return (len(ins) > 1 and g.const_value(ins[1]) is not None
                     and (len(ins) < 4 or ins[3] is None))
         if op in _REDUCE:
@@ -156,7 +156,7 @@ class _Region:
         if depth == 0:
             return True
         ok = not self.is_exit(node) and self.agnostic(node) and all(
-            self.kind(inputs(self.g, node)[j], probe=depth - 1) != "inverse" for j in self.data_ports(node))
+            self.kind(self.g.input_values(node)[j], probe=depth - 1) != "inverse" for j in self.data_ports(node))
         self.probed[node] = ok
         return ok
 
@@ -178,7 +178,7 @@ class _Region:
     # ---- growth and cost --------------------------------------------------------------------
     def grow(self) -> bool:
         g = self.g
-        pending = [c for c, _ in readers(g, (next(iter(self.strips)), 0))]
+        pending = [c for c, _ in g.consumers((next(iter(self.strips)), 0))]
         while pending:
             node = pending.pop()
             if len(self.nodes) >= self.max_size:
@@ -186,18 +186,18 @@ class _Region:
             if node in self.nodes or not self.agnostic(node):
                 continue
             self.nodes[node] = None
-            ins = inputs(g, node)
+            ins = g.input_values(node)
             for j in self.data_ports(node):
                 k = self.kind(ins[j], probe=6)
                 if k == "strip" and ins[j][0] not in self.strips:
                     self.strips.add(ins[j][0])
-                    pending.extend(c for c, _ in readers(g, ins[j]))
+                    pending.extend(c for c, _ in g.consumers(ins[j]))
                 elif k == "grow":
                     pending.append(ins[j][0])
             if not self.is_exit(node):
-                pending.extend(c for c, _ in readers(g, (node, 0)))
+                pending.extend(c for c, _ in g.consumers((node, 0)))
         # a strip fed by the region itself would be rewired onto a relaid value
-        return bool(self.nodes) and not any(inputs(g, s)[0][0] in self.nodes for s in self.strips)
+        return bool(self.nodes) and not any(g.input_values(s)[0][0] in self.nodes for s in self.strips)
 
     def out_perm(self, node: str) -> list[int]:
         """The perm that restores `node`'s original output from its rewritten one."""
@@ -220,14 +220,14 @@ class _Region:
         leaving, inverse, net = {}, set(), 0
         for node in self.nodes:
             for j in self.data_ports(node):
-                v = inputs(g, node)[j]
+                v = g.input_values(node)[j]
                 if self.kind(v) == "inverse":
                     inverse.add(v)
             p = self.out_perm(node)
             if is_identity(p):
                 continue
-            outside = [(c, port) for c, port in readers(g, (node, 0)) if c not in self.nodes or self.is_exit(node)]
-            needs_transpose = is_output(g, (node, 0))
+            outside = [(c, port) for c, port in g.consumers((node, 0)) if c not in self.nodes or self.is_exit(node)]
+            needs_transpose = g.is_output((node, 0))
             for c, _ in outside:
                 if is_op(g, c, "Transpose") and transpose_perm(g, c) is not None:
                     net -= is_identity(compose(p, transpose_perm(g, c)))
@@ -237,8 +237,8 @@ class _Region:
             leaving[node] = (p, outside, needs_transpose)
         net += len(inverse)
         for s in self.strips:
-            if not is_output(g, (s, 0)) and all(c in self.nodes or is_op(g, c, "Transpose")
-                                                for c, _ in readers(g, (s, 0))):
+            if not g.is_output((s, 0)) and all(c in self.nodes or is_op(g, c, "Transpose")
+                                                for c, _ in g.consumers((s, 0))):
                 net -= 1
         return leaving, inverse, net
 
@@ -256,7 +256,7 @@ class _Region:
         exit_shapes = {}
         for n in self.nodes:
             if self.is_exit(n):
-                x = permute(tensor_type(g, inputs(g, n)[0]).shape, self.inv)
+                x = permute(tensor_type(g, g.input_values(n)[0]).shape, self.inv)
                 exit_shapes[n] = tuple(s for i, s in enumerate(x) if i not in axes[n])
         inverse_of = {}
         for v in inverse:
@@ -283,8 +283,8 @@ class _Region:
                 else:
                     g.set_input(c, port, (back, 0))
         for s in self.strips:
-            z = inputs(g, s)[0]
-            for c, _ in readers(g, (s, 0)):
+            z = g.input_values(s)[0]
+            for c, _ in g.consumers((s, 0)):
                 if is_op(g, c, "Transpose") and transpose_perm(g, c) is not None:
                     g.attrs(c)["perm"] = compose(self.perm, transpose_perm(g, c))
                     g.set_input(c, 0, z)
@@ -295,12 +295,12 @@ class _Region:
     def _rewrite(self, node: str, inverse_of: dict, axes, exit_shape) -> None:
         g, perm, inv, r = self.g, self.perm, self.inv, self.r
         d = g.nx._node[node]
-        ins = inputs(g, node)
+        ins = g.input_values(node)
         for j in self.data_ports(node):
             v = ins[j]
             k = self.kind(v)
             if k == "strip":
-                g.set_input(node, j, inputs(g, v[0])[0])
+                g.set_input(node, j, g.input_values(v[0])[0])
             elif k == "inverse":
                 g.set_input(node, j, inverse_of[v])
             elif k == "const":
