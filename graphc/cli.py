@@ -61,7 +61,7 @@ def cmd_inspect(args) -> int:
 
 
 def _parse_inputs(model, specs: list[str], seed: int) -> dict:
-    from graphc.types import TensorType
+    from graphc.types import TensorType, random_array
 
     given = {}
     for spec in specs or []:
@@ -81,13 +81,8 @@ def _parse_inputs(model, specs: list[str], seed: int) -> dict:
         if not isinstance(t, TensorType) or t.dtype is None or t.shape is None:
             raise InputError(f"input {name!r} has no known type ({t}); give it with --input {name}=FILE.npy")
         shape = tuple(d if isinstance(d, int) else 1 for d in t.shape)
-        if t.dtype.kind == "f":
-            feed[name] = rng.standard_normal(shape).astype(t.dtype)
-        elif t.dtype.kind in "iu":
-            feed[name] = rng.integers(0, 10, shape).astype(t.dtype)
-        elif t.dtype.kind == "b":
-            feed[name] = rng.integers(0, 2, shape).astype(bool)
-        else:
+        feed[name] = random_array(t.dtype, shape, rng)
+        if feed[name] is None:
             raise InputError(f"cannot make random data of dtype {t.dtype} for input {name!r}; give it with --input")
     if given:
         raise InputError(f"the model has no input(s) {sorted(given)}; its inputs are {model.input_names}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphc.types import TensorType
+from graphc.types import TensorType, random_array
 
 
 @dataclass
@@ -81,7 +81,8 @@ class Report:
 
 
 def random_inputs(input_types: dict, batch: int, seed: int = 0) -> list[np.ndarray] | None:
-    """Random arrays for each input with symbolic leading dims set to `batch` (None if impossible)."""
+    """Random arrays for each input with symbolic leading dims set to `batch` (None if impossible:
+    a fixed batch size that differs, or an input of a dtype with no random values)."""
     rng = np.random.default_rng(seed)
     arrays = []
     for name, t in input_types.items():
@@ -95,10 +96,9 @@ def random_inputs(input_types: dict, batch: int, seed: int = 0) -> list[np.ndarr
                 shape.append(d)
             else:
                 shape.append(batch if i == 0 else 1)
-        if t.dtype.kind == "f":
-            arrays.append(rng.standard_normal(shape).astype(t.dtype))
-        else:
-            arrays.append(rng.integers(0, 10, shape).astype(t.dtype))
+        arrays.append(random_array(t.dtype, shape, rng))
+        if arrays[-1] is None:
+            return None
     return arrays
 
 
@@ -173,7 +173,7 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
     variants = {"graphc O2": exe2, "graphc O0": exe0}
     raw = None
     if path.endswith(".onnx"):
-        raw = _raw_ort(path, threads)
+        raw = _session_callable(path, threads)
     keras_model, keras_note = _keras_model(path)
     if keras_model is not None:
         raw, raw_note = _keras_onnx(path, threads)
@@ -204,7 +204,7 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
         x = random_inputs(input_types, batch)
         if x is None:
             for name in variants:
-                report.results.append(Result(name, batch, note="model has a fixed batch size"))
+                report.results.append(Result(name, batch, note="no random inputs of this batch size (fixed batch, or non-numeric input)"))
             continue
         for name, fn in variants.items():
             prog = _progress(f"{name}, batch {batch}") if show_progress else None
@@ -243,10 +243,6 @@ def _session_callable(model_bytes_or_path, threads: int):
         return outs[0] if len(outs) == 1 else outs
 
     return run
-
-
-def _raw_ort(path: str, threads: int):
-    return _session_callable(path, threads)
 
 
 def _keras_onnx(path: str, threads: int):

@@ -108,3 +108,16 @@ def test_bench_json_has_every_variant(model_path):
 
 def test_bench_rejects_a_bad_batch_list(model_path):
     assert graphc("bench", model_path, "--batch", "one").returncode == 2
+
+
+def test_run_asks_for_inputs_it_cannot_make_up(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["words"], ["same"])], "strings",
+                              [helper.make_tensor_value_info("words", TensorProto.STRING, [2])],
+                              [helper.make_tensor_value_info("same", TensorProto.STRING, [2])])
+    path = tmp_path / "strings.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), path)
+    r = graphc("run", path, "-O0")
+    assert r.returncode == 1
+    assert "cannot make random data of dtype object for input 'words'; give it with --input" in r.stderr
