@@ -49,6 +49,7 @@ def main(argv=None) -> int:
             continue
         t0 = time.perf_counter()
         report = bench(str(path), batches=batches, runs=args.runs, threads=args.threads)
+        report.model = str(path.relative_to(ROOT))  # the same on every machine
         table = report.table()
         print(table, f"\n({time.perf_counter() - t0:.1f} s)\n", flush=True)
         sections.append((name, table))

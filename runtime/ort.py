@@ -168,10 +168,10 @@ class OrtExecutable:
             if isinstance(spec.type, OpaqueType):
                 continue  # sequences, optionals, maps: ONNX Runtime checks them itself
             if not isinstance(arr, np.ndarray):
-                arr = np.asarray(arr)
+                given, arr = arr, np.asarray(arr)
                 t = spec.type
-                if isinstance(t, TensorType) and t.dtype is not None and arr.dtype.kind == t.dtype.kind \
-                        or isinstance(t, TensorType) and t.dtype is not None and np.isscalar(feed[spec.name]):
+                if isinstance(t, TensorType) and t.dtype is not None and (
+                        arr.dtype.kind == t.dtype.kind or np.isscalar(given)):
                     arr = arr.astype(t.dtype)  # python scalars and lists take the declared dtype
                 feed[spec.name] = arr
             _check_input(spec, arr, sizes)
