@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from graphc import limits
 from graphc.errors import GraphcError, GraphError, ModelFormatError
 from graphc.ir import TARGET_OPSET, Graph
 from graphc.types import OpaqueType, TensorType
@@ -85,8 +86,13 @@ def _load_external_data(model: onnx.ModelProto, label: str, folder: Path | None)
             raise ModelFormatError(f"{label}: external data file {loc!r} of tensor {t.name!r} is missing "
                                    f"(expected at {target})")
         size = target.stat().st_size
-        offset, length = int(info.get("offset", 0)), int(info.get("length", size - int(info.get("offset", 0))))
-        if offset + length > size:
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info.get("length", size - offset))
+        except ValueError:
+            raise ModelFormatError(f"{label}: tensor {t.name!r} gives external-data offset {info.get('offset')!r} "
+                                   f"and length {info.get('length')!r}; both must be whole numbers") from None
+        if offset < 0 or length < 0 or offset + length > size:
             raise ModelFormatError(f"{label}: external data of tensor {t.name!r} ({loc!r}) is truncated: needs "
                                    f"bytes {offset}..{offset + length}, file has {size}")
     try:
@@ -110,6 +116,8 @@ def _convert_opset(model: onnx.ModelProto, target: int) -> tuple[onnx.ModelProto
             return model, f"kept opset {current}: converting {node.op_type}-{current} is not faithful"
     try:
         converted = onnx.version_converter.convert_version(model, target)
+        # the converter drops local functions; their bodies keep their own opset imports
+        converted.functions.extend(model.functions)
         onnx.checker.check_model(converted)
         return converted, None
     except Exception as e:
@@ -117,10 +125,29 @@ def _convert_opset(model: onnx.ModelProto, target: int) -> tuple[onnx.ModelProto
         return model, f"kept opset {current}: converting to {target} failed ({first[:200]})"
 
 
-def _type_from_proto(tp: onnx.TypeProto):
+def _np_dtype(elem_type: int, label: str, what: str):
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except (KeyError, ValueError, TypeError):
+        raise ModelFormatError(f"{label}: {what} has element type {elem_type}, which is not an ONNX "
+                               f"TensorProto.DataType") from None
+
+
+def _to_array(t: onnx.TensorProto, label: str, what: str) -> np.ndarray:
+    """The array of tensor `t` after checking its declared size; bad contents are a ModelFormatError."""
+    dtype = _np_dtype(t.data_type, label, what)
+    limits.check_shape(t.dims, max(np.dtype(dtype).itemsize, 1), label, what)
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # numpy/onnx raise ValueError, TypeError, IndexError... for bad raw data
+        raise ModelFormatError(f"{label}: {what} cannot be read ({type(e).__name__}: {e}); "
+                               f"its data does not match its dims and type") from None
+
+
+def _type_from_proto(tp: onnx.TypeProto, label: str = _IN_MEMORY, what: str = "a value"):
     if tp.HasField("tensor_type"):
         tt = tp.tensor_type
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else None
+        dtype = _np_dtype(tt.elem_type, label, what) if tt.elem_type else None
         if not tt.HasField("shape"):
             return TensorType(dtype, None)
         dims = []
@@ -137,18 +164,19 @@ def _type_from_proto(tp: onnx.TypeProto):
     return OpaqueType(tp.SerializeToString())
 
 
-def _attr_value(a: onnx.AttributeProto, import_graph):
+def _attr_value(a: onnx.AttributeProto, import_graph, label: str, what: str):
     T = onnx.AttributeProto
+    what = f"attribute {a.name!r} of {what}"
     if a.type == T.GRAPH:
         return import_graph(a.g)
     if a.type == T.GRAPHS:
         return [import_graph(g) for g in a.graphs]
     if a.type == T.TENSOR:
-        return numpy_helper.to_array(a.t)
+        return _to_array(a.t, label, what)
     if a.type == T.TENSORS:
-        return [numpy_helper.to_array(t) for t in a.tensors]
+        return [_to_array(t, label, what) for t in a.tensors]
     if a.type == T.SPARSE_TENSOR:
-        return _sparse_to_dense(a.sparse_tensor)
+        return _sparse_to_dense(a.sparse_tensor, label, what)
     if a.type == T.STRING:
         return _decode(a.s)
     if a.type == T.STRINGS:
@@ -157,7 +185,10 @@ def _attr_value(a: onnx.AttributeProto, import_graph):
         return OpaqueType(a.tp.SerializeToString())
     if a.type == T.TYPE_PROTOS:
         return [OpaqueType(t.SerializeToString()) for t in a.type_protos]
-    return onnx.helper.get_attribute_value(a)
+    try:
+        return onnx.helper.get_attribute_value(a)
+    except ValueError as e:
+        raise ModelFormatError(f"{label}: {what} cannot be read ({e})") from None
 
 
 def _decode(b: bytes):
@@ -167,10 +198,20 @@ def _decode(b: bytes):
         return b
 
 
-def _sparse_to_dense(sp: onnx.SparseTensorProto) -> np.ndarray:
-    values = numpy_helper.to_array(sp.values)
-    indices = numpy_helper.to_array(sp.indices)
-    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
+def _sparse_to_dense(sp: onnx.SparseTensorProto, label: str, what: str) -> np.ndarray:
+    """The dense array of `sp`, after checking its dense size and that every index lies inside it."""
+    values = _to_array(sp.values, label, f"{what} (values)")
+    indices = _to_array(sp.indices, label, f"{what} (indices)")
+    dims = limits.check_shape(sp.dims, max(values.dtype.itemsize, 1), label, f"{what} (dense shape)")
+    nnz = values.size
+    if values.ndim != 1 or indices.dtype.kind not in "iu" or not (
+            (indices.ndim == 1 and indices.shape[0] == nnz) or (indices.ndim == 2 and indices.shape == (nnz, len(dims)))):
+        raise ModelFormatError(f"{label}: {what} is a sparse tensor whose values {list(values.shape)} and integer "
+                               f"indices {list(indices.shape)} ({indices.dtype}) do not fit its dims {list(dims)}")
+    bounds = np.asarray([int(np.prod(dims, dtype=np.int64))] if indices.ndim == 1 else dims, np.int64)
+    if nnz and ((indices < 0).any() or (indices >= bounds).any()):
+        raise ModelFormatError(f"{label}: {what} is a sparse tensor with an index outside its dims {list(dims)}")
+    dense = np.zeros(dims, dtype=values.dtype)
     if indices.ndim == 1:
         dense.reshape(-1)[indices] = values
     else:
@@ -178,13 +219,13 @@ def _sparse_to_dense(sp: onnx.SparseTensorProto) -> np.ndarray:
     return dense
 
 
-def _constant_node_value(node: onnx.NodeProto):
-    """The array an ONNX `Constant` node produces, or None when it is not a plain tensor."""
+def _constant_node_value(node: onnx.NodeProto, label: str, what: str):
+    """The array an ONNX `Constant` node produces; a Constant without a value is refused."""
     for a in node.attribute:
         if a.name == "value":
-            return numpy_helper.to_array(a.t)
+            return _to_array(a.t, label, what)
         if a.name == "sparse_value":
-            return _sparse_to_dense(a.sparse_tensor)
+            return _sparse_to_dense(a.sparse_tensor, label, what)
         if a.name in ("value_float", "value_int"):
             return np.array(onnx.helper.get_attribute_value(a),
                             dtype=np.float32 if a.name == "value_float" else np.int64)
@@ -195,7 +236,8 @@ def _constant_node_value(node: onnx.NodeProto):
             return np.array(_decode(a.s), dtype=object)
         if a.name == "value_strings":
             return np.array([_decode(s) for s in a.strings], dtype=object)
-    return None
+    raise ModelFormatError(f"{label}: Constant node {what} has no value attribute (value, sparse_value, "
+                           f"value_float(s), value_int(s), value_string(s)); the model is invalid")
 
 
 class _Importer:
@@ -206,7 +248,8 @@ class _Importer:
         g = Graph(gp.name or "main")
         g.opset_imports = dict(self.opsets)
         g.doc_string = gp.doc_string
-        types = {vi.name: _type_from_proto(vi.type) for vi in (*gp.input, *gp.value_info, *gp.output)}
+        types = {vi.name: _type_from_proto(vi.type, self.label, f"value {vi.name!r}")
+                 for vi in (*gp.input, *gp.value_info, *gp.output)}
         env: dict[str, tuple] = {}
         init_names = set()
 
@@ -216,14 +259,12 @@ class _Importer:
             env[name] = (key, 0)
 
         for t in gp.initializer:
-            try:
-                arr = numpy_helper.to_array(t)
-            except Exception as e:
-                raise ModelFormatError(f"{self.label}: initializer {t.name!r} cannot be read ({e})") from None
+            arr = _to_array(t, self.label, f"initializer {t.name!r}")
             add_source(t.name, arr, "Variable" if self.variables else "Constant")
             init_names.add(t.name)
         for sp in gp.sparse_initializer:
-            add_source(sp.values.name, _sparse_to_dense(sp), "Constant")
+            add_source(sp.values.name, _sparse_to_dense(sp, self.label, f"sparse initializer {sp.values.name!r}"),
+                       "Constant")
             init_names.add(sp.values.name)
         for vi in gp.input:
             if vi.name in init_names:
@@ -248,12 +289,11 @@ class _Importer:
         for i, node in enumerate(gp.node):
             label = repr(node.name) if node.name else f"#{i} ({node.op_type})"
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
-                arr = _constant_node_value(node)
-                if arr is not None:
-                    key = g.add_node("Constant", attrs={"value": arr}, outputs=[TensorType(arr.dtype, arr.shape)],
-                                     name=node.name or node.output[0], names=[node.output[0]])
-                    self._define(env, node.output[0], (key, 0), label, g)
-                    continue
+                arr = _constant_node_value(node, self.label, label)
+                key = g.add_node("Constant", attrs={"value": arr}, outputs=[TensorType(arr.dtype, arr.shape)],
+                                 name=node.name or node.output[0], names=[node.output[0]])
+                self._define(env, node.output[0], (key, 0), label, g)
+                continue
             captures: list[str] = []
 
             def capture(name, body, captures=captures):
@@ -267,7 +307,7 @@ class _Importer:
                 if a.ref_attr_name:
                     raise ModelFormatError(f"{self.label}: node {label} refers to a function attribute outside "
                                            f"a function")
-                attrs[a.name] = _attr_value(a, lambda sub: self.graph(sub, capture))
+                attrs[a.name] = _attr_value(a, lambda sub: self.graph(sub, capture), self.label, f"node {label}")
             out_types = [types.get(n) if n else TensorType() for n in node.output]
             key = g.add_node(node.op_type, [], attrs, outputs=[t or TensorType() for t in out_types],
                              name=node.name or node.op_type, domain=node.domain if node.domain != "ai.onnx" else "",

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from graphc.errors import GraphcError, UnsupportedOpError
+from graphc.errors import GraphcError, GraphError, UnsupportedOpError
 from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
 from graphc.ops.registry import schema_of
 from graphc.types import OpaqueType, TensorType
@@ -137,8 +137,13 @@ class _Exporter:
                 continue
             node = helper.make_node(d["op"], formal, outs, name=self.unique(n), domain=d["domain"] or None,
                                     doc_string=d.get("doc_string") or None)
-            node.attribute.extend(self.attribute(k, v, d["op"], d["domain"], captured.__getitem__)
-                                  for k, v in d["attrs"].items())
+            for k, v in d["attrs"].items():
+                try:
+                    node.attribute.append(self.attribute(k, v, d["op"], d["domain"], captured.__getitem__))
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise GraphError(f"node {n!r} ({d['op']}): attribute {k!r} holds {type(v).__name__} "
+                                     f"{str(v)[:60]}, which ONNX cannot store as this attribute ({e}); "
+                                     f"fix the attribute in the model") from None
             nodes.append(node)
         for n in g.inputs:
             inputs.append(value_info(names[(n, 0)], g.type_of((n, 0))))
@@ -208,10 +213,12 @@ def to_onnx(graph: Graph, *, check: bool = True, portable: bool = False, produce
         model.model_version = int(meta["model_version"])
     for k, v in (meta.get("metadata_props") or {}).items():
         model.metadata_props.add(key=k, value=v)
-    for fb in meta.get("functions") or []:
+    for fb in meta.get("functions") or []:  # local functions the graph's nodes may call
         f = onnx.FunctionProto()
         f.ParseFromString(fb)
         model.functions.append(f)
+    if model.functions:
+        model.ir_version = max(model.ir_version, 8)  # the first IR version with local functions
     if check:
         try:
             onnx.checker.check_model(model, full_check=True)

@@ -239,6 +239,10 @@ class Layer:
 
     # ---- weights ------------------------------------------------------------------------
     def add_weight(self, name: str, shape, init: str = "glorot", trainable: bool = True) -> Weight:
+        from graphc.limits import check_shape
+
+        # a config's sizes (units=2**31) are checked before numpy allocates them
+        shape = check_shape(shape, 4, f"layer {self.name!r} ({type(self).__name__})", f"weight {name!r}")
         w = Weight(self, name, init_array(init, shape), trainable)
         self._weights.append(w)
         return w

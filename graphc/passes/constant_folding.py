@@ -20,7 +20,8 @@ class ConstantFolding(Pass):
     Add/Sub/Mul/Div/Neg) and `onnx.reference.ReferenceEvaluator` on a one-node model otherwise.
 
     Left alone: the values an If condition depends on (see `branch_condition_cone`), nodes fed by `Variable`s or graph inputs, random ops, nodes with body graphs or
-    captures, non-standard domains, non-tensor outputs, results over `max_elements`, and results
+    captures, non-standard domains, non-tensor outputs, results over `max_elements` (for an untyped
+    output, the broadcast of its inputs over `max_elements`), invalid attributes, and results
     of growing ops (Expand, Tile, ConstantOfShape, Range, ...) larger than both their inputs and
     `small_elements`, so weights do not balloon; a node the reference evaluator cannot run.
     """
@@ -64,6 +65,8 @@ class ConstantFolding(Pass):
         sizes = [t.numel() for t in outs]
         if all(s is not None for s in sizes) and sum(sizes) > self.max_elements:
             return False
+        if any(s is None for s in sizes) and _broadcast_size(g, node) > self.max_elements:
+            return False  # an elementwise op whose type is unknown: bound it by its inputs' broadcast
         if g.nx._node[node]["op"] in _GROWING:
             if any(s is None for s in sizes):
                 return False
@@ -75,7 +78,10 @@ class ConstantFolding(Pass):
     def _evaluate(self, g: Graph, node: str) -> list | None:
         d = g.nx._node[node]
         args = [None if v is None else g.const_value(v) for v in g.input_values(node)]
-        results = _numpy_eval(d["op"], d["attrs"], args)
+        try:
+            results = _numpy_eval(d["op"], d["attrs"], args)
+        except (ValueError, IndexError, TypeError):
+            results = None  # attributes or shapes the op does not accept: the evaluator decides
         if results is None:
             results = _reference_eval(g, node, args)
         if results is None or len(results) != len(d["outputs"]):
@@ -89,6 +95,15 @@ class ConstantFolding(Pass):
         return out
 
 
+def _broadcast_size(g: Graph, node: str) -> int:
+    """Elements of the numpy broadcast of `node`'s constant inputs (0 when they do not broadcast)."""
+    shapes = [np.shape(g.const_value(v)) for v in g.input_values(node) if v is not None]
+    try:
+        return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)) if shapes else 0
+    except ValueError:
+        return 0
+
+
 def _numpy_eval(op: str, attrs: dict, args: list):
     """Exact numpy forms of the most common folds; None means 'ask the reference evaluator'."""
     if any(a is None for a in args):
@@ -99,7 +114,10 @@ def _numpy_eval(op: str, attrs: dict, args: list):
         perm = attrs.get("perm")
         return [np.ascontiguousarray(np.transpose(args[0], None if perm is None else [int(p) for p in perm]))]
     if op == "Concat" and args and all(a.ndim > 0 for a in args):
-        return [np.concatenate(args, axis=int(attrs["axis"]))]
+        axis = attrs.get("axis")
+        if not isinstance(axis, (int, np.integer)) or not -args[0].ndim <= axis < args[0].ndim:
+            return None  # an invalid axis: the reference evaluator refuses it and the node stays
+        return [np.concatenate(args, axis=int(axis))]
     if op == "Unsqueeze" and len(args) == 2:
         shape = list(args[0].shape)
         r = len(shape) + args[1].size

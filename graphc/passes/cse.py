@@ -50,8 +50,8 @@ class CommonSubexpressionElimination(Pass):
 def _key(g: Graph, node: str):
     d = g.nx._node[node]
     if d["op"] == "Constant" and d["domain"] == "":
-        arr = d["attrs"]["value"]
-        if arr.size > _CONST_HASH_LIMIT or arr.dtype == object:
+        arr = d["attrs"].get("value")
+        if not isinstance(arr, np.ndarray) or arr.size > _CONST_HASH_LIMIT or arr.dtype == object:
             return None
         return ("Constant", str(arr.dtype), arr.shape, arr.tobytes())
     if not movable(g, node):

@@ -20,7 +20,7 @@ def _is_keras2(version) -> bool:
 
 def load(path, weights=None):
     """A `graphc.nn.Model` from a Keras file; `weights` names a separate weights file (for .json)."""
-    from graphc.importers.keras import archive
+    from graphc.importers.keras import archive, h5safe
     from graphc.importers.keras.weights import load_keras3, load_legacy
 
     path = Path(path)
@@ -34,23 +34,31 @@ def load(path, weights=None):
         model = _build(config, where, _is_keras2(meta.get("keras_version")))
         if wfile is None:
             raise ModelFormatError(f"{path}: archive has no model.weights.h5")
-        load_keras3(model, wfile, where)
+        with h5safe.reading(where):
+            load_keras3(model, wfile, where)
     elif head.startswith(b"\x89HDF"):
         config, group = archive.read_legacy_h5(path)
-        model = _build(config, where, _is_keras2(group.file.attrs.get("keras_version")))
-        load_legacy(model, group, where)
+        model = _build(config, where, _is_keras2(h5safe.read_attr(group.file, "keras_version", where)))
+        with h5safe.reading(where):
+            load_legacy(model, group, where)
     else:
         config = archive.read_json(path)
-        model = _build(config, where, _is_keras2(config.get("keras_version")))
+        model = _build(config, where, _is_keras2(config.get("keras_version") if isinstance(config, dict) else None))
         wpath = Path(weights) if weights else path.with_name(path.name[: -len(path.suffix)] + ".weights.h5")
         if not wpath.exists():
             raise ModelFormatError(f"{path}: a JSON config carries no weights; pass weights='file.weights.h5' "
                                    f"({wpath} does not exist)")
+        folder = path.resolve().parent
+        if not weights and folder not in wpath.resolve().parents:
+            # the sibling is found by name, so it must really live beside the config
+            raise ModelFormatError(f"{path}: its weights file {wpath.name} is a link that leaves the model's "
+                                   f"folder {folder}; refusing to read it (pass weights= to name it on purpose)")
         wf = archive.open_h5(wpath)
-        if "layers" in wf or "vars" in wf:
-            load_keras3(model, wf, str(wpath))
-        else:
-            load_legacy(model, wf["model_weights"] if "model_weights" in wf else wf, str(wpath))
+        with h5safe.reading(str(wpath)):
+            if "layers" in wf or "vars" in wf:
+                load_keras3(model, wf, str(wpath))
+            else:
+                load_legacy(model, wf["model_weights"] if "model_weights" in wf else wf, str(wpath))
     model._compiled.clear()
     model.graph.meta["source"] = where
     return model
@@ -65,5 +73,7 @@ def _build(config, where, keras2):
                                f"(expected one of {MODEL_CLASSES})")
     try:
         return Reader(where, keras2).model(config)
-    except (KeyError, TypeError, IndexError, AttributeError) as e:
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
         raise ModelFormatError(f"{where}: malformed model config ({type(e).__name__}: {e})") from None
+    except RecursionError:
+        raise ModelFormatError(f"{where}: model config nests models or layers too deeply to follow") from None

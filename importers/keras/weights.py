@@ -7,16 +7,14 @@ Legacy `.h5` files list each layer's weights by name in its `weight_names` attri
 """
 from __future__ import annotations
 
-import numpy as np
 
 from graphc.errors import ModelFormatError
 
 
 def _read(ds, where, what):
-    try:
-        return np.asarray(ds[()])
-    except (OSError, KeyError, ValueError) as e:
-        raise ModelFormatError(f"{where}: cannot read {what} ({e}); the file is damaged") from None
+    from graphc.importers.keras.h5safe import read_array
+
+    return read_array(ds, where, what)
 
 
 def load_keras3(model, root, where: str) -> None:
