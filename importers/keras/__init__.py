@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphc.errors import ModelFormatError
+from graphc.errors import GraphcError, ModelFormatError
 from graphc.importers.keras.registry import LambdaLayerError, register_layer, supported
 
 __all__ = ["load", "register_layer", "supported", "LambdaLayerError"]
+
+
+# a .keras file is a zip and a .h5 an HDF5 file: with neither signature, they are not Keras models
+_BINARY_SUFFIXES = {".keras": "not a zip file (a .keras archive is one)", ".h5": "not an HDF5 file",
+                    ".hdf5": "not an HDF5 file"}
 
 
 def _is_keras2(version) -> bool:
@@ -41,6 +46,9 @@ def load(path, weights=None):
         model = _build(config, where, _is_keras2(h5safe.read_attr(group.file, "keras_version", where)))
         with h5safe.reading(where):
             load_legacy(model, group, where)
+    elif path.suffix.lower() in _BINARY_SUFFIXES:  # not JSON either: say which container it should be
+        raise ModelFormatError(f"{path}: {_BINARY_SUFFIXES[path.suffix.lower()]} (its first bytes are "
+                               f"{head!r}); the file is damaged or is not a Keras model")
     else:
         config = archive.read_json(path)
         model = _build(config, where, _is_keras2(config.get("keras_version") if isinstance(config, dict) else None))
@@ -72,7 +80,15 @@ def _build(config, where, keras2):
         raise ModelFormatError(f"{where}: the config describes a {cls!r}, not a Keras model "
                                f"(expected one of {MODEL_CLASSES})")
     try:
-        return Reader(where, keras2).model(config)
+        model = Reader(where, keras2).model(config)
+        if not model.built:  # Keras saves an empty Sequential; it computes nothing
+            raise ModelFormatError(f"{where}: model {model.name!r} has no layers besides its input; there is "
+                                   f"nothing to import")
+        return model
+    except GraphcError as e:
+        if str(e).startswith(where):
+            raise
+        raise type(e)(f"{where}: {e}") from None  # a layer's own error, which cannot know the file
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
         raise ModelFormatError(f"{where}: malformed model config ({type(e).__name__}: {e})") from None
     except RecursionError:

@@ -20,10 +20,13 @@ DIR = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 needs = lambda name: pytest.mark.skipif(not (DIR / name).exists(), reason=f"fixture {name} not generated")
 
 
-def rewrite_archive(src: Path, dst: Path, config=None, weights=None, extra=()):
-    """Copy a .keras archive, replacing its config and/or weights, adding `extra` (name, bytes) members."""
+def rewrite_archive(src: Path, dst: Path, config=None, weights=None, extra=(), skip=()):
+    """Copy a .keras archive, replacing its config and/or weights, dropping the members in `skip`,
+    adding `extra` (name, bytes) members."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for name in zin.namelist():
+            if name in skip:
+                continue
             data = zin.read(name)
             if name == "config.json" and config is not None:
                 data = json.dumps(config).encode()
@@ -141,3 +144,118 @@ def test_json_that_is_not_a_model(tmp_path):
     p.write_text(json.dumps({"class_name": "Dense", "config": {}}))
     with pytest.raises(ModelFormatError, match="not a Keras model"):
         kimport.load(p)
+
+
+# ---- hostile and broken containers (issue 7 §3): each is a ModelFormatError naming the file ------
+SEQ = "struct_sequential_mlp.keras"
+
+
+def _load_refused(p: Path, match: str):
+    with pytest.raises(ModelFormatError, match=match) as e:
+        kimport.load(p)
+    assert str(p) in str(e.value)
+
+
+@needs(SEQ)
+@pytest.mark.parametrize("meta", [[1, 2], "3.15", 7])
+def test_metadata_that_is_not_an_object(tmp_path, meta):
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / SEQ, p, extra=[("metadata.json", json.dumps(meta))], skip={"metadata.json"})
+    _load_refused(p, "metadata.json holds a")
+
+
+@needs(SEQ)
+def test_deeply_nested_config(tmp_path):
+    cfg = archive_config(DIR / SEQ)
+    cfg["config"]["layers"][1]["config"]["units"] = json.loads("[" * 500 + "]" * 500)
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / SEQ, p, config=cfg)
+    _load_refused(p, "nested deeper than 100 levels")
+
+
+def test_deeply_nested_json_file(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text('{"a":' * 200_000 + "1" + "}" * 200_000)  # past the C parser's recursion limit
+    _load_refused(p, "nested deeper than")
+
+
+@needs(SEQ)
+def test_unsupported_zip_compression(tmp_path):
+    p = tmp_path / "m.keras"
+    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w", compression=zipfile.ZIP_BZIP2) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, zin.read(name))
+    _load_refused(p, "compression method 12")
+
+
+@needs(SEQ)
+def test_corrupt_deflate_stream(tmp_path):
+    p = tmp_path / "m.keras"
+    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, zin.read(name))
+    data = bytearray(p.read_bytes())
+    with zipfile.ZipFile(p) as z:
+        info = z.getinfo("config.json")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 2, start + 40):
+        data[i] ^= 0x5A
+    p.write_bytes(bytes(data))
+    _load_refused(p, "damaged .keras archive, cannot read config.json")
+
+
+@needs(SEQ)
+def test_zip_bomb(tmp_path):
+    p = tmp_path / "m.keras"
+    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, zin.read(name))
+        zout.writestr("assets/pad.bin", bytes(64 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    assert p.stat().st_size < 1 << 20
+    _load_refused(p, "compression ratio over 200:1; refusing a possible zip bomb")
+
+
+@needs(SEQ)
+def test_zip_member_declared_over_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_MAX_WEIGHT_BYTES", "10000")
+    _load_refused(DIR / SEQ, "archive member 'model.weights.h5' declares .* over the limit of 10,000")
+
+
+@needs("struct_sequential_mlp.h5")
+@pytest.mark.parametrize("value", [np.int64(5), np.zeros(3)], ids=["int", "array"])
+def test_model_config_that_is_not_a_string(tmp_path, value):
+    p = tmp_path / "m.h5"
+    shutil.copy(DIR / "struct_sequential_mlp.h5", p)
+    with h5py.File(p, "a") as f:
+        f.attrs["model_config"] = value
+    _load_refused(p, "attribute model_config holds")
+
+
+@needs("struct_cnn_merge.keras")
+@pytest.mark.parametrize("history", [["x"], 5, {"a": 1}])
+def test_malformed_keras_history(tmp_path, history):
+    cfg = archive_config(DIR / "struct_cnn_merge.keras")
+    layer = next(l for l in cfg["config"]["layers"] if l.get("inbound_nodes"))
+    layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = history
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / "struct_cnn_merge.keras", p, config=cfg)
+    _load_refused(p, "malformed model config")
+
+
+@needs("struct_cnn_merge.keras")
+def test_huge_layer_size_is_refused_before_allocating(tmp_path):
+    cfg = archive_config(DIR / "struct_cnn_merge.keras")
+    conv = next(l for l in cfg["config"]["layers"] if l["class_name"] == "Conv2D")
+    conv["config"]["filters"] = 2 ** 31
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / "struct_cnn_merge.keras", p, config=cfg)
+    _load_refused(p, rf"layer '{conv['config']['name']}' \(Conv2D\): weight 'kernel' declares .* over the limit")
+
+
+@needs(SEQ)
+def test_empty_sequential(tmp_path):
+    cfg = archive_config(DIR / SEQ)
+    cfg["config"]["layers"] = cfg["config"]["layers"][:1]
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / SEQ, p, config=cfg)
+    _load_refused(p, "has no layers besides its input")
