@@ -28,6 +28,10 @@ class _Projection(Layer):
 
 
 class MultiHeadAttention(Layer):
+    call_args = ("query", "value", "key", "query_mask", "value_mask", "key_mask", "attention_mask",
+                 "return_attention_scores", "training", "use_causal_mask")
+    n_call_inputs, n_required_inputs = 3, 2
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, flash_attention=None, seed=None, use_gate=False, sliding_window=None,
                  query_shape=None, key_shape=None, value_shape=None, softmax_robust_masking=False, **kwargs):
@@ -67,9 +71,7 @@ class MultiHeadAttention(Layer):
                 ("value_dense", self.value_dense), ("output_dense", self.output_dense)]
 
     def call(self, em, x, mask=None, key=None, attention_mask=None, return_attention_scores=False,
-             use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None, value=None):
-        if value is not None:  # Keras 2 passes value (and key) by keyword
-            x = [x, value]
+             use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None):
         query, value = x[0], x[1]
         if key is None:
             key = x[2] if len(x) > 2 else value
@@ -128,6 +130,8 @@ class MultiHeadAttention(Layer):
 class Attention(Layer):
     """Luong attention: scores = q . k (scaled by a learned `scale` with use_scale), or the 'concat'
     score `concat_score_weight * sum(tanh(scale * (q + k)))`."""
+
+    call_args = ("inputs", "mask", "training", "return_attention_scores", "use_causal_mask")
 
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -226,6 +226,11 @@ class Layer:
     ops in `call(em, x, mask=None, **kwargs)` (values of `em`'s graph) returning a value or a list."""
 
     supports_masking = False
+    # Keras's `call` parameters in order: the first `n_call_inputs` make up `x` (a list when more
+    # than one; the first `n_required_inputs` must be given), the others reach `call` as keywords;
+    # a Keras file may pass any of them by keyword
+    call_args: tuple[str, ...] = ("inputs",)
+    n_call_inputs = n_required_inputs = 1
 
     def __init__(self, name: str | None = None, trainable: bool = True, **kwargs):
         unknown = [k for k in kwargs if not _IGNORED.match(k)]
@@ -303,8 +308,30 @@ class Layer:
         out_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] * len(outs)
         return outs, out_masks
 
+    def bind_call(self, args, kwargs) -> tuple[list, dict]:
+        """Keras's call arguments, positional or keyword, as (the inputs making up `x`, keywords)."""
+        names, kwargs = self.call_args, dict(kwargs)
+        if len(args) > len(names):  # graphc's own form: every positional argument is an input
+            return list(args), kwargs
+        bound = dict(zip(names, args))
+        for n in names:
+            if n in kwargs:
+                if n in bound:
+                    raise TypeError(f"layer {self.name!r}: got multiple values for argument {n!r}")
+                bound[n] = kwargs.pop(n)
+        inputs = [bound.pop(n, None) for n in names[:self.n_call_inputs]]
+        while len(inputs) > self.n_required_inputs and inputs[-1] is None:  # MHA's key left out
+            inputs.pop()
+        if any(v is None for v in inputs):
+            missing = next(n for n, v in zip(names, inputs) if v is None)
+            raise TypeError(f"layer {self.name!r}: missing input argument {missing!r} "
+                            f"(Keras call signature: {', '.join(names)})")
+        kwargs.update(bound)
+        return inputs, kwargs
+
     def __call__(self, *args, **kwargs):
         args = [list(a) if isinstance(a, tuple) else a for a in args]
+        args, kwargs = self.bind_call(args, kwargs)
         tensors = [t for t in flatten([args, list(kwargs.values())]) if isinstance(t, KerasTensor)]
         if not tensors:
             raise TypeError(f"layer {self.name!r}: call it on symbolic tensors from graphc.nn.Input")

@@ -40,6 +40,7 @@ class ConvLSTMCell(Layer):
 
 
 class _ConvLSTM(Layer):
+    call_args = ("sequences", "initial_state", "mask", "training")
     rank = 2
     supports_masking = True
 

@@ -116,6 +116,7 @@ class GRUCell(_Cell):
 
 class _RNN(Layer):
     cell_class = SimpleRNNCell
+    call_args = ("sequences", "initial_state", "mask", "training")
     supports_masking = True
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,

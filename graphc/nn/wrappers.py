@@ -28,6 +28,7 @@ class TimeDistributed(Layer):
 
 class Bidirectional(Layer):
     supports_masking = True
+    call_args = ("sequences", "initial_state", "mask", "training")
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, weights=None, **kwargs):
         super().__init__(**kwargs)

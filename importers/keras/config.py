@@ -21,13 +21,18 @@ class Reader:
         if cls in MODEL_CLASSES:
             return self.model(spec)
         from graphc.importers.keras.ops import SUPPORTED, KerasOp
-        from graphc.importers.keras.registry import builtin_layers
+        from graphc.importers.keras.registry import _CUSTOM, builtin_layers
+        from graphc.importers.keras.tf_functions import CLASSES, tf_function_layer
+
+        if cls in CLASSES and cls not in _CUSTOM:
+            cfg.setdefault("name", spec.get("name"))
+            return tf_function_layer(cfg, self.where)
 
         if str(spec.get("module") or "").startswith("keras.src.ops") or (
                 cls in SUPPORTED and cls not in builtin_layers()):
 
             cfg.setdefault("name", spec.get("name"))
-            return KerasOp(cls, **cfg)
+            return KerasOp(cls, self.where, **cfg)
         for key in _NESTED_KEYS:
             if isinstance(cfg.get(key), dict) and "class_name" in cfg[key]:
                 cfg[key] = self.layer(cfg[key])
@@ -126,7 +131,7 @@ class Reader:
     def _refs(self, node):
         if isinstance(node, dict):
             return [t["config"]["keras_history"][0] for t in _keras_tensors(node)]
-        return [e[0] for e in node]
+        return [e[0] for e in _k2_entries(node) if not _is_constant(e)]
 
     def _resolve(self, node, outputs, layers):
         """(args, kwargs) of one call, with tensor references replaced by KerasTensors."""
@@ -135,7 +140,9 @@ class Reader:
             args = [conv(a) for a in node.get("args", [])]
             kwargs = {k: conv(v) for k, v in (node.get("kwargs") or {}).items()}
         else:  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
-            tensors = [outputs[(e[0], e[1] - self._builtin_nodes(layers.get(e[0]), False))][e[2]] for e in node]
+            node = _k2_entries(node)
+            tensors = [e[2] if _is_constant(e) else
+                       outputs[(e[0], e[1] - self._builtin_nodes(layers.get(e[0]), False))][e[2]] for e in node]
             kwargs = {}
             for e in node:
                 for k, v in (e[3] if len(e) > 3 and isinstance(e[3], dict) else {}).items():
@@ -145,6 +152,16 @@ class Reader:
         if kwargs.get("mask") is None:
             kwargs.pop("mask", None)
         return args, kwargs
+
+
+def _k2_entries(node) -> list:
+    """A Keras 2 node's entries; tf-keras writes a TF function called on one tensor as the bare entry."""
+    return [node] if node and isinstance(node[0], str) else node
+
+
+def _is_constant(entry) -> bool:
+    """tf-keras's stand-in for a constant first argument of a TF function: ["_CONSTANT_VALUE", -1, value]."""
+    return entry[0] == "_CONSTANT_VALUE" and entry[1] == -1
 
 
 def _keras_tensors(x):
