@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
 import numpy as np
 
-from graphc.errors import GraphcError, InputError
+from graphc.errors import BackendError, GraphcError, InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,74 +27,98 @@ def _load(path):
     return graphc.load(path)
 
 
-def _type_json(t) -> dict:
-    return {"dtype": None if getattr(t, "dtype", None) is None else t.dtype.name,
-            "shape": None if getattr(t, "shape", None) is None else list(t.shape)}
-
-
 def cmd_inspect(args) -> int:
+    from graphc import cli_inspect
+
     model = _load(args.model)
-    g = model.graph
-    count, nbytes = g.parameter_stats()
-    info = {
-        "model": args.model,
-        "inputs": {n: _type_json(t) for n, t in model.input_types().items()},
-        "outputs": {n: _type_json(t) for n, t in model.output_types().items()},
-        "ops": {k: v for k, v in g.op_counts().items() if k not in ("Input", "Constant", "Variable")},
-        "nodes": len(g),
-        "parameters": count,
-        "parameter_bytes": nbytes,
-        "opset": g.opset_imports,
-        "transposes": g.op_counts().get("Transpose", 0),
-    }
-    if g.meta.get("opset_note"):
-        info["opset_note"] = g.meta["opset_note"]
+    info = cli_inspect.facts(model, args.model)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    text = model.summary(print_fn=None)
-    print(text)
-    if "Model:" in text:  # a Keras-style table: add the graph facts it does not show
-        print(f"ONNX opset {g.opset_imports.get('', '?')}, {len(g)} IR nodes, "
-              f"{count:,} parameters ({nbytes:,} bytes)")
-        print("ops: " + ", ".join(f"{k}×{v}" for k, v in info["ops"].items()))
+    if hasattr(model, "layers"):  # a Keras model: its own layer table first
+        print(model.summary(print_fn=None))
+    print(cli_inspect.text(info))
     return 0
 
 
-def _parse_inputs(model, specs: list[str], seed: int) -> dict:
-    from graphc.types import TensorType, random_array
+def _input_spec(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=FILE.npy (the model's input name, then the file)")
+    return name, path
 
-    given = {}
-    for spec in specs or []:
-        if "=" not in spec:
-            raise InputError(f"--input {spec!r}: expected NAME=FILE.npy")
-        name, path = spec.split("=", 1)
+
+def _int_range(text: str):
+    from graphc.sample_inputs import parse_int_range
+
+    try:
+        return parse_int_range(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def int_at_least(low: int):
+    """An argparse type: an integer of at least `low` (a usage error, exit 2, otherwise)."""
+    def parse(text: str) -> int:
         try:
-            given[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"--input {name}: cannot read {path!r} as a .npy file ({e})") from None
-    rng = np.random.default_rng(seed)
-    feed = {}
-    for name, t in model.input_types().items():
-        if name in given:
-            feed[name] = given.pop(name)
-            continue
-        if not isinstance(t, TensorType) or t.dtype is None or t.shape is None:
-            raise InputError(f"input {name!r} has no known type ({t}); give it with --input {name}=FILE.npy")
-        shape = tuple(d if isinstance(d, int) else 1 for d in t.shape)
-        feed[name] = random_array(t.dtype, shape, rng)
-        if feed[name] is None:
-            raise InputError(f"cannot make random data of dtype {t.dtype} for input {name!r}; give it with --input")
-    if given:
-        raise InputError(f"the model has no input(s) {sorted(given)}; its inputs are {model.input_names}")
-    return feed
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small; it must be {low} or more")
+        return value
+
+    return parse
+
+
+def _load_npy(name: str, path: str) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"--input {name}: {path}: no such file") from None
+    except (OSError, ValueError, EOFError):
+        raise InputError(f"--input {name}: {path} is not a .npy array file; write one with numpy.save") from None
+    if not isinstance(arr, np.ndarray):  # np.load opens .npz archives too
+        arr.close()
+        raise InputError(f"--input {name}: {path} is a .npz archive, not a .npy array file; "
+                         f"save each input with numpy.save")
+    return arr
+
+
+def _parse_inputs(model, specs, seed: int, int_ranges=None) -> dict:
+    from graphc.sample_inputs import random_feed
+
+    given = {name: _load_npy(name, path) for name, path in specs or []}
+    unknown = sorted(set(given) - set(model.input_names))
+    if unknown:
+        raise InputError(f"the model has no input(s) {unknown}; its inputs are {model.input_names}")
+    feed = random_feed(model.graph, seed=seed, ranges=dict(int_ranges or []), skip=given)
+    return {name: given[name] if name in given else feed[name] for name in model.input_names}
+
+
+def _compile(model, args):
+    """The executable `run` uses, with the CLI's wording of the CPU fallback."""
+    from graphc.api import optimize
+    from graphc.runtime.ort import compile_graph
+
+    return compile_graph(optimize(model.graph, args.opt_level), target=args.target, threads=args.threads,
+                         fallback=args.fallback, fallback_hint="add --fallback")
 
 
 def cmd_run(args) -> int:
     model = _load(args.model)
-    feed = _parse_inputs(model, args.input, args.seed)
-    exe = model.compile(target=args.target, opt_level=args.opt_level, threads=args.threads)
-    outs = exe.run(feed)
+    if args.output:
+        check_writable(args.output)
+    feed = _parse_inputs(model, args.input, args.seed, args.int_range)
+    exe = _compile(model, args)
+    try:
+        outs = exe.run(feed)
+    except BackendError as e:
+        made_up = [n for n in model.input_names if n not in dict(args.input or [])]
+        if made_up:  # the data were ours: say how to give real ones
+            raise BackendError(f"{e} (inputs {made_up} were random; give them with --input NAME=FILE.npy, "
+                               f"or set integer ranges with --int-range [NAME=]LO,HI)") from None
+        raise
     for name, arr in outs.items():
         a = np.asarray(arr)
         stats = f"min {a.min():.6g} max {a.max():.6g} mean {a.mean():.6g}" if a.size and a.dtype.kind in "fiu" else ""
@@ -105,7 +130,23 @@ def cmd_run(args) -> int:
     return 0
 
 
+class OutputPathError(GraphcError):
+    """An output file the command cannot write."""
+
+
+def check_writable(path) -> None:
+    """Fail before any work when `path` cannot be written: a missing or read-only folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OutputPathError(f"{path}: is a folder; give a file name to write")
+    if not os.path.isdir(folder):
+        raise OutputPathError(f"{path}: cannot write, the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise OutputPathError(f"{path}: cannot write, the folder {folder} is not writable")
+
+
 def cmd_convert(args) -> int:
+    check_writable(args.output)
     model = _load(args.model)
     model.export(args.output, opt_level=args.opt_level)
     print(f"wrote {args.output}")
@@ -133,11 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run a model on given or random inputs")
     s.add_argument("model")
-    s.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    s.add_argument("--input", action="append", type=_input_spec, metavar="NAME=FILE.npy",
+                   help="an input from a .npy file (repeat for several); the others are random")
+    add_int_range(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("-o", "--output", metavar="OUT.npz")
-    s.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
-    s.add_argument("--threads", type=int)
+    add_target(s)
+    s.add_argument("--threads", type=int_at_least(1))
     _opt_level(s)
     s.set_defaults(func=cmd_run)
 
@@ -154,7 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     from graphc import cli_compile
 
     cli_compile.add_commands(sub, _opt_level)
+    for s in sub.choices.values():  # --debug after the sub-command too; SUPPRESS keeps an earlier one
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     return p
+
+
+def add_int_range(s) -> None:
+    s.add_argument("--int-range", action="append", type=_int_range, metavar="[NAME=]LO,HI",
+                   help="random integers for every integer input (or input NAME) from [LO, HI); by default "
+                        "an input used as an index is drawn below the size it indexes, others from [0, 10)")
+
+
+def add_target(s) -> None:
+    s.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    s.add_argument("--fallback", action="store_true",
+                   help="with --target cuda: run on the CPU when CUDA is not available instead of failing")
 
 
 def _opt_level(s, default="O2"):
@@ -174,6 +231,13 @@ def main(argv=None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"graphc: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a file the command was told to read or write
+        if args.debug:
+            traceback.print_exc()
+        where = e.filename or "a file"
+        print(f"graphc: error: {where}: {e.strerror or e} (check the path and its folder's permissions)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)

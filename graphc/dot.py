@@ -38,15 +38,19 @@ def to_dot(graph: Graph, *, show_constants: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dot(graph: Graph, path) -> list[Path]:
-    """Write DOT to `path`, and an SVG beside it when Graphviz's `dot` program is installed."""
+def write_dot(graph: Graph, path) -> str:
+    """Write DOT to `path`, and `path` with the suffix .svg when Graphviz's `dot` program is on
+    PATH; returns one line saying which files were written (and why there is no SVG)."""
     path = Path(path)
     path.write_text(to_dot(graph))
-    written = [path]
     dot = shutil.which("dot")
-    if dot:
-        svg = path.with_suffix(".svg")
-        subprocess.run([dot, "-Tsvg", str(path), "-o", str(svg)], check=False, capture_output=True, timeout=120)
-        if svg.exists():
-            written.append(svg)
-    return written
+    if not dot:
+        return f"{path} (no SVG: Graphviz's `dot` is not on PATH; install graphviz for one)"
+    svg = path.with_suffix(".svg")
+    try:
+        r = subprocess.run([dot, "-Tsvg", str(path), "-o", str(svg)], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return f"{path} (no SVG: `dot` took over 120 s)"
+    if r.returncode != 0 or not svg.exists():
+        return f"{path} (no SVG: `dot` failed: {(r.stderr.strip().splitlines() or ['no message'])[-1][:120]})"
+    return f"{path}, {svg}"

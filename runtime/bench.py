@@ -1,9 +1,11 @@
 """Latency benchmarking of a model against its peers, measured in one process, one run.
 
 Variants: graphc O2, graphc O0, raw ONNX Runtime (ORT_ENABLE_ALL) on the input ONNX file or
-on Keras's own ONNX export, and Keras's own `predict` when Keras is importable. Each is timed
-after a warm-up, batch by batch; the table gives p50/p90/p99, throughput and the speed-up
-relative to the baseline (raw ONNX Runtime when it ran, else graphc O0).
+on Keras's own ONNX export, and Keras's own `predict` when Keras is importable. Keras's export
+is read from beside the model (`m.keras` -> `m.keras-export.onnx`, as examples/ ships it), so
+the raw ONNX Runtime peer runs without Keras; without that file it is made with Keras. Each
+variant is timed after a warm-up, batch by batch; the table gives p50/p90/p99, throughput and
+the speed-up relative to the baseline (raw ONNX Runtime when it ran, else graphc O0, said so).
 """
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphc.types import TensorType, random_array
+from graphc.errors import InputError
+from graphc.sample_inputs import random_feed
+
+KERAS_EXPORT_SUFFIX = ".keras-export.onnx"
+ADD_KERAS = "`.venv/bin/pip install keras torch==2.13.0`, then run with KERAS_BACKEND=torch"
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Report:
     results: list = field(default_factory=list)
     transposes: dict = field(default_factory=dict)
     baseline: str = ""
+    notes: list = field(default_factory=list)  # one line each: what is missing and how to add it
 
     def rows(self) -> list[dict]:
         out = []
@@ -77,29 +84,16 @@ class Report:
                          f"{row['p99_ms']:>9.3f} {row['throughput']:>10.1f} {ratio:>18}"
                          + (f"  {row['note']}" if row["note"] else ""))
         lines.append(f"(vs {self.baseline}: its p50 / this p50; above 1.00x is faster)")
-        return "\n".join(lines)
+        return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def random_inputs(input_types: dict, batch: int, seed: int = 0) -> list[np.ndarray] | None:
-    """Random arrays for each input with symbolic leading dims set to `batch` (None if impossible:
-    a fixed batch size that differs, or an input of a dtype with no random values)."""
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for name, t in input_types.items():
-        if not isinstance(t, TensorType) or t.dtype is None or t.shape is None:
-            return None
-        shape = []
-        for i, d in enumerate(t.shape):
-            if isinstance(d, int):
-                if i == 0 and d != batch:
-                    return None  # a fixed batch size that differs from the one asked for
-                shape.append(d)
-            else:
-                shape.append(batch if i == 0 else 1)
-        arrays.append(random_array(t.dtype, shape, rng))
-        if arrays[-1] is None:
-            return None
-    return arrays
+def random_inputs(graph, batch: int, seed: int = 0, ranges=None) -> tuple[list | None, str]:
+    """(random arrays in input order with symbolic leading dims set to `batch`, "") or (None, why)."""
+    try:
+        feed = random_feed(graph, batch=batch, seed=seed, ranges=ranges)
+    except InputError as e:
+        return None, str(e)
+    return [feed[n] for n in graph.inputs], ""
 
 
 def time_fn(fn, runs: int, warmup: int, budget_s: float = 30.0, progress=None) -> np.ndarray:
@@ -148,8 +142,14 @@ def _keras_model(path: str):
         return None, f"Keras cannot load it ({type(e).__name__}: {str(e)[:80]})"
 
 
+def keras_export_path(path: str) -> str | None:
+    """Where Keras's own ONNX export of a Keras file is kept beside it (None for other files)."""
+    root, ext = os.path.splitext(path)
+    return root + KERAS_EXPORT_SUFFIX if ext in (".keras", ".h5") else None
+
+
 def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: int | None = None,
-          show_progress: bool = True, log=print) -> Report:
+          show_progress: bool = True, log=print, int_ranges=None) -> Report:
     import graphc
     from graphc.api import optimize
     from graphc.runtime.ort import compile_graph
@@ -168,26 +168,35 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
     report.setup["compile O0"] = time.perf_counter() - t0
     report.transposes = {"O0": model.graph.op_counts().get("Transpose", 0),
                          "O2": g2.op_counts().get("Transpose", 0)}
-    input_types = model.input_types()
+    graph = model.graph
 
     variants = {"graphc O2": exe2, "graphc O0": exe0}
     raw = None
     if path.endswith(".onnx"):
         raw = _session_callable(path, threads)
     keras_model, keras_note = _keras_model(path)
-    if keras_model is not None:
+    shipped = keras_export_path(path)
+    if shipped and os.path.exists(shipped):
+        raw = _session_callable(shipped, threads)
+        report.check["raw ORT on"] = f"Keras's ONNX export {os.path.relpath(shipped)}"
+    elif keras_model is not None:
         raw, raw_note = _keras_onnx(path, threads)
-        if raw is None:
-            report.check["keras onnx export"] = raw_note
+        report.check["raw ORT on"] = raw_note or "Keras's ONNX export, made now"
+    elif shipped:
+        report.notes.append(f"no raw ONNX Runtime row: there is no Keras ONNX export at {shipped} and Keras, "
+                            f"which could make one, is not importable; install it with {ADD_KERAS}")
+    if keras_model is not None:
         import torch
 
         torch.set_num_threads(threads)
+    elif shipped:
+        report.notes.append(f"no keras predict row: {keras_note}; to add it, install Keras with {ADD_KERAS}")
     if raw is not None:
         variants["onnxruntime (raw)"] = raw
     report.baseline = "onnxruntime (raw)" if raw is not None else "graphc O0"
 
     # check: the optimized graph computes what the unoptimized one does
-    x = random_inputs(input_types, batches[0])
+    x, _ = random_inputs(graph, batches[0], ranges=int_ranges)
     if x is not None:
         a, b = _as_list(exe2(*x)), _as_list(exe0(*x))
         err = max(float(np.max(np.abs(p - q)) / (np.max(np.abs(q)) or 1.0)) for p, q in zip(a, b))
@@ -201,10 +210,10 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
                 report.check["O2 vs raw ORT"] = f"not comparable ({type(e).__name__})"
 
     for batch in batches:
-        x = random_inputs(input_types, batch)
+        x, why = random_inputs(graph, batch, ranges=int_ranges)
         if x is None:
             for name in variants:
-                report.results.append(Result(name, batch, note="no random inputs of this batch size (fixed batch, or non-numeric input)"))
+                report.results.append(Result(name, batch, note=f"no random inputs: {why}"))
             continue
         for name, fn in variants.items():
             prog = _progress(f"{name}, batch {batch}") if show_progress else None
@@ -219,7 +228,7 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
             times = time_fn(lambda: keras_model.predict(kx, batch_size=batch, verbose=0), runs, warmup,
                             progress=prog)
             report.results.append(Result("keras predict", batch, times))
-        elif path.endswith((".keras", ".h5")):
+        elif shipped:
             report.results.append(Result("keras predict", batch, note=keras_note))
     return report
 
@@ -245,26 +254,35 @@ def _session_callable(model_bytes_or_path, threads: int):
     return run
 
 
-def _keras_onnx(path: str, threads: int):
-    """Raw ONNX Runtime on Keras's own ONNX export of `path`, made in a clean subprocess.
+def export_keras_onnx(path: str, out: str) -> str:
+    """Write Keras's own ONNX export of the Keras file `path` to `out`, in a clean subprocess;
+    returns "" or why it failed.
 
     The export traces the model with torch; doing it in this process would leave tracing state
-    behind that slows Keras's own `predict` measured afterwards. Returns (callable or None, note).
+    behind that slows Keras's own `predict` measured afterwards.
     """
     import subprocess
 
+    code = ("import sys, numpy as np, keras; m = keras.saving.load_model(sys.argv[1], compile=False); "
+            "xs = [np.zeros([d or 1 for d in t.shape], t.dtype) for t in m.inputs]; "
+            "m.predict(xs if len(xs) > 1 else xs[0], verbose=0); "  # export needs a model that has run
+            "m.export(sys.argv[2], format='onnx')")
+    env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "torch"))
+    r = subprocess.run([sys.executable, "-c", code, path, out], capture_output=True, text=True, env=env,
+                       timeout=600)
+    if r.returncode != 0 or not os.path.exists(out):
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"Keras's ONNX export failed: {last[:100]}"
+    return ""
+
+
+def _keras_onnx(path: str, threads: int):
+    """Raw ONNX Runtime on Keras's own ONNX export of `path`, made now. Returns (callable or None, note)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "keras_export.onnx")
-        code = ("import sys, numpy as np, keras; m = keras.saving.load_model(sys.argv[1], compile=False); "
-                "xs = [np.zeros([d or 1 for d in t.shape], t.dtype) for t in m.inputs]; "
-                "m.predict(xs if len(xs) > 1 else xs[0], verbose=0); "  # export needs a model that has run
-                "m.export(sys.argv[2], format='onnx')")
-        env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "torch"))
-        r = subprocess.run([sys.executable, "-c", code, path, out], capture_output=True, text=True, env=env,
-                           timeout=600)
-        if r.returncode != 0 or not os.path.exists(out):
-            last = (r.stderr.strip().splitlines() or ["no output"])[-1]
-            return None, f"Keras's ONNX export failed: {last[:100]}"
+        failed = export_keras_onnx(path, out)
+        if failed:
+            return None, failed
         with open(out, "rb") as f:
             data = f.read()
     try:

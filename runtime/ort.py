@@ -1,13 +1,15 @@
 """ONNX Runtime execution: an exported graph as an `OrtExecutable` taking and returning numpy arrays.
 
 CPUExecutionProvider by default; `target="cuda"` asks for the CUDA provider and fails clearly
-when the installed ONNX Runtime (or the machine) does not have it, unless `fallback=True`.
+when the installed ONNX Runtime (or the machine) does not have it, unless `fallback=True` (the
+error words that opt-in as the caller's `fallback_hint`: the CLI's is a flag, not a keyword).
 Inputs are checked against the graph's signature before ONNX Runtime sees them, so a wrong name,
 dtype or shape is a `graphc.InputError` that says what was expected.
 """
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +83,7 @@ class OrtExecutable:
 
     def __init__(self, model: onnx.ModelProto, *, target: str = "cpu", threads: int | None = None,
                  ort_level: str = "all", fallback: bool = False, input_types=None, label: str = "model",
-                 session_options=None):
+                 session_options=None, fallback_hint: str = "pass fallback=True"):
         ort = _ort()
         if target not in _PROVIDERS:
             raise BackendError(f"unknown target {target!r}: choose one of {sorted(_PROVIDERS)}")
@@ -95,8 +97,11 @@ class OrtExecutable:
             raise BackendError(
                 f"target {target!r} needs ONNX Runtime's {wanted}, but the installed package ({installed_package()}) "
                 f"offers {available}. Install `onnxruntime-gpu` instead of `onnxruntime` (see README, GPU install) "
-                f"or pass fallback=True to run on the CPU")
-        opts = session_options or ort.SessionOptions()
+                f"or {fallback_hint} to run on the CPU")
+        opts = session_options
+        if opts is None:
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 4  # a failing node is raised as one BackendError, not also logged
         if threads:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
@@ -118,7 +123,7 @@ class OrtExecutable:
         self.providers = self.session.get_providers()
         if wanted not in self.providers and not fallback:
             raise BackendError(f"{label}: ONNX Runtime did not give the {wanted} (got {self.providers}); "
-                               f"is a GPU visible? Pass fallback=True to accept the CPU")
+                               f"is a GPU visible? Or {fallback_hint} to accept the CPU")
         types = input_types or {}
         self.inputs = [InputSpec(i.name, types.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -137,6 +142,7 @@ class OrtExecutable:
             dt = onnx.helper.tensor_dtype_to_np_dtype(et) if et else None
             if dt is not None and dt.name in _ML_DTYPES:
                 self._ml_outputs[o.name] = dt
+        self._subbyte_outputs = any(_bits(dt) < 8 for dt in self._ml_outputs.values())
 
     @property
     def provider(self) -> str:
@@ -181,12 +187,14 @@ class OrtExecutable:
         """Run and return {output name: array}."""
         feed = self._feed(args, kwargs)
         try:
-            if any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES for a in feed.values()):
+            # numpy's binding can neither take these element types nor give the sub-byte ones
+            if self._subbyte_outputs or any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES
+                                            for a in feed.values()):
                 outs = self._run_ort_values(feed)
             else:
                 outs = self.session.run(None, feed)
         except Exception as e:
-            raise BackendError(f"{self.label}: ONNX Runtime failed while running: {_first_line(e)}") from None
+            raise _run_error(self.label, e) from None
         result = dict(zip(self.output_names, outs))
         for name, dt in self._ml_outputs.items():
             a = result[name]
@@ -213,7 +221,7 @@ class OrtExecutable:
             try:
                 outs = self.session.run(None, feed)
             except Exception as e:
-                raise BackendError(f"{self.label}: ONNX Runtime failed while running: {_first_line(e)}") from None
+                raise _run_error(self.label, e) from None
         else:
             outs = list(self.run(*args, **kwargs).values())
         return outs[0] if len(outs) == 1 else outs
@@ -288,6 +296,20 @@ def _from_ort_value(v):
         return raw.view(elem).reshape(shape).copy()
 
 
+# how onnxruntime words a kernel's failure: "... while running Gather node. Name:'g1' Status Message: ..."
+_NODE_FAILURE = re.compile(r"while running (\S+) node\. Name:'([^']*)' Status Message: (.*)", re.S)
+
+
+def _run_error(label: str, e: Exception) -> BackendError:
+    """One line for a failure inside a running session, naming the node when ONNX Runtime does."""
+    m = _NODE_FAILURE.search(str(e))
+    if m is None:
+        return BackendError(f"{label}: ONNX Runtime failed while running: {_first_line(e)}")
+    op, node, message = m.groups()
+    return BackendError(f"{label}: node {node!r} ({op}) failed in ONNX Runtime: "
+                        f"{(message.strip().splitlines() or [''])[0][:300]}")
+
+
 def _first_line(e: Exception) -> str:
     s = str(e).strip()
     return s.splitlines()[0][:500] if s else type(e).__name__
@@ -311,11 +333,13 @@ def _ort_type(node_arg):
 
 
 def compile_graph(graph, *, target: str = "cpu", threads: int | None = None, ort_level: str = "all",
-                  fallback: bool = False, portable: bool = False) -> OrtExecutable:
+                  fallback: bool = False, portable: bool = False,
+                  fallback_hint: str = "pass fallback=True") -> OrtExecutable:
     """Export `graph` to ONNX and load it into an ONNX Runtime session."""
     from graphc.lower.onnx import to_onnx
 
     model = to_onnx(graph, portable=portable)
     types = {n: graph.type_of((n, 0)) for n in graph.inputs}
     return OrtExecutable(model, target=target, threads=threads, ort_level=ort_level, fallback=fallback,
-                         input_types=types, label=graph.meta.get("source") or f"graph {graph.name!r}")
+                         input_types=types, label=graph.meta.get("source") or f"graph {graph.name!r}",
+                         fallback_hint=fallback_hint)

@@ -16,6 +16,8 @@ class PassRecord:
     rewrites: int = 0
     nodes_before: int = 0  # at the pass's first run
     nodes_after: int = 0  # after its last run
+    removed: int = 0  # nodes this pass took out, summed over its runs (net per run)
+    added: int = 0  # nodes it put in (a rewrite that grows the graph, e.g. a split)
     seconds: float = 0.0
 
 
@@ -26,14 +28,21 @@ class PassStats:
     level: str = ""
     rounds: int = 0
     records: dict[str, PassRecord] = field(default_factory=dict)
+    nodes_start: int = 0  # before the first pass ran
+    nodes_end: int = 0  # after the last
 
     def record(self, name: str, before: int, after: int, rewrites: int, seconds: float) -> None:
         r = self.records.get(name)
+        if not self.records:
+            self.nodes_start = before
+        self.nodes_end = after
         if r is None:
             r = self.records[name] = PassRecord(name, nodes_before=before)
         r.runs += 1
         r.rewrites += rewrites
         r.nodes_after = after
+        r.removed += max(before - after, 0)
+        r.added += max(after - before, 0)
         r.seconds += seconds
 
     @property
@@ -45,12 +54,15 @@ class PassStats:
         return sum(r.seconds for r in self.records.values())
 
     def __str__(self) -> str:
-        head = f"{'pass':<36}{'runs':>5}{'rewrites':>10}{'nodes before':>14}{'nodes after':>13}{'time (s)':>10}"
-        lines = [f"pipeline {self.level}: {self.rounds} round(s)", head, "-" * len(head)]
+        # per pass, what it changed itself (summed over its runs): the graph's size after a pass
+        # is the same for every pass once the pipeline's last round has run
+        head = f"{'pass':<36}{'runs':>5}{'rewrites':>10}{'nodes removed':>15}{'nodes added':>13}{'time (s)':>10}"
+        lines = [f"pipeline {self.level}: {self.rounds} round(s), {self.nodes_start} -> {self.nodes_end} nodes",
+                 head, "-" * len(head)]
         for r in self.records.values():
-            lines.append(f"{r.name:<36}{r.runs:>5}{r.rewrites:>10}{r.nodes_before:>14}{r.nodes_after:>13}"
-                         f"{r.seconds:>10.3f}")
-        lines.append(f"{'total':<36}{'':>5}{self.total_rewrites:>10}{'':>14}{'':>13}{self.total_seconds:>10.3f}")
+            lines.append(f"{r.name:<36}{r.runs:>5}{r.rewrites:>10}{r.removed:>15}{r.added:>13}{r.seconds:>10.3f}")
+        lines.append(f"{'total':<36}{'':>5}{self.total_rewrites:>10}{sum(r.removed for r in self.records.values()):>15}"
+                     f"{sum(r.added for r in self.records.values()):>13}{self.total_seconds:>10.3f}")
         return "\n".join(lines)
 
 

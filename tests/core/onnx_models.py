@@ -14,3 +14,13 @@ def mlp(batch="N"):
     graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
                               [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [batch, 3])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+def lookup(ids_type=TensorProto.INT64, rows=3):
+    """emb[ids] (an embedding lookup) over a `rows`×4 table, through a Cast: valid ids are 0..rows-1."""
+    emb = numpy_helper.from_array(np.arange(rows * 4, dtype=np.float32).reshape(rows, 4), "emb")
+    nodes = [helper.make_node("Cast", ["ids"], ["ids64"], to=TensorProto.INT64),
+             helper.make_node("Gather", ["emb", "ids64"], ["y"], name="lookup")]
+    graph = helper.make_graph(nodes, "lookup", [helper.make_tensor_value_info("ids", ids_type, ["N", 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, 4])], [emb])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])

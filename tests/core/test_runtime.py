@@ -4,11 +4,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from onnx import TensorProto, helper
+
 import graphc
-from graphc import BackendError
+from graphc import BackendError, InputError
 from graphc.importers.onnx import load
 from graphc.runtime.ort import provider_report
-from tests.core.onnx_models import mlp
+from graphc.sample_inputs import DEFAULT_INT_RANGE, index_bound, int_ranges, random_feed
+from tests.core.onnx_models import lookup, mlp
 
 
 def reference(x):
@@ -65,3 +68,52 @@ def test_export_runs_in_plain_onnxruntime(tmp_path):
     x = np.ones((2, 4), np.float32)
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(sess.run(None, {"x": x})[0], reference(x), rtol=1e-6)
+
+
+def test_run_time_failure_names_the_node():
+    exe = graphc.compile(load(lookup()), opt_level="O0")
+    np.testing.assert_array_equal(exe(np.array([[2, 0, 1, 1, 0]])), np.arange(12.0).reshape(3, 4)[[[2, 0, 1, 1, 0]]])
+    with pytest.raises(BackendError, match=r"node 'lookup' \(Gather\) failed in ONNX Runtime: indices element out of"):
+        exe(np.array([[0, 1, 2, 3, 4]]))
+    with pytest.raises(BackendError, match=r"node 'lookup' \(Gather\)"):
+        exe.run(ids=np.array([[7, 0, 0, 0, 0]]))
+
+
+def test_random_integers_stay_inside_what_they_index():
+    g = load(lookup(TensorProto.INT32, rows=7))
+    assert index_bound(g, "ids") == 7 and int_ranges(g) == {"ids": (0, 7)}
+    feed = random_feed(g, batch=64, seed=1)
+    assert feed["ids"].dtype == np.int32 and feed["ids"].shape == (64, 5)
+    assert feed["ids"].min() >= 0 and feed["ids"].max() == 6  # the whole table is reachable
+    graphc.compile(g, opt_level="O0")(**feed)  # and ONNX Runtime accepts them
+    assert int_ranges(g, {None: (2, 3)}) == {"ids": (2, 3)} == int_ranges(g, {"ids": (2, 3)})
+    with pytest.raises(InputError, match="'other'"):
+        int_ranges(g, {"other": (0, 1)})
+
+
+@pytest.mark.parametrize("op, data_shape, attrs, bound", [
+    ("Gather", [3, 9], {"axis": 1}, 9),
+    ("Gather", [3, 9], {"axis": -2}, 3),
+    ("GatherElements", [4, 6], {"axis": 1}, 6),
+    ("GatherND", [5, 8], {}, 5),
+    ("Gather", ["rows", 9], {}, 1),  # an axis of unknown size: only index 0 is sure to exist
+])
+def test_index_bound_per_index_op(op, data_shape, attrs, bound):
+    idx_shape = [2, 1] if op == "GatherND" else [2, 2]
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["i", "shape"], ["i2"]), helper.make_node(op, ["data", "i2"], ["y"], **attrs)],
+        "g", [helper.make_tensor_value_info("data", TensorProto.FLOAT, data_shape),
+              helper.make_tensor_value_info("i", TensorProto.INT64, [4 if op != "GatherND" else 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("shape", TensorProto.INT64, [len(idx_shape)], idx_shape)])
+    g = load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
+    assert index_bound(g, "i") == bound and int_ranges(g)["i"] == (0, bound)
+    assert index_bound(g, "data") is None
+
+
+def test_plain_integer_inputs_keep_the_default_range():
+    graph = helper.make_graph([helper.make_node("Add", ["a", "a"], ["y"])], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.INT64, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, [3])])
+    g = load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
+    assert int_ranges(g) == {"a": DEFAULT_INT_RANGE}

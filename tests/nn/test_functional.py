@@ -63,7 +63,7 @@ def test_conv_layout_transposes_are_counted_and_summary_shows_them():
     assert m.transpose_count == 4
     text = m.summary(print_fn=None)
     assert 'Model: "cnn"' in text and "Conv2D" in text and "(None, 8, 8, 4)" in text
-    assert f"Total params: {m.count_params():,}" in text and "Transposes left in the graph: 4" in text
+    assert f"Total params: {m.count_params():,}" in text and "Transposes on data, before optimization: 4" in text
 
 
 def test_set_weights_checks_shapes():
