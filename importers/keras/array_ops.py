@@ -12,7 +12,7 @@ import numpy as np
 
 from graphc.errors import UnsupportedOpError
 from graphc.nn.activations import ACTIVATIONS
-from graphc.nn.base import Layer, norm_axis
+from graphc.nn.base import KerasTensor, Layer, flatten, norm_axis
 
 _I64 = np.iinfo(np.int64)
 
@@ -35,6 +35,12 @@ class FunctionCall(Layer):
         self.dropped = set(dropped)
         self.call_args, self.n_call_inputs = fn.params, fn.n_inputs
         self.n_required_inputs = fn.n_inputs
+
+    def bind_call(self, args, kwargs):
+        inputs, kwargs = super().bind_call(args, kwargs)
+        # a constant list operand (`ops.add(x, [1., 2.])`) is one array, not several inputs
+        return [np.asarray(v) if isinstance(v, list) and not any(isinstance(t, KerasTensor) for t in flatten(v))
+                else v for v in inputs], kwargs
 
     def call(self, em, x, mask=None, **kwargs):
         inputs = x if self.fn.n_inputs > 1 else [x]

@@ -1,6 +1,8 @@
 """Model configs (Keras 3 and Keras 2 layouts) -> graphc.nn models, through the functional API."""
 from __future__ import annotations
 
+import numpy as np
+
 from graphc.errors import GraphcError, ModelFormatError
 from graphc.importers.keras.registry import construct
 
@@ -178,11 +180,23 @@ def _map_k3(x, outputs):
     if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
         name, node, index = x["config"]["keras_history"]
         return outputs[(name, node)][index]
+    if isinstance(x, dict) and x.get("class_name") == "__numpy__":  # a constant array argument
+        return _numpy_constant(x.get("config"))
     if isinstance(x, list):
         return [_map_k3(e, outputs) for e in x]
     if isinstance(x, dict):
         return {k: _map_k3(v, outputs) for k, v in x.items()}
     return x
+
+
+def _numpy_constant(cfg) -> np.ndarray:
+    try:
+        arr = np.asarray(cfg["value"], dtype=np.dtype(cfg.get("dtype") or "float32"))
+    except (TypeError, ValueError, KeyError) as e:
+        raise ModelFormatError(f"a constant argument ({str(cfg)[:80]}) is not a numeric array: {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ModelFormatError(f"a constant argument has dtype {arr.dtype}, not a number type")
+    return arr
 
 
 def _map_k2(x, outputs, builtin):

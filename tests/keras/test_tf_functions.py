@@ -81,3 +81,32 @@ def test_untranslatable_arguments_are_named(tmp_path):
         f.attrs["model_config"] = json.dumps(cfg)
     with pytest.raises(GraphcError, match=r"tf\.nn\.leaky_relu"):
         load(p)
+
+
+def _spec(index):
+    """An index as tf-keras serializes a SlicingOpLambda's slice_spec."""
+    def one(k):
+        if isinstance(k, slice):
+            return {"start": k.start, "stop": k.stop, "step": k.step}
+        return {"class_name": "__ellipsis__"} if k is Ellipsis else k
+    return [one(k) for k in (index if isinstance(index, tuple) else (index,))]
+
+
+INDICES = [(slice(None), slice(1, 3)), (Ellipsis, None, 2), (slice(None), -1), (slice(None), slice(None, None, -1)),
+           (slice(None), slice(3, 0, -2), slice(-2, None)), (slice(None), slice(-1, -5, -1), None, Ellipsis),
+           (Ellipsis, slice(10, -10, -1)), (slice(None), 0, slice(None), None), (slice(None), slice(-100, 100, 3)),
+           (None, slice(None), slice(4, 1, -1), -3), (slice(None), slice(2, 2)), (Ellipsis,)]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=[str(i) for i in range(len(INDICES))])
+def test_getitem_follows_numpy(index):
+    from graphc.nn import Input, Model
+    from graphc.importers.keras.tf_functions import tf_function_layer
+
+    x = Input((5, 6))
+    layer = tf_function_layer({"function": "__operators__.getitem", "name": "getitem"}, "test")
+    model = Model(x, layer(x, slice_spec=_spec(index)))
+    data = np.random.default_rng(0).standard_normal((2, 5, 6)).astype(np.float32)
+    expected = data[index]
+    got = model.predict(data, opt_level="O0")
+    assert got.shape == expected.shape and np.array_equal(got, expected)
