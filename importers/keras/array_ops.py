@@ -26,15 +26,25 @@ class Function:
 
 
 class FunctionCall(Layer):
-    """A layer calling one `Function`; `static` holds the arguments a config stores with the layer
-    (Keras 3 op attributes), the call supplies the rest. `kind` and `function` name it in errors."""
+    """A layer calling the `Function` that `lookup(key)` gives; `lookup` is a module-level function,
+    so the layer pickles by reference to its table. `static` holds the arguments a config stores
+    with the layer (Keras 3 op attributes), the call supplies the rest. `kind` and `function` name
+    it in errors."""
 
-    def __init__(self, kind: str, function: str, fn: Function, static=None, dropped=(), **kwargs):
+    def __init__(self, kind: str, function: str, lookup, key: str, static=None, dropped=(), **kwargs):
         super().__init__(**kwargs)
-        self.kind, self.function, self.fn, self.static = kind, function, fn, dict(static or {})
-        self.dropped = set(dropped)
-        self.call_args, self.n_call_inputs = fn.params, fn.n_inputs
-        self.n_required_inputs = fn.n_inputs
+        self.kind, self.function, self.static, self.dropped = kind, function, dict(static or {}), set(dropped)
+        self.lookup, self.key = lookup, key
+        self.fn = lookup(key)
+        self.call_args, self.n_call_inputs = self.fn.params, self.fn.n_inputs
+        self.n_required_inputs = self.fn.n_inputs
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "fn"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.fn = self.lookup(self.key)
 
     def bind_call(self, args, kwargs):
         inputs, kwargs = super().bind_call(args, kwargs)

@@ -94,4 +94,8 @@ def KerasOp(op: str, where: str, name=None, **config):
     for key in ("initial", "dtype"):  # Max/Min's `initial`, Prod's `dtype`: None unless set
         if config.get(key, 0) is None:
             config.pop(key)
-    return A.FunctionCall("keras op", op, fn, static=config, name=name)
+    return A.FunctionCall("keras op", op, lookup, op, static=config, name=name)
+
+
+def lookup(op: str) -> Function:
+    return OPS[op]

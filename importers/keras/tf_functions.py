@@ -147,4 +147,8 @@ def tf_function_layer(config: dict, where: str):
     fn = FUNCTIONS.get(function) if isinstance(function, str) else None
     if fn is None:
         raise A.refuse("TensorFlow function", f"tf.{function}", name, (f"tf.{f}" for f in FUNCTIONS), where)
-    return A.FunctionCall("TensorFlow function", f"tf.{function}", fn, dropped=("name",), name=name)
+    return A.FunctionCall("TensorFlow function", f"tf.{function}", lookup, function, dropped=("name",), name=name)
+
+
+def lookup(function: str) -> Function:
+    return FUNCTIONS[function]

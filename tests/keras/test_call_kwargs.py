@@ -73,3 +73,11 @@ def test_unsupported_keras_op_is_named(tmp_path):
             z.writestr(n, b)
     with pytest.raises(GraphcError, match=r"silu.*'Fft2'"):
         load(p)
+
+
+def test_models_with_op_nodes_pickle():
+    import pickle
+
+    npz = np.load(DIR / "kops_arithmetic_shapes.npz")
+    model = pickle.loads(pickle.dumps(load(DIR / "kops_arithmetic_shapes.keras")))
+    check_against(npz, model.predict([npz["input_0"], npz["input_1"]], opt_level="O0"))

@@ -110,3 +110,11 @@ def test_getitem_follows_numpy(index):
     expected = data[index]
     got = model.predict(data, opt_level="O0")
     assert got.shape == expected.shape and np.array_equal(got, expected)
+
+
+def test_models_with_tf_functions_pickle():
+    import pickle
+
+    npz = np.load(DIR / "tfop_in_cnn_k2.npz")
+    model = pickle.loads(pickle.dumps(load(DIR / "tfop_in_cnn_k2.h5")))
+    check_against(npz, model.predict([npz["input_0"]], opt_level="O0"))
