@@ -7,6 +7,7 @@ optimization) and after the O2 pipeline that `graphc compile` and `graphc run` u
 """
 from __future__ import annotations
 
+from graphc.errors import GraphcError
 from graphc.ir import SOURCE_OPS, TARGET_OPSET, Graph
 
 
@@ -45,6 +46,13 @@ def file_opsets(path) -> dict | None:
     return {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in model.opset_import}
 
 
+def _optimized_facts(g: Graph, optimize) -> dict:
+    try:
+        return {"level": "O2", **graph_facts(optimize(g, "O2"))}
+    except GraphcError as e:  # inspect still shows the rest; compile and run will raise this
+        return {"level": "O2", "error": str(e)}
+
+
 def facts(model, path) -> dict:
     from graphc.api import optimize
 
@@ -57,7 +65,7 @@ def facts(model, path) -> dict:
         # loaded as variables) and everything else frozen as Constants (shapes, epsilons, ...)
         "parameters": {"variables": _values(g, "Variable"), "constants": _values(g, "Constant")},
         "imported": graph_facts(g),
-        "optimized": {"level": "O2", **graph_facts(optimize(g, "O2"))},
+        "optimized": _optimized_facts(g, optimize),
         "opset": {"file": file_opsets(path), "export": {"": TARGET_OPSET}},
     }
     if hasattr(model, "layers"):
@@ -92,7 +100,9 @@ def text(info: dict) -> str:
                  f"({p['variables']['bytes']:,} bytes) + {p['constants']['values']:,} in Constants "
                  f"({p['constants']['bytes']:,} bytes)")
     lines += _graph_line("graph as imported (before optimization)", info["imported"])
-    lines += _graph_line(f"graph after {info['optimized']['level']} (what compile and run execute)", info["optimized"])
+    o2 = info["optimized"]
+    label = f"graph after {o2['level']} (what compile and run execute)"
+    lines += [f"{label}: optimization failed: {o2['error']}"] if "error" in o2 else _graph_line(label, o2)
     o = info["opset"]
     src = ("the file declares " + ", ".join(f"{d or 'ai.onnx'} {v}" for d, v in o["file"].items())
            if o["file"] else "the file is not ONNX and declares none")

@@ -22,6 +22,7 @@ from graphc.sample_inputs import random_feed
 
 KERAS_EXPORT_SUFFIX = ".keras-export.onnx"
 ADD_KERAS = "`.venv/bin/pip install keras torch==2.13.0`, then run with KERAS_BACKEND=torch"
+_NO_KERAS = "Keras not importable"
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _keras_model(path: str):
         os.environ.setdefault("KERAS_BACKEND", "torch")
         import keras  # noqa: F401
     except Exception as e:
-        return None, f"Keras not importable ({type(e).__name__})"
+        return None, f"{_NO_KERAS} ({type(e).__name__})"
     try:
         return keras.saving.load_model(path, compile=False), ""
     except Exception as e:
@@ -182,15 +183,17 @@ def bench(path: str, batches=(1, 32), runs: int = 50, warmup: int = 5, threads: 
     elif keras_model is not None:
         raw, raw_note = _keras_onnx(path, threads)
         report.check["raw ORT on"] = raw_note or "Keras's ONNX export, made now"
-    elif shipped:
-        report.notes.append(f"no raw ONNX Runtime row: there is no Keras ONNX export at {shipped} and Keras, "
-                            f"which could make one, is not importable; install it with {ADD_KERAS}")
+    fix = f"; to add it, install Keras with {ADD_KERAS}" if keras_note.startswith(_NO_KERAS) else ""
+    if shipped and raw is None:
+        report.notes.append(f"no raw ONNX Runtime row: there is no Keras ONNX export at {shipped}, and Keras "
+                            f"cannot make one here: {keras_note or report.check.get('raw ORT on')}{fix} "
+                            f"(until then the ratios are to graphc O0)")
     if keras_model is not None:
         import torch
 
         torch.set_num_threads(threads)
     elif shipped:
-        report.notes.append(f"no keras predict row: {keras_note}; to add it, install Keras with {ADD_KERAS}")
+        report.notes.append(f"no keras predict row: {keras_note}{fix}")
     if raw is not None:
         variants["onnxruntime (raw)"] = raw
     report.baseline = "onnxruntime (raw)" if raw is not None else "graphc O0"

@@ -282,3 +282,19 @@ def test_demo_without_keras_still_has_the_raw_onnxruntime_peer():
     assert "MISMATCH" not in r.stdout
     notes = [line for line in r.stdout.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "keras predict" in notes[0] and "pip install keras" in notes[0]
+
+
+def test_bench_says_why_a_peer_is_missing(tmp_path):
+    """A Keras file with no export beside it and no Keras: the notes say what is missing and how to add it."""
+    model = tmp_path / "alone.keras"
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "keras" / "embedding.keras", model)
+    r = graphc("bench", model, "--batch", "1", "--runs", "2", "--warmup", "0", "--threads", "1", "--json",
+               prelude="import sys; sys.modules['keras'] = None")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["baseline"] == "graphc O0"
+    assert {row["variant"] for row in report["results"]} == {"graphc O2", "graphc O0", "keras predict"}
+    raw_note, keras_note = report["notes"]
+    assert "no raw ONNX Runtime row" in raw_note and "alone.keras-export.onnx" in raw_note
+    assert "ratios are to graphc O0" in raw_note and "pip install keras" in raw_note
+    assert "no keras predict row: Keras not importable" in keras_note
