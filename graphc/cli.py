@@ -76,8 +76,12 @@ def _load_npy(name: str, path: str) -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"--input {name}: {path}: no such file") from None
-    except (OSError, ValueError, EOFError):
-        raise InputError(f"--input {name}: {path} is not a .npy array file; write one with numpy.save") from None
+    except (OSError, ValueError, EOFError) as e:
+        with open(path, "rb") as f:
+            npy = f.read(6) == b"\x93NUMPY"  # numpy's magic: a real .npy, but of objects
+        what = "holds Python objects, which graphc never unpickles" if npy and "allow_pickle" in str(e) else \
+            "is not a .npy array file"
+        raise InputError(f"--input {name}: {path} {what}; write a numeric array with numpy.save") from None
     if not isinstance(arr, np.ndarray):  # np.load opens .npz archives too
         arr.close()
         raise InputError(f"--input {name}: {path} is a .npz archive, not a .npy array file; "

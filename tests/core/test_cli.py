@@ -220,6 +220,9 @@ def test_files_that_are_not_what_their_name_says(model_path, tmp_path):
     assert r.returncode == 1 and "m.h5: not an HDF5 file" in r.stderr and "JSON" not in r.stderr
     r = graphc("run", model_path, "--input", f"x={tmp_path / 'x.npy'}")
     assert r.returncode == 1 and "is not a .npy array file" in r.stderr and "allow_pickle" not in r.stderr
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    r = graphc("run", model_path, "--input", f"x={tmp_path / 'objects.npy'}")
+    assert r.returncode == 1 and "holds Python objects, which graphc never unpickles" in r.stderr
     r = graphc("run", model_path, "--input", f"x={tmp_path / 'x.npz'}")
     assert r.returncode == 1 and "is a .npz archive, not a .npy array file" in r.stderr
 
