@@ -167,6 +167,8 @@ def _type_from_proto(tp: onnx.TypeProto, label: str = _IN_MEMORY, what: str = "a
 def _attr_value(a: onnx.AttributeProto, import_graph, label: str, what: str):
     T = onnx.AttributeProto
     what = f"attribute {a.name!r} of {what}"
+    if a.type == T.UNDEFINED:
+        raise ModelFormatError(f"{label}: {what} has no type (UNDEFINED); the model is invalid")
     if a.type == T.GRAPH:
         return import_graph(a.g)
     if a.type == T.GRAPHS:

@@ -63,7 +63,16 @@ class _Exporter:
         self.used.add(name)
         return name
 
-    def attribute(self, key, value, op, domain, outer):
+    def attribute(self, key, value, op, domain, outer, node=None):
+        """`value` as ONNX attribute `key` of an `op` node; a value ONNX cannot store is a GraphError."""
+        try:
+            return self._attribute(key, value, op, domain, outer)
+        except (TypeError, ValueError, OverflowError) as e:
+            what = f"node {node!r} ({op})" if node else f"a {op} node"
+            raise GraphError(f"{what}: attribute {key!r} holds {type(value).__name__} {str(value)[:60]}, which "
+                             f"ONNX cannot store as this attribute ({e}); fix the attribute in the model") from None
+
+    def _attribute(self, key, value, op, domain, outer):
         if isinstance(value, Graph):
             return helper.make_attribute(key, self.graph(value, outer))
         if isinstance(value, list) and value and all(isinstance(v, Graph) for v in value):
@@ -135,15 +144,14 @@ class _Exporter:
             if d["domain"] == GRAPHC_DOMAIN:
                 nodes.extend(self._expand(g, n, formal, outs))
                 continue
+            made = self._lower_standard(g, n, formal, outs)
+            if made is not None:
+                nodes.extend(made)
+                continue
             node = helper.make_node(d["op"], formal, outs, name=self.unique(n), domain=d["domain"] or None,
                                     doc_string=d.get("doc_string") or None)
-            for k, v in d["attrs"].items():
-                try:
-                    node.attribute.append(self.attribute(k, v, d["op"], d["domain"], captured.__getitem__))
-                except (TypeError, ValueError, OverflowError) as e:
-                    raise GraphError(f"node {n!r} ({d['op']}): attribute {k!r} holds {type(v).__name__} "
-                                     f"{str(v)[:60]}, which ONNX cannot store as this attribute ({e}); "
-                                     f"fix the attribute in the model") from None
+            node.attribute.extend(self.attribute(k, v, d["op"], d["domain"], captured.__getitem__, node=n)
+                                  for k, v in d["attrs"].items())
             nodes.append(node)
         for n in g.inputs:
             inputs.append(value_info(names[(n, 0)], g.type_of((n, 0))))
@@ -158,7 +166,18 @@ class _Exporter:
                 nodes.append(helper.make_node("Identity", [names[v]], [final], name=self.unique(f"{final}_identity")))
                 name = final
             outputs.append(value_info(name, g.type_of(v)))
-        return helper.make_graph(nodes, g.name or "main", inputs, outputs, inits, doc_string=g.doc_string or None)
+        # str(): a Keras config may name its model with a number
+        return helper.make_graph(nodes, str(g.name or "main"), inputs, outputs, inits,
+                                 doc_string=str(g.doc_string) if g.doc_string else None)
+
+    def _lower_standard(self, g: Graph, n: str, inputs: list[str], outputs: list[str]):
+        """The nodes a standard op's registry `export` hook writes for it, or None (write it as it is)."""
+        from graphc.ops import lookup
+
+        d = g.data(n)
+        spec = lookup(d["op"], d["domain"]) if not d["domain"] else None
+        hook = spec.extra.get("export") if spec else None
+        return hook(g, n, inputs, outputs, self) if hook else None
 
     def _expand(self, g: Graph, n: str, inputs: list[str], outputs: list[str]) -> list[onnx.NodeProto]:
         from graphc.ops import lookup
