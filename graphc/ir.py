@@ -379,7 +379,9 @@ class Graph:
         return count, nbytes
 
     def summary(self) -> str:
-        lines = [f"Graph {self.name!r}: {len(self)} nodes, opset {self.opset_imports.get('', '?')}"]
+        sources = sum(1 for _, d in self.nx.nodes(data=True) if d["op"] in SOURCE_OPS)
+        lines = [f"Graph {self.name!r}: {len(self)} nodes ({len(self) - sources} operators + {sources} inputs, "
+                 f"constants and variables), IR opset {self.opset_imports.get('', '?')}"]
         for n in self.inputs:
             lines.append(f"  input  {n}: {self.type_of((n, 0))}")
         for name, v in self.outputs:

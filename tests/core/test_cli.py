@@ -301,3 +301,12 @@ def test_bench_says_why_a_peer_is_missing(tmp_path):
     assert "no raw ONNX Runtime row" in raw_note and "alone.keras-export.onnx" in raw_note
     assert "ratios are to graphc O0" in raw_note and "pip install keras" in raw_note
     assert "no keras predict row: Keras not importable" in keras_note
+
+
+def test_python_summary_of_an_onnx_model_adds_up(model_path):
+    import graphc
+
+    text = graphc.load(model_path).summary(print_fn=None)
+    nodes, operators, sources = map(int, re.search(r"(\d+) nodes \((\d+) operators \+ (\d+) inputs", text).groups())
+    ops = sum(int(n) for n in re.findall(r"×(\d+)", text))
+    assert nodes == operators + sources and ops == operators and "IR opset 24" in text
