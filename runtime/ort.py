@@ -207,7 +207,9 @@ class OrtExecutable:
         ort = _ort()
         values = {}
         for name, a in feed.items():
-            if isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES:
+            if isinstance(a, np.ndarray) and _bits(a.dtype) < 8:
+                values[name] = _subbyte_ort_value(ort, a)
+            elif isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES:
                 values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
                     _to_raw(a), onnx.helper.np_dtype_to_tensor_dtype(a.dtype))
             else:
@@ -273,6 +275,17 @@ def _to_raw(a: np.ndarray) -> np.ndarray:
     for i in range(per):
         packed |= (flat[:, i] << (i * bits)).astype(np.uint8)
     return packed
+
+
+def _subbyte_ort_value(ort, a: np.ndarray):
+    """A 2- or 4-bit tensor of `a`'s shape: from a packed numpy array onnxruntime would take the
+    packed length for the shape, so the bytes are copied into a tensor made with the shape."""
+    import ctypes
+
+    v = ort.OrtValue.ortvalue_from_shape_and_type(list(a.shape), onnx.helper.np_dtype_to_tensor_dtype(a.dtype))
+    raw = _to_raw(a)
+    ctypes.memmove(v.data_ptr(), raw.ctypes.data, min(raw.nbytes, v.tensor_size_in_bytes()))
+    return v
 
 
 def _from_ort_value(v):

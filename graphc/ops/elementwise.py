@@ -1,9 +1,9 @@
-"""Elementwise ops: unary maths and activations, broadcasting binary ops, comparisons, Where, Cast."""
+"""Elementwise ops: unary maths and activations, broadcasting binary ops, comparisons, Where (Cast: cast.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.ops.registry import broadcast, onnx_dtype, register, same_as
+from graphc.ops.registry import broadcast, register, same_as
 from graphc.types import TensorType
 
 UNARY = (
@@ -42,16 +42,6 @@ def _compare(ctx):
 def _where(ctx):
     t = _broadcast_all(ctx, ctx.input(1).dtype)
     return t
-
-
-@register("Cast", lowering="pointwise")
-def _cast(ctx):
-    return [ctx.input(0).with_dtype(onnx_dtype(ctx.attr("to")))]
-
-
-@register("CastLike", lowering="pointwise")
-def _cast_like(ctx):
-    return [ctx.input(0).with_dtype(ctx.input(1).dtype)]
 
 
 @register("Dropout", lowering="pointwise")

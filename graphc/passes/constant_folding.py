@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
+from graphc.ops.cast import SUBBYTE_INTS, cast_subbyte
+from graphc.ops.registry import onnx_dtype
 from graphc.passes._util import Pass, branch_condition_cone, movable, used
 from graphc.types import OpaqueType, TensorType, types_compatible
 
@@ -17,7 +19,7 @@ class ConstantFolding(Pass):
     replaces their outputs with new `Constant`s; repeats through the chains that opens up.
 
     Evaluation is numpy for a few exact cases (Identity, Transpose, Concat, Unsqueeze, float
-    Add/Sub/Mul/Div/Neg) and `onnx.reference.ReferenceEvaluator` on a one-node model otherwise.
+    Add/Sub/Mul/Div/Neg, Cast/CastLike to a 2- or 4-bit integer by ONNX's rule) and `onnx.reference.ReferenceEvaluator` on a one-node model otherwise.
 
     Left alone: the values an If condition depends on (see `branch_condition_cone`), nodes fed by `Variable`s or graph inputs, random ops, nodes with body graphs or
     captures, non-standard domains, non-tensor outputs, results over `max_elements` (for an untyped
@@ -124,6 +126,11 @@ def _numpy_eval(op: str, attrs: dict, args: list):
         for a in sorted(int(a) % r for a in args[1].reshape(-1)):
             shape.insert(a, 1)
         return [args[0].reshape(shape)]
+    if op in ("Cast", "CastLike"):
+        # ONNX's rule for 2- and 4-bit integer targets, not whatever the installed ml_dtypes does
+        to = onnx_dtype(attrs.get("to")) if op == "Cast" else args[1].dtype
+        subbyte = to is not None and to.name in SUBBYTE_INTS and args[0].dtype.kind not in "OSU"
+        return [cast_subbyte(args[0], to)] if subbyte else None
     floats = all(a.dtype.kind == "f" for a in args) and len({a.dtype for a in args}) == 1
     if floats and op in ("Add", "Sub", "Mul", "Div") and len(args) == 2:
         with np.errstate(all="ignore"):

@@ -5,13 +5,13 @@ Not part of the default run: select it with `-m peer`.
 import os
 import tempfile
 
-import onnx.backend.test
 import pytest
 
 from tests.conformance.raw_ort_backend import RawOrtBackend
+from tests.conformance.spec_outputs import SpecBackendTest
 
 os.environ.setdefault("ONNX_HOME", os.path.join(tempfile.gettempdir(), "graphc-onnx-home"))
 pytestmark = pytest.mark.peer
 
-backend_test = onnx.backend.test.BackendTest(RawOrtBackend, __name__)
+backend_test = SpecBackendTest(RawOrtBackend, __name__)
 globals().update(backend_test.enable_report().test_cases)
