@@ -189,9 +189,7 @@ class Node:
 
     def __init__(self, layer, args, kwargs, outputs):
         self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
-
-    def input_tensors(self) -> list[KerasTensor]:
-        return [t for t in flatten([self.args, list(self.kwargs.values())]) if isinstance(t, KerasTensor)]
+        self.keras_inputs: list[KerasTensor] = []  # as Keras's `Node.input_tensors` orders them
 
 
 TRACE = Emitter(Graph("trace"))
@@ -203,6 +201,15 @@ def flatten(x) -> list:
         return [y for e in x for y in flatten(e)]
     if isinstance(x, dict):
         return [y for e in x.values() for y in flatten(e)]
+    return [x]
+
+
+def keras_flatten(x) -> list:
+    """Leaves in the order of Keras's `tree.flatten`: sequences in order, dict values by sorted key."""
+    if isinstance(x, (list, tuple)) and not isinstance(x, KerasTensor):
+        return [y for e in x for y in keras_flatten(e)]
+    if isinstance(x, dict):
+        return [y for k in sorted(x) for y in keras_flatten(x[k])]
     return [x]
 
 
@@ -331,6 +338,8 @@ class Layer:
 
     def __call__(self, *args, **kwargs):
         args = [list(a) if isinstance(a, tuple) else a for a in args]
+        # the input tensors in the order Keras's Node lists them (it numbers layers by that walk)
+        keras_inputs = [t for t in keras_flatten([args, kwargs]) if isinstance(t, KerasTensor)]
         args, kwargs = self.bind_call(args, kwargs)
         tensors = [t for t in flatten([args, list(kwargs.values())]) if isinstance(t, KerasTensor)]
         if not tensors:
@@ -345,6 +354,7 @@ class Layer:
         kw_vals = map_structure(lambda t: t.value if isinstance(t, KerasTensor) else t, kwargs)
         outs, out_masks = self.emit(TRACE, vals, kw_vals, masks)
         node = Node(self, inputs, node_kwargs, [])
+        node.keras_inputs = keras_inputs
         if explicit_mask is not None:
             node.kwargs["mask"] = explicit_mask
         node.outputs = [KerasTensor(v, m, node, i) for i, (v, m) in enumerate(zip(outs, out_masks))]

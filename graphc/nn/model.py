@@ -46,27 +46,70 @@ def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=N
                       name=name, **kwargs).output
 
 
-def _collect_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]):
-    """The layer calls between `inputs` and `outputs`, in an order that respects dependencies."""
-    order, seen = [], set()
+def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]):
+    """(calls, layers) of a functional model, as Keras's `map_graph` finds them.
+
+    `calls`: the layer calls between `inputs` and `outputs` in an order that respects dependencies
+    (the post-order of a depth-first walk back from the outputs). `layers`: Keras's order
+    (`Functional.layers`, the order of the config's "layers" list and of the `layers/<class>_N`
+    weight groups): the walk numbers each layer when first reached, a layer's depth is the longest
+    path from any of its calls to an output, and layers sort deepest first, ties by that number.
+    Iterative, so that deep models do not hit Python's recursion limit.
+    """
     input_ids = {id(t) for t in inputs}
+    index: dict[int, int] = {}
+    layer_of: dict[int, Layer] = {}
+    post, finished, in_progress = [], set(), set()
 
-    def visit(t: KerasTensor):
-        if id(t) in input_ids:
-            return
+    def enter(t):
+        """The node to descend into from tensor `t`, or None (Keras's `_build_map_helper` prologue)."""
         node = t.node
-        if node is None or isinstance(node.layer, InputLayer):
+        if node is None and id(t) not in input_ids:
             raise GraphError(f"output depends on an input that is not among the model inputs: {t}")
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        for parent in node.input_tensors():
-            visit(parent)
-        order.append(node)
+        if node is None or id(node) in finished:
+            return None
+        if not isinstance(node.layer, InputLayer) and id(t) in input_ids:
+            finished.add(id(node))
+            return None
+        if isinstance(node.layer, InputLayer) and id(t) not in input_ids:
+            raise GraphError(f"output depends on an input that is not among the model inputs: {t}")
+        if id(node) in in_progress:
+            raise GraphError(f"layer {node.layer.name!r} is part of a cycle")
+        index.setdefault(id(node.layer), len(index))
+        layer_of[id(node.layer)] = node.layer
+        in_progress.add(id(node))
+        return node
 
-    for t in outputs:
-        visit(t)
-    return order
+    for out in outputs:
+        root = enter(out)
+        stack = [(root, iter(root.keras_inputs))] if root else []  # an InputLayer's call has none
+        while stack:
+            node, it = stack[-1]
+            child = next((c for c in (enter(t) for t in it) if c is not None), None)
+            if child is not None:
+                stack.append((child, iter(child.keras_inputs)))
+                continue
+            stack.pop()
+            finished.add(id(node))
+            in_progress.discard(id(node))
+            post.append(node)
+
+    in_graph = {id(n) for n in post}
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(post):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        for t in node.keras_inputs:
+            parent = t.node
+            if parent is not None and id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:  # inputs no output depends on still belong to the model
+        if t.node is not None and isinstance(t.node.layer, InputLayer) and id(t.node.layer) not in layer_depth:
+            layer_depth[id(t.node.layer)], index[id(t.node.layer)] = 0, -1
+            layer_of[id(t.node.layer)] = t.node.layer
+    order = sorted(layer_depth, key=lambda k: (-layer_depth[k], index[k]))
+    return [n for n in post if not isinstance(n.layer, InputLayer)], [layer_of[k] for k in order]
 
 
 class Model(Layer, GraphModel):
@@ -84,10 +127,7 @@ class Model(Layer, GraphModel):
         self._single_output = isinstance(outputs, KerasTensor)
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
-        self._call_nodes = _collect_nodes(self.inputs, self.outputs)
-        layers, seen = [t.node.layer for t in self.inputs], set()
-        layers += [n.layer for n in self._call_nodes]
-        self.layers = [l for l in layers if not (id(l) in seen or seen.add(id(l)))]
+        self._call_nodes, self.layers = map_graph(self.inputs, self.outputs)
         self.built = True
         GraphModel.__init__(self, self._build_graph(), name=self.name)
 

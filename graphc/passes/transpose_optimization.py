@@ -5,13 +5,20 @@ import numpy as np
 
 from graphc.ir import Graph, Value
 from graphc.passes._util import (POINTWISE, Pass, axes_arg, bypass, compose, int_list, invert, is_identity, is_op,
-                                 movable, opset, permute, remove_if_dead, tensor_type, transpose_perm)
+                                 movable, opset, permute, remove_if_dead, reshape_target, tensor_type,
+                                 transpose_perm)
 
 _SOFTMAX = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 _REDUCE = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
                      "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
 # opset from which each reduction reads its axes from input 1 instead of an attribute
 _AXES_INPUT_FROM = {"ReduceSum": 13}
+
+
+# ops whose layout is fixed by their weights: accepted in a region when the untransposed layout
+# can express them (see `_Region._args_ok` and `_Region._rewrite`)
+_CHANNEL_OPS = ("MatMul", "LayerNormalization")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class TransposeOptimization(Pass):
@@ -25,13 +32,20 @@ class TransposeOptimization(Pass):
       permuted; all-ones shapes such as scalars are kept), Concat (axis permuted), Pad (pads
       permuted), Softmax/LogSoftmax/Hardmax (axis permuted), Reduce* with constant axes (axes
       permuted; with keepdims=0 the output leaves the region under the reduced permutation, often
-      the identity: ReduceMean over H,W of NHWC needs no transpose at all). Region inputs are the
+      the identity: ReduceMean over H,W of NHWC needs no transpose at all), MatMul by a constant
+      matrix over the axis the untransposed layout has at position 1 (NHWC Dense on NCHW data:
+      it becomes a 1x1 Conv), LayerNormalization with constant weights (its axes permuted; over
+      axes that are no longer the trailing ones, such as NHWC channels on NCHW data, it becomes
+      ReduceMean/Sub/Mul/Div/Sqrt). Region inputs are the
       same-perm Transposes (stripped), constants, all-ones values, other agnostic producers
       (the region grows upwards through them), or anything else (an inverse Transpose is inserted).
       The rewrite is made only when it lowers the number of Transposes in the graph, counting
       those that cancel against Transposes downstream.
+    - a Transpose left over that moves only size-1 axes ((N,1,1,C) -> (N,C,1,1), as after a
+      squeeze-excite pooling) becomes a Reshape, which ReshapeCollapse merges with its neighbours.
 
-    Left alone: graphs below opset 13, values of unknown rank, non-constant axes/pads, Pad with an
+    Left alone: graphs below opset 13, values of unknown rank, non-constant axes/pads/weights,
+    MatMul and LayerNormalization on other than float32/float64 data, Pad with an
     `axes` input, operands of lower rank that are neither constants nor all ones (they would need
     a reshape), and nodes with body graphs. A region stops growing at `max_region` nodes (the rest
     is its boundary), which keeps the pass linear in the graph's size.
@@ -76,7 +90,30 @@ class TransposeOptimization(Pass):
                     work.extend(made)
                     settled.clear()
                     done += 1
-        return done
+        return done + self._unit_moves_to_reshape(graph)
+
+    @staticmethod
+    def _unit_moves_to_reshape(g: Graph) -> int:
+        """Transposes left after sinking that move only size-1 axes (NHWC (N,1,1,C) -> NCHW
+        (N,C,1,1) after a squeeze-excite pooling) keep the data's order: they become Reshapes,
+        which ReshapeCollapse then merges with the Reshape/Flatten around them."""
+        n = 0
+        for t in [k for k, d in g.nx._node.items() if d["op"] == "Transpose" and d["domain"] == ""]:
+            perm = transpose_perm(g, t)
+            x = g.input_values(t)[0]
+            t_in, t_out = tensor_type(g, x), tensor_type(g, (t, 0))
+            if perm is None or t_in is None or t_out is None or not movable(g, t):
+                continue
+            kept = [p for p in perm if t_in.shape[p] != 1]
+            target = reshape_target(t_in.shape, t_out.shape) if kept == sorted(kept) else None
+            if target is None:
+                continue
+            shape = g.add_constant(np.array(target, dtype=np.int64), name=f"{t}_shape")
+            new = g.add_node("Reshape", [x, shape], {}, outputs=[t_out], name=t, names=list(g.nx._node[t]["names"]))
+            g.replace_uses((t, 0), (new, 0))
+            g.remove_node(t)
+            n += 1
+        return n
 
 
 class _Region:
@@ -90,6 +127,7 @@ class _Region:
         self.rejected: set[str] = set()  # agnostic() answers, per node
         self.accepted: set[str] = set()
         self.probed: dict[str, bool] = {}  # grows_into() answers
+        self.decompose: list[tuple[str, list[int]]] = []  # LayerNormalizations over non-trailing axes
 
     # ---- which nodes may join ---------------------------------------------------------------
     def data_ports(self, node: str) -> list[int]:
@@ -112,7 +150,7 @@ class _Region:
         d = g.nx._node[node]
         op = d["op"]
         ok = (movable(g, node) and len(d["outputs"]) == 1
-              and (op in POINTWISE or op in _SOFTMAX or op in _REDUCE or op in ("Concat", "Pad")))
+              and (op in POINTWISE or op in _SOFTMAX or op in _REDUCE or op in ("Concat", "Pad", *_CHANNEL_OPS)))
         if ok:
             ok = self._args_ok(node, op, d["attrs"])
         if ok:
@@ -143,6 +181,13 @@ class _Region:
         if op in _REDUCE:
             axes = axes_arg(g, node, 1) if opset(g) >= _AXES_INPUT_FROM.get(op, 18) else attrs.get("axes")
             return bool(axes)
+        if op in _CHANNEL_OPS:  # float data, constant weights
+            ins = g.input_values(node)
+            x = tensor_type(g, ins[0])
+            if x is None or x.dtype not in _FLOATS or any(v is not None and g.const_value(v) is None for v in ins[1:]):
+                return False
+            if op == "MatMul":  # contracting the last axis, which is the untransposed layout's channel axis
+                return g.const_value(ins[1]).ndim == 2 and self.r >= 3 and self.perm[-1] == 1
         return True
 
     def grows_into(self, node: str, depth: int = 6) -> bool:
@@ -290,6 +335,8 @@ class _Region:
                     g.set_input(c, 0, z)
                     made.append(c)
             remove_if_dead(g, s)
+        for node, axes in self.decompose:
+            _decompose_layernorm(g, node, axes)
         return made
 
     def _rewrite(self, node: str, inverse_of: dict, axes, exit_shape) -> None:
@@ -323,8 +370,61 @@ class _Region:
                 g.set_input(node, 1, g.add_constant(np.array(axes, dtype=np.int64), name=f"{node}_axes"))
             else:
                 attrs["axes"] = axes
+        elif op == "MatMul":  # x @ W over the channel axis is a 1x1 convolution
+            w = g.const_value(ins[1])
+            kernel = np.ascontiguousarray(w.T).reshape(w.shape[1], w.shape[0], *([1] * (r - 2)))
+            g.set_input(node, 1, g.add_constant(kernel, name=f"{node}_kernel"))
+            d["op"] = "Conv"
+            attrs.clear()
+            attrs["kernel_shape"] = [1] * (r - 2)
+        elif op == "LayerNormalization":
+            norm = sorted(perm[a] for a in range(attrs.get("axis", -1) % r, r))
+            suffix = norm == list(range(norm[0], r))
+            for j, v in enumerate(ins[1:3], start=1):
+                if v is None:
+                    continue
+                arr = g.const_value(v)
+                full = np.transpose(arr.reshape((1,) * (r - arr.ndim) + arr.shape), inv)
+                # the fused op takes weights of the normalized shape; the decomposition broadcasts them
+                full = full.reshape(full.shape[norm[0]:]) if suffix else full
+                g.set_input(node, j, g.add_constant(np.ascontiguousarray(full), name=f"{v[0]}_relayout"))
+            if suffix:
+                attrs["axis"] = norm[0]
+            else:
+                self.decompose.append((node, norm))
         t = d["outputs"][0]
         if exit_shape is not None:
             d["outputs"][0] = t.with_shape(exit_shape)
         else:
             d["outputs"][0] = t.with_shape(permute(t.shape, inv))
+
+
+def _decompose_layernorm(g: Graph, node: str, axes: list[int]) -> None:
+    """Replace LayerNormalization `node` by the ops it stands for, normalizing over `axes` (which
+    ONNX's fused op cannot express unless they are the trailing ones): (x - mean) / sqrt(var + eps),
+    scaled and shifted by its (broadcastable) weights."""
+    d = g.nx._node[node]
+    ins = g.input_values(node) + [None] * 2
+    x, scale, bias = ins[0], ins[1], ins[2]
+    t = d["outputs"][0]
+    reduced = t.with_shape(tuple(1 if i in axes else s for i, s in enumerate(t.shape)))
+
+    def op(name, inputs, out, **attrs):
+        return (g.add_node(name, inputs, attrs, outputs=[out], name=f"{node}/{name}"), 0)
+
+    def mean(v):
+        if opset(g) >= 18:
+            return op("ReduceMean", [v, g.add_constant(np.array(axes, np.int64), name=f"{node}_axes")], reduced,
+                      keepdims=1)
+        return op("ReduceMean", [v], reduced, axes=list(axes), keepdims=1)
+
+    diff = op("Sub", [x, mean(x)], t)
+    var = mean(op("Mul", [diff, diff], t))
+    eps = g.add_constant(np.asarray(d["attrs"].get("epsilon", 1e-5), t.dtype), name=f"{node}_epsilon")
+    y = op("Div", [diff, op("Sqrt", [op("Add", [var, eps], reduced)], reduced)], t)
+    y = op("Mul", [y, scale], t)
+    if bias is not None:
+        y = op("Add", [y, bias], t)
+    g.nx._node[y[0]]["names"] = list(d["names"])
+    g.replace_uses((node, 0), y)
+    g.remove_node(node)

@@ -22,9 +22,13 @@ def register_layer(class_name: str, translator) -> None:
 
 def builtin_layers() -> dict:
     import graphc.nn as nn
+    from graphc.nn.scaling import CustomScaleLayer, LayerScale
 
-    return {name: cls for name, cls in vars(nn).items()
-            if isinstance(cls, type) and issubclass(cls, nn.Layer) and cls is not nn.Layer}
+    layers = {name: cls for name, cls in vars(nn).items()
+              if isinstance(cls, type) and issubclass(cls, nn.Layer) and cls is not nn.Layer}
+    # classes keras.applications defines and registers under their bare names (ConvNeXt, InceptionResNetV2)
+    layers.update(LayerScale=LayerScale, CustomScaleLayer=CustomScaleLayer)
+    return layers
 
 
 def supported() -> list[str]:

@@ -6,7 +6,7 @@ from graphc.ir import Graph
 from graphc.passes import DeadCodeElimination, TransposeOptimization, optimize
 from graphc.passes._util import invert
 from tests.passes.graphs import TO_NCHW, TO_NHWC, mobilenet_like
-from tests.passes.helpers import check, const, f32, ops
+from tests.passes.helpers import check, const, f32, ops, rand
 
 
 def _passes():
@@ -69,7 +69,7 @@ def test_keeps_transposes_when_nothing_cancels():
     g.add_output("y", (a, 0))
     r = g.add_node("Relu", [(t, 0)])
     g.add_output("r", (r, 0))  # a graph output needs its transpose anyway
-    mm = g.add_node("MatMul", [(t, 0), const(g, np.ones((3, 2)))])  # not layout-agnostic
+    mm = g.add_node("MatMul", [(t, 0), const(g, np.ones((3, 2)))])  # a 1x1 Conv on NCHW: saves nothing here
     g.add_output("m", (mm, 0))
     out = check(g, _passes(), expect_change=False)
     assert _count(out) == 1
@@ -85,6 +85,48 @@ def test_rank_lower_non_constant_operand_blocks_the_region():
     g.add_output("y", (back, 0))
     out = check(g, _passes(), expect_change=False)
     assert _count(out) == 2
+
+
+def test_dense_and_layernorm_over_nhwc_channels_run_on_nchw():
+    """ConvNeXt's block between two convolutions: LayerNormalization and Dense over the channels of
+    NHWC data, a residual add. On NCHW data the Dense is a 1x1 Conv and the LayerNormalization
+    (whose channel axis is no longer the trailing one) its decomposition: no Transpose is left."""
+    g = Graph()
+    x = g.add_input("x", f32("batch", 6, 4, 5))
+    t = g.add_node("Transpose", [x], {"perm": TO_NHWC})
+    ln = g.add_node("LayerNormalization", [(t, 0), const(g, rand(6) + 1), const(g, rand(6, seed=1))],
+                    {"axis": -1, "epsilon": 1e-6})
+    up = g.add_node("MatMul", [(ln, 0), const(g, rand(6, 8, seed=2))])
+    act = g.add_node("Gelu", [(g.add_node("Add", [(up, 0), const(g, rand(8, seed=3))]), 0)])
+    down = g.add_node("MatMul", [(act, 0), const(g, rand(8, 6, seed=4))])
+    res = g.add_node("Add", [(t, 0), (g.add_node("Mul", [(down, 0), const(g, rand(6, seed=5))]), 0)])
+    g.add_output("y", (g.add_node("Transpose", [(res, 0)], {"perm": TO_NCHW}), 0))
+    out = check(g, _passes(), rtol=1e-4, atol=1e-5)
+    assert _count(out) == 0
+    assert _count(out, "Conv") == 2 and _count(out, "LayerNormalization") == 0 and _count(out, "MatMul") == 0
+
+
+def test_layernorm_over_axes_that_stay_trailing_keeps_the_fused_op():
+    g = Graph()
+    x = g.add_input("x", f32(2, 3, 4, 5))
+    t = g.add_node("Transpose", [x], {"perm": [0, 1, 3, 2]})  # (2, 3, 5, 4)
+    ln = g.add_node("LayerNormalization", [(t, 0), const(g, rand(5, 4) + 1), const(g, rand(5, 4, seed=1))],
+                    {"axis": 2})
+    g.add_output("y", (g.add_node("Transpose", [(ln, 0)], {"perm": [0, 1, 3, 2]}), 0))
+    out = check(g, _passes(), rtol=1e-4, atol=1e-5)
+    assert _count(out) == 0 and _count(out, "LayerNormalization") == 1
+
+
+def test_transpose_moving_only_unit_axes_becomes_a_reshape():
+    """Squeeze-excite: pooled NHWC (N,1,1,C) into an NCHW 1x1 Conv; the Transpose keeps the data's
+    order, so it is a Reshape, and merges with the Reshape before it."""
+    g = Graph()
+    x = g.add_input("x", f32("batch", 6))
+    r = g.add_node("Reshape", [x, const(g, [-1, 1, 1, 6], np.int64)])
+    t = g.add_node("Transpose", [(r, 0)], {"perm": TO_NCHW})
+    g.add_output("y", (g.add_node("Conv", [(t, 0), const(g, rand(3, 6, 1, 1))], {"kernel_shape": [1, 1]}), 0))
+    out = check(g, "O2", rtol=1e-4, atol=1e-5)
+    assert _count(out) == 0 and _count(out, "Reshape") == 1
 
 
 def test_mobilenet_like_keeps_only_the_edge_transpose():
@@ -133,7 +175,7 @@ def test_random_sandwiches_sink_and_cancel(data):
     for _ in range(data.draw(st.integers(1, 8))):
         s = g.type_of(v).shape
         kind = data.draw(st.sampled_from(["unary", "const", "other", "self", "concat", "pad", "softmax", "reduce",
-                                          "side"]))
+                                          "side", "layernorm", "matmul"]))
         if kind == "unary":
             n = g.add_node(data.draw(st.sampled_from(["Relu", "Tanh", "Neg"])), [v])
         elif kind == "const":
@@ -152,6 +194,12 @@ def test_random_sandwiches_sink_and_cancel(data):
             n = g.add_node("Concat", [v, v], {"axis": data.draw(st.integers(-4, 3))})
         elif kind == "pad":
             n = g.add_node("Pad", [v, const(g, [data.draw(st.integers(0, 1)) for _ in range(8)], np.int64)])
+        elif kind == "layernorm":
+            axis = data.draw(st.integers(-4, 3))
+            w = [const(g, rng.standard_normal(s[axis:])) for _ in range(data.draw(st.integers(1, 2)))]
+            n = g.add_node("LayerNormalization", [v, *w], {"axis": axis})
+        elif kind == "matmul":
+            n = g.add_node("MatMul", [v, const(g, rng.standard_normal((s[-1], data.draw(st.integers(1, 4)))))])
         elif kind == "softmax":
             n = g.add_node("Softmax", [v], {"axis": data.draw(st.integers(-4, 3))})
         elif kind == "reduce":
