@@ -142,7 +142,6 @@ class OrtExecutable:
             dt = onnx.helper.tensor_dtype_to_np_dtype(et) if et else None
             if dt is not None and dt.name in _ML_DTYPES:
                 self._ml_outputs[o.name] = dt
-        self._subbyte_outputs = any(_bits(dt) < 8 for dt in self._ml_outputs.values())
 
     @property
     def provider(self) -> str:
@@ -187,8 +186,8 @@ class OrtExecutable:
         """Run and return {output name: array}."""
         feed = self._feed(args, kwargs)
         try:
-            # numpy's binding can neither take these element types nor give the sub-byte ones
-            if self._subbyte_outputs or any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES
+            # numpy's binding can neither take nor (from a plain input) give these element types
+            if self._ml_outputs or any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES
                                             for a in feed.values()):
                 outs = self._run_ort_values(feed)
             else:

@@ -1,4 +1,5 @@
-"""Pass counts per ONNX backend suite from pytest JUnit XML files, as a Markdown table.
+"""Pass counts per ONNX backend suite from pytest JUnit XML files, as a Markdown table, then the
+excluded cases by reason (tests/conformance/exclusions.py), as docs/CONFORMANCE.md shows them.
 
     python -m tests.conformance.summarize raw=raw.xml graphc_O0=o0.xml graphc_O2=o2.xml
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
+
+from tests.conformance.exclusions import EXCLUDED
 
 SUITES = {"OnnxBackendNodeModelTest": "node", "OnnxBackendSimpleModelTest": "simple",
           "OnnxBackendPyTorchConvertedModelTest": "pytorch-converted",
@@ -44,6 +47,10 @@ def main(argv) -> int:
             if n != "raw":
                 lost = sorted(results["raw"][2] - results[n][2])
                 print(f"\nPassed by raw ONNX Runtime but not by {n}: {len(lost)}" + (f" ({', '.join(lost)})" if lost else ""))
+    print("\n| reason | cases |\n|---|---:|")
+    for reason, n in Counter(EXCLUDED.values()).most_common():
+        print(f"| {reason} | {n} |")
+    print(f"| **all** | **{len(EXCLUDED)}** |")
     return 0
 
 
