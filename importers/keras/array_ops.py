@@ -227,6 +227,19 @@ def flip(em, x, axis=None):
     return em.slice(x, [-1] * len(axes), [_I64.min] * len(axes), axes, [-1] * len(axes))
 
 
+def take(em, x, indices, axis=None):
+    """numpy's `take`: axis None indexes the flattened tensor; negative indices count from the end."""
+    if axis is None:
+        x, axis = reshape(em, x, [-1]), 0
+    idx = indices if is_value(indices) else em.const(np.asarray(indices, np.int64), np.int64)
+    return em.op("Gather", x, cast(em, idx, np.int64), axis=norm_axis(int(axis), em.rank(x)))
+
+
+def einsum(em, tensors, subscripts):
+    xs = tensors if isinstance(tensors, list) else [tensors]
+    return em.op("Einsum", *operands(em, *xs), equation=str(subscripts).replace(" ", ""))
+
+
 def getitem(em, x, items):
     """`x[items]` with numpy's basic indexing: items are slices, ints, None (a new axis) and one
     Ellipsis; slice bounds are Python ints (a tensor-valued bound is refused)."""

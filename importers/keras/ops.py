@@ -23,7 +23,7 @@ def _activation(name):
 _BINARY = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "Divide": "Div", "TrueDivide": "Div",
            "Maximum": "Max", "Minimum": "Min", "Power": "Pow", "Equal": "Equal", "Greater": "Greater",
            "GreaterEqual": "GreaterOrEqual", "Less": "Less", "LessEqual": "LessOrEqual",
-           "LogicalAnd": "And", "LogicalOr": "Or", "Mod": "Mod"}
+           "LogicalAnd": "And", "LogicalOr": "Or"}
 _UNARY = {"Negative": "Neg", "Absolute": "Abs", "Abs": "Abs", "Sqrt": "Sqrt", "Exp": "Exp", "Log": "Log",
           "Tanh": "Tanh", "Sin": "Sin", "Cos": "Cos", "Sign": "Sign", "Floor": "Floor", "Ceil": "Ceil",
           "Reciprocal": "Reciprocal", "LogicalNot": "Not", "Erf": "Erf"}
@@ -55,6 +55,8 @@ OPS = {
     "Tile": _f(A.tile),
     "Flip": _f(A.flip),
     "Clip": _f(lambda em, x, x_min, x_max: A.clip(em, x, x_min, x_max)),
+    "Take": _f(A.take, ("x", "indices")),
+    "Einsum": _f(A.einsum, ("operands",)),  # called with *operands: several arrive as one list
     "GetItem": Function(("x", "key"), lambda em, x, key: A.getitem(em, x, _index(key)), 1),
     "Sum": _f(A.reduce("ReduceSum")),
     "Mean": _f(A.reduce("ReduceMean")),

@@ -65,6 +65,12 @@ def _squared_difference(em, x, y):
     return em.op("Mul", d, d)
 
 
+def _gather(em, params, indices, axis=None, batch_dims=0, validate_indices=None):
+    if batch_dims:
+        raise TypeError("batch_dims is not supported")
+    return A.take(em, params, indices, 0 if axis is None else axis)
+
+
 def _index(spec):
     """A getitem `slice_spec` as tf-keras serializes it: {start, stop, step} dicts, an
     `__ellipsis__` object, None (tf.newaxis) and ints."""
@@ -134,6 +140,7 @@ FUNCTIONS = {
     "where": _f(lambda em, condition, x, y: A.where(em, condition, x, y), ("condition", "x", "y")),
     "tile": _f(lambda em, input, multiples: A.tile(em, input, multiples), ("input",)),
     "reverse": _f(lambda em, tensor, axis: A.flip(em, tensor, axis), ("tensor",)),
+    "gather": _f(_gather, ("params", "indices")), "compat.v1.gather": _f(_gather, ("params", "indices")),
     "identity": _f(lambda em, input: input, ("input",)),
     "__operators__.getitem": _f(lambda em, tensor, slice_spec: A.getitem(em, tensor, _index(slice_spec)),
                                 ("tensor", "slice_spec"), 1),

@@ -14,7 +14,8 @@ from graphc.nn import Dense, Input, LSTM, MultiHeadAttention
 
 DIR = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 CASES = ["kw_mha_query_value_key", "kw_mha_causal_value_only", "kw_attention_inputs", "kw_merge_inputs",
-         "kw_lstm_initial_state", "kops_arithmetic_shapes", "kops_constants_and_where", "kops_in_cnn"]
+         "kw_lstm_initial_state", "kops_arithmetic_shapes", "kops_constants_and_where", "kops_einsum_take",
+         "kops_in_cnn"]
 
 
 def check_against(npz, outs, tol=1e-4):

@@ -29,7 +29,7 @@ def run(name, opt):
 
 
 @pytest.mark.parametrize("opt", ["O0", "O2"])
-@pytest.mark.parametrize("name", ["tfop_arith_shapes_k2", "tfop_in_cnn_k2"])
+@pytest.mark.parametrize("name", ["tfop_arith_shapes_k2", "tfop_gather_where_k2", "tfop_in_cnn_k2"])
 def test_matches_tf_keras(name, opt):
     run(name, opt)
 
@@ -41,9 +41,10 @@ def _functions_in(path):
 
 
 def test_fixtures_exercise_many_functions():
-    used = _functions_in(DIR / "tfop_arith_shapes_k2.h5") | _functions_in(DIR / "tfop_in_cnn_k2.h5")
+    used = set().union(*(_functions_in(DIR / f"{n}.h5")
+                         for n in ("tfop_arith_shapes_k2", "tfop_gather_where_k2", "tfop_in_cnn_k2")))
     assert used <= set(FUNCTIONS)
-    assert len(used) >= 25
+    assert len(used) >= 40
     assert {"__operators__.getitem", "concat", "stack", "reshape", "linalg.matmul", "cast"} <= used
 
 
