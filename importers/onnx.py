@@ -21,6 +21,7 @@ from onnx import numpy_helper
 from graphc import limits
 from graphc.errors import GraphcError, GraphError, ModelFormatError
 from graphc.ir import TARGET_OPSET, Graph
+from graphc.ops.registry import schema_of
 from graphc.types import OpaqueType, TensorType
 
 # Pseudo-file used in messages when the model did not come from a file.
@@ -305,10 +306,17 @@ class _Importer:
                 return body.add_capture(captures.index(name), types.get(name, TensorType()), f"capture_{name}")
 
             attrs = {}
+            schema = schema_of(node.op_type, node.domain, self.opsets.get(node.domain or "", TARGET_OPSET))
             for a in node.attribute:
                 if a.ref_attr_name:
                     raise ModelFormatError(f"{self.label}: node {label} refers to a function attribute outside "
                                            f"a function")
+                declared = schema.attributes.get(a.name) if schema is not None else None
+                if declared is not None and declared.type not in (a.type, onnx.AttributeProto.UNDEFINED):
+                    # passes read attributes by their schema type (perm as ints, axis as an int)
+                    raise ModelFormatError(f"{self.label}: node {label} ({node.op_type}) has attribute {a.name!r} "
+                                           f"of type {onnx.AttributeProto.AttributeType.Name(a.type)}, but "
+                                           f"{node.op_type} takes {onnx.AttributeProto.AttributeType.Name(declared.type)}")
                 attrs[a.name] = _attr_value(a, lambda sub: self.graph(sub, capture), self.label, f"node {label}")
             out_types = [types.get(n) if n else TensorType() for n in node.output]
             key = g.add_node(node.op_type, [], attrs, outputs=[t or TensorType() for t in out_types],

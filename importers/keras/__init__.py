@@ -89,7 +89,7 @@ def _build(config, where, keras2):
         if str(e).startswith(where):
             raise
         raise type(e)(f"{where}: {e}") from None  # a layer's own error, which cannot know the file
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, ZeroDivisionError, OverflowError) as e:
         raise ModelFormatError(f"{where}: malformed model config ({type(e).__name__}: {e})") from None
     except RecursionError:
         raise ModelFormatError(f"{where}: model config nests models or layers too deeply to follow") from None

@@ -30,7 +30,7 @@ from graphc import limits
 from graphc.errors import GraphcError, ModelFormatError
 
 # Errors h5py raises for damaged or inconsistent files.
-H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError)
+H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, OverflowError)
 
 _GCOL_HEADER = 16  # "GCOL", version, 3 reserved bytes, 8-byte collection size
 _OBJ_HEADER = 16  # 2-byte index, 2-byte refcount, 4 reserved, 8-byte size

@@ -203,13 +203,25 @@ def test_bad_elem_type(tmp_path):
         graphc.load(_save(tmp_path, model))
 
 
-def test_attribute_of_the_wrong_type_is_named_by_the_exporter():
+def test_attribute_of_the_wrong_type_is_refused_at_import(tmp_path):
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 2])
     node = helper.make_node("Concat", ["a", "a"], ["y"], name="cat")
     node.attribute.append(helper.make_attribute("axis", "zero"))  # a STRING where Concat takes an INT
     model = _one_node_model(node, [a], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(GraphcError, match=r"node 'cat' \(Concat\): attribute 'axis' holds str zero"):
-        graphc.compile(graphc.load(model), opt_level="O0")
+    with pytest.raises(ModelFormatError, match=r"m\.onnx: node 'cat' \(Concat\) has attribute 'axis' of type "
+                                               r"STRING, but Concat takes INT"):
+        graphc.load(_save(tmp_path, model))
+
+
+def test_attribute_of_the_wrong_type_is_named_by_the_exporter():
+    from graphc.lower.onnx import to_onnx
+
+    g = graphc.Graph("g")
+    a = g.add_input("a", graphc.TensorType(np.float32, (2, 2)))
+    key = g.add_node("Concat", [a, a], {"axis": "zero"}, outputs=[graphc.TensorType(np.float32, (4, 2))], name="cat")
+    g.add_output("y", (key, 0))
+    with pytest.raises(GraphError, match=r"node 'cat' \(Concat\): attribute 'axis' holds str zero"):
+        to_onnx(g)
 
 
 def _const_graph(op, arrays, attrs=None, out_type=None):

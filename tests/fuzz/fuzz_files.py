@@ -353,7 +353,12 @@ def main(work: Path, examples: int) -> None:
         faulthandler.dump_traceback_later(CASE_SECONDS, exit=True)
         current["label"] = label
         try:
+            before = len(failures)
             run_case(path, label, outcomes, failures)
+            if len(failures) > before:  # keep the files, to reproduce the case by hand
+                kept = work / f"failed_{before}"
+                shutil.copytree(folder, kept, symlinks=True, dirs_exist_ok=True)
+                failures[-1]["files"] = str(kept)
         finally:
             current["label"] = None
             faulthandler.cancel_dump_traceback_later()

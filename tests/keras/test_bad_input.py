@@ -179,21 +179,24 @@ def test_deeply_nested_json_file(tmp_path):
     _load_refused(p, "nested deeper than")
 
 
-@needs(SEQ)
-def test_unsupported_zip_compression(tmp_path):
-    p = tmp_path / "m.keras"
-    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w", compression=zipfile.ZIP_BZIP2) as zout:
+def _recompress(p: Path, compression: int, extra=()) -> Path:
+    """SEQ's members written again with `compression`, plus `extra` (name, bytes, method) members."""
+    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w", compression=compression) as zout:
         for name in zin.namelist():
             zout.writestr(name, zin.read(name))
-    _load_refused(p, "compression method 12")
+        for name, data, method in extra:
+            zout.writestr(name, data, compress_type=method)
+    return p
+
+
+@needs(SEQ)
+def test_unsupported_zip_compression(tmp_path):
+    _load_refused(_recompress(tmp_path / "m.keras", zipfile.ZIP_BZIP2), "compression method 12")
 
 
 @needs(SEQ)
 def test_corrupt_deflate_stream(tmp_path):
-    p = tmp_path / "m.keras"
-    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zout:
-        for name in zin.namelist():
-            zout.writestr(name, zin.read(name))
+    p = _recompress(tmp_path / "m.keras", zipfile.ZIP_DEFLATED)
     data = bytearray(p.read_bytes())
     with zipfile.ZipFile(p) as z:
         info = z.getinfo("config.json")
@@ -206,11 +209,8 @@ def test_corrupt_deflate_stream(tmp_path):
 
 @needs(SEQ)
 def test_zip_bomb(tmp_path):
-    p = tmp_path / "m.keras"
-    with zipfile.ZipFile(DIR / SEQ) as zin, zipfile.ZipFile(p, "w") as zout:
-        for name in zin.namelist():
-            zout.writestr(name, zin.read(name))
-        zout.writestr("assets/pad.bin", bytes(64 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    p = _recompress(tmp_path / "m.keras", zipfile.ZIP_STORED,
+                    extra=[("assets/pad.bin", bytes(64 << 20), zipfile.ZIP_DEFLATED)])
     assert p.stat().st_size < 1 << 20
     _load_refused(p, "compression ratio over 200:1; refusing a possible zip bomb")
 
