@@ -88,7 +88,12 @@ class MultiHeadAttention(Layer):
         v = heads(self.value_dense.project(em, value, 1), vd, S)
         q = em.op("Mul", q, em.const(np.float32(1.0 / np.sqrt(kd))))
         scores = em.op("MatMul", q, em.transpose(k, [0, 1, 3, 2]))  # (B, h, T, S)
-        keep = self._mask(em, query, value, mask, attention_mask, use_causal_mask, T, S)
+        masks = (list(mask) if isinstance(mask, list) else []) + [None] * 3
+        # as in Keras: explicit value/key masks take the place of the tensors' own; the query's
+        # own mask always wins over an explicit query_mask (Keras's call overwrites it)
+        masks = [masks[0]] + [given if given is not None else own
+                              for given, own in zip((value_mask, key_mask), masks[1:3])]
+        keep = self._mask(em, query, value, masks, attention_mask, use_causal_mask, T, S)
         if keep is not None:
             scores = em.op("Where", em.unsqueeze(keep, [1]), scores, em.const(np.float32(_NEG)))
         probs = em.op("Softmax", scores, axis=-1)
@@ -108,12 +113,9 @@ class MultiHeadAttention(Layer):
             if em.type(m).dtype != np.bool_:
                 m = em.op("Cast", m, to=9)
             parts.append(m)
-        if isinstance(mask, list):
-            q_mask, v_mask = mask[0], mask[1] if len(mask) > 1 else None
-            if q_mask is not None:
-                parts.append(em.unsqueeze(q_mask, [2]))
-            if v_mask is not None:
-                parts.append(em.unsqueeze(v_mask, [1]))
+        for m, axis in zip(mask, (2, 1, 1)):  # query mask over T; value and key masks over S
+            if m is not None:
+                parts.append(em.unsqueeze(m if em.type(m).dtype == np.bool_ else em.op("Cast", m, to=9), [axis]))
         if causal:
             parts.append(em.const(np.tril(np.ones((1, T, S), bool)), np.bool_))
         if not parts:

@@ -13,9 +13,9 @@ from graphc.importers.keras import load
 from graphc.nn import Dense, Input, LSTM, MultiHeadAttention
 
 DIR = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
-CASES = ["kw_mha_query_value_key", "kw_mha_causal_value_only", "kw_attention_inputs", "kw_merge_inputs",
-         "kw_lstm_initial_state", "kops_arithmetic_shapes", "kops_constants_and_where", "kops_einsum_take",
-         "kops_in_cnn"]
+CASES = ["kw_mha_query_value_key", "kw_mha_causal_value_only", "kw_mha_explicit_masks",
+         "kw_mha_key_mask_from_embedding", "kw_attention_inputs", "kw_merge_inputs", "kw_lstm_initial_state",
+         "kops_arithmetic_shapes", "kops_constants_and_where", "kops_einsum_take", "kops_in_cnn"]
 
 
 def check_against(npz, outs, tol=1e-4):
