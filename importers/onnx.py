@@ -57,6 +57,25 @@ def read_model_proto(src, *, what: str | None = None) -> tuple[onnx.ModelProto, 
     return model, label, folder
 
 
+def _check_text(model: onnx.ModelProto, label: str) -> None:
+    """Refuse names that are not UTF-8: protobuf hands them over as bytes, which no later stage takes."""
+    graphs = [model.graph]
+    while graphs:
+        gp = graphs.pop()
+        names = [gp.name, *(v.name for v in (*gp.input, *gp.output, *gp.value_info)),
+                 *(t.name for t in gp.initializer), *(s.values.name for s in gp.sparse_initializer)]
+        for node in gp.node:
+            names += [node.op_type, node.domain, node.name, *node.input, *node.output,
+                      *(a.name for a in node.attribute)]
+            for a in node.attribute:
+                graphs += [a.g] if a.HasField("g") else []
+                graphs += list(a.graphs)
+        bad = next((n for n in names if not isinstance(n, str)), None)
+        if bad is not None:
+            raise ModelFormatError(f"{label}: graph {gp.name if isinstance(gp.name, str) else '?'!r} holds the name "
+                                   f"{bad!r}, which is not UTF-8 text; the file is damaged")
+
+
 def _external_tensors(model: onnx.ModelProto):
     from onnx.external_data_helper import _get_all_tensors
 
@@ -380,6 +399,7 @@ def load(src, *, variables: bool = False, convert_opset: bool = True, infer_type
     `variables=True` makes initializers trainable `Variable`s instead of `Constant`s.
     """
     model, label, folder = read_model_proto(src)
+    _check_text(model, label)
     _load_external_data(model, label, folder)
     note = None
     if convert_opset:

@@ -243,6 +243,8 @@ class Layer:
         unknown = [k for k in kwargs if not _IGNORED.match(k)]
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s) {unknown}")
+        if name is not None and not isinstance(name, str):  # names become ONNX value names
+            raise TypeError(f"{type(self).__name__} name {name!r} is not a string")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = trainable
         self.built = False

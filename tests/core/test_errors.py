@@ -125,7 +125,7 @@ def _one_node_model(node, inputs, outputs, inits=(), sparse=()):
 
 def _save(tmp_path, model, name="m.onnx"):
     p = tmp_path / name
-    p.write_bytes(model.SerializeToString())
+    p.write_bytes(model if isinstance(model, bytes) else model.SerializeToString())
     return p
 
 
@@ -256,3 +256,10 @@ def test_cse_skips_a_constant_without_a_value():
     g.add_output("ya", (a, 0))
     g.add_output("yb", (b, 0))
     assert CommonSubexpressionElimination().run(g) == 0
+
+
+def test_name_that_is_not_utf8(tmp_path):
+    model = _one_node_model(helper.make_node("Relu", ["x"], ["y"]), [X4], [Y4])
+    data = model.SerializeToString().replace(b"Relu", b"Rel\xb1")  # protobuf hands invalid UTF-8 over as bytes
+    with pytest.raises(ModelFormatError, match=r"m\.onnx: graph 'g' holds the name b'Rel\\xb1', which is not UTF-8"):
+        graphc.load(_save(tmp_path, data))

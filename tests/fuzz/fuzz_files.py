@@ -1,8 +1,8 @@
 """Fuzzes graphc's model readers with mutated real files; run by `test_fuzz.py` in a child process.
 
-    python -m tests.fuzz.fuzz_files WORKDIR EXAMPLES
+    python -m tests.fuzz.fuzz_files WORKDIR EXAMPLES [SEED]
 
-Cases come from hypothesis (derandomized, so every run draws the same ones) over the four
+Cases come from hypothesis (derandomized, so every run draws the same ones; a SEED explores others) over the four
 formats (`.keras`, legacy `.h5`, `.json` + `.weights.h5`, `.onnx`): byte flips, truncation and
 zeroed regions of the fixture files, structural mutations of their JSON configs (type swaps,
 deletions, huge ints, deep nesting), hostile HDF5 constructs (external storage, external links,
@@ -34,7 +34,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import onnx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import graphc
@@ -320,7 +320,7 @@ def run_case(path: Path, label: str, outcomes: Counter, failures: list) -> None:
                          "where": traceback.format_exc().splitlines()[-3][:200]})
 
 
-def main(work: Path, examples: int) -> None:
+def main(work: Path, examples: int, seed_value: int | None = None) -> None:
     folder, outside = work / "model", work / "outside"
     folder.mkdir(parents=True, exist_ok=True)
     outside.mkdir(exist_ok=True)
@@ -344,8 +344,9 @@ def main(work: Path, examples: int) -> None:
                 failures.append({"case": current["label"], "problem": f"opened {target}"})
     sys.addaudithook(audit)
 
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None, print_blob=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, derandomize=seed_value is None, database=None, deadline=None,
+              print_blob=False, suppress_health_check=list(HealthCheck))
+    @seed(seed_value or 0)
     @given(st.data())
     def case(data):
         path, label = make_case(data.draw, folder, outside)
@@ -369,5 +370,5 @@ def main(work: Path, examples: int) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)
     shutil.rmtree(Path(sys.argv[1]) / "model", ignore_errors=True)

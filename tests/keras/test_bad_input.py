@@ -259,3 +259,13 @@ def test_empty_sequential(tmp_path):
     p = tmp_path / "m.keras"
     rewrite_archive(DIR / SEQ, p, config=cfg)
     _load_refused(p, "has no layers besides its input")
+
+
+@needs("dense_relu.keras")
+def test_layer_name_that_is_not_a_string(tmp_path):
+    cfg = archive_config(DIR / "dense_relu.keras")
+    next(l for l in cfg["config"]["layers"] if l["class_name"] == "Dense")["config"]["name"] = 2 ** 63
+    p = tmp_path / "m.keras"
+    rewrite_archive(DIR / "dense_relu.keras", p, config=cfg)
+    with pytest.raises(GraphcError, match=r"m\.keras: .*name 9223372036854775808 is not a string"):
+        kimport.load(p)
