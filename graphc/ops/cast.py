@@ -54,8 +54,8 @@ def _export(g, node, inputs: list[str], outputs: list[str], exporter):
     """The ONNX form of a Cast/CastLike: the node itself, behind a Round (and a Cast to float32
     for the float types Round does not take) when it casts a float to a sub-byte integer."""
     d = g.data(node)
-    src = g.type_of(g.input_values(node)[0]).dtype
-    if not rounds_first(src, d["outputs"][0].dtype):
+    src = getattr(g.type_of(g.input_values(node)[0]), "dtype", None)  # None: opaque or unknown
+    if not rounds_first(src, getattr(d["outputs"][0], "dtype", None)):
         return None
     made, x = [], inputs[0]
     if np.dtype(src).name not in _ROUNDABLE:
