@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = int(os.environ.get("GRAPHC_FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("GRAPHC_FUZZ_EXAMPLES", "600"))
 
 
 def test_fuzzed_model_files(tmp_path):
