@@ -90,7 +90,7 @@ def check_global_heaps(data, where: str) -> None:
 def audit(f: h5py.File, where: str) -> None:
     """Walk every link of `f` without following it; refuse links and storage that leave the file,
     and datasets whose declared size or dtype no weight can have."""
-    total, seen, objects = 0, set(), 0
+    total, seen, objects, soft = 0, set(), 0, []
     stack = [(f, "/")]
     try:
         while stack:
@@ -106,9 +106,7 @@ def audit(f: h5py.File, where: str) -> None:
                     raise ModelFormatError(f"{where}: {full} is an external link to {link.filename!r}:"
                                            f"{link.path}; refusing to read anything outside the model file")
                 if isinstance(link, h5py.SoftLink):
-                    if group.get(name) is None:
-                        raise ModelFormatError(f"{where}: {full} is a soft link to {link.path!r}, "
-                                               f"which does not exist in the file")
+                    soft.append((group, name, full, link.path))
                     continue  # its target is reached through its hard link
                 obj = group.get(name)
                 addr = h5py.h5o.get_info(obj.id).addr
@@ -120,6 +118,11 @@ def audit(f: h5py.File, where: str) -> None:
                 elif isinstance(obj, h5py.Dataset):
                     total += _check_dataset(obj, where, full)
                     limits.check_bytes(total, where, "the weights file in total")
+        # resolved only now: with every external link refused above, no path can leave the file
+        for group, name, full, target in soft:
+            if group.get(name) is None:
+                raise ModelFormatError(f"{where}: {full} is a soft link to {target!r}, which does not exist "
+                                       f"in the file")
     except GraphcError:
         raise
     except H5_ERRORS as e:

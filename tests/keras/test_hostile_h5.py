@@ -156,3 +156,13 @@ def test_zeroed_heap_inside_a_keras_archive(tmp_path):
             zout.writestr(name, bytes(raw))
     with pytest.raises(ModelFormatError, match=r"m\.keras: model\.weights\.h5: damaged HDF5 global heap"):
         kimport.load(p)
+
+
+def test_soft_link_through_an_external_link(model_dir):
+    """A soft link whose path crosses an external link must not open the outside file either."""
+    secret = model_dir.parent / "secret.h5"
+    with h5py.File(model_dir / "m.weights.h5", "a") as f:
+        del f[KERNEL]
+        f[KERNEL] = h5py.SoftLink("/zz_outside/layers/dense/vars/0")
+        f["zz_outside"] = h5py.ExternalLink(str(secret), "/")
+    _refused(model_dir, r"/zz_outside is an external link")
