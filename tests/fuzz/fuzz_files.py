@@ -23,6 +23,7 @@ import faulthandler
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import sys
@@ -57,12 +58,14 @@ MEMORY_HEADROOM = 3 << 30  # address space a case may add to the process
 
 
 def mutate_bytes(data: bytes, draw) -> bytes:
-    kind = draw(st.sampled_from(["flip", "truncate", "zero"]))
+    kind = draw(st.sampled_from(["flip", "truncate", "zero", "zero_heap"]))
     b = bytearray(data)
+    heaps = [m.start() for m in re.finditer(b"GCOL", data)] if kind == "zero_heap" else []
     if kind == "truncate":
         return bytes(b[: draw(st.integers(0, len(b) - 1))])
-    if kind == "zero":
-        at = draw(st.integers(0, len(b) - 1))
+    if kind in ("zero", "zero_heap"):
+        # inside an HDF5 global heap, where libhdf5 spins on a zeroed object header
+        at = draw(st.sampled_from(heaps)) + draw(st.integers(16, 4096)) if heaps else draw(st.integers(0, len(b) - 1))
         b[at:at + 1024] = bytes(len(b[at:at + 1024]))
         return bytes(b)
     for _ in range(draw(st.integers(1, 16))):
