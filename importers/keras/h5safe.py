@@ -5,8 +5,8 @@
 - `check_global_heaps`: libhdf5 (2.0 included) loops forever decoding a global heap collection
   whose object header is zeroed (size 0, so its walk never advances); Keras keeps every string
   attribute (`model_config`, `weight_names`) in such collections. Each collection is walked here,
-  in Python, exactly as libhdf5 walks it, and a walk that would not advance or overruns its
-  collection is refused. That costs one `find` over the bytes and a few steps per string,
+  in Python, the way libhdf5's `H5HG__cache_heap_deserialize` walks it, and a walk that would not
+  advance or overruns its collection is refused. That costs one `find` over the bytes and a few steps per string,
   instead of a watchdog process around every read.
 - `audit`: every link under the root is inspected without being followed (`getlink=True`).
   External links, datasets with external storage (`Dataset.external`) and virtual datasets
@@ -32,8 +32,11 @@ from graphc.errors import GraphcError, ModelFormatError
 # Errors h5py raises for damaged or inconsistent files.
 H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, OverflowError)
 
-_GCOL_HEADER = 16  # "GCOL", version, 3 reserved bytes, 8-byte collection size
-_OBJ_HEADER = 16  # 2-byte index, 2-byte refcount, 4 reserved, 8-byte size
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# A global heap collection: "GCOL", version 1, 3 reserved bytes, its size (a "length", whose width
+# the superblock gives); each object: 2-byte index, 2-byte refcount, 4 reserved bytes, its size.
+# libhdf5 pads both headers to a multiple of 8 (H5HG_ALIGN), so the size sits at byte 8 of each.
+_SIZE_AT = 8
 
 
 def open_h5(src, where: str) -> h5py.File:
@@ -42,11 +45,13 @@ def open_h5(src, where: str) -> h5py.File:
         check_global_heaps(src, where)
         target = io.BytesIO(src)
     else:
-        with open(src, "rb") as fh:
-            size = Path(src).stat().st_size
-            if size:
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    check_global_heaps(data, where)
+        try:
+            with open(src, "rb") as fh:
+                if Path(src).stat().st_size:
+                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                        check_global_heaps(data, where)
+        except OSError as e:
+            raise ModelFormatError(f"{where}: cannot read ({e.strerror or e})") from None
         target = src
     try:
         f = h5py.File(target, "r")
@@ -60,26 +65,40 @@ def open_h5(src, where: str) -> h5py.File:
     return f
 
 
+def _sizeof_lengths(data) -> int | None:
+    """Width in bytes of a "length" field, from the superblock (at 0 or after a user block)."""
+    at = 0
+    while at + 16 <= len(data):
+        if bytes(data[at:at + 8]) == _SIGNATURE:
+            return data[at + 14] if data[at + 8] in (0, 1) else data[at + 10]
+        at = 512 if at == 0 else at * 2
+    return None
+
+
 def check_global_heaps(data, where: str) -> None:
     """Refuse a global heap collection whose object walk would not terminate inside it."""
+    width = _sizeof_lengths(data)
+    if width not in (2, 4, 8):
+        return  # no superblock found: libhdf5 will refuse the file before reading any heap
+    head = (_SIZE_AT + width + 7) // 8 * 8  # the collection's header and each object's, padded
     end, pos = len(data), 0
     while True:
         pos = data.find(b"GCOL", pos)
         if pos < 0:
             return
         start, pos = pos, pos + 4
-        if start + _GCOL_HEADER > end or data[start + 4] != 1 or bytes(data[start + 5:start + 8]) != b"\0\0\0":
+        if start + head > end or data[start + 4] != 1 or bytes(data[start + 5:start + 8]) != b"\0\0\0":
             continue  # not a collection header (weight bytes that happen to spell GCOL)
-        size = int.from_bytes(data[start + 8:start + 16], "little")
-        if size < _GCOL_HEADER or start + size > end:
+        size = int.from_bytes(data[start + _SIZE_AT:start + _SIZE_AT + width], "little")
+        if size < head or start + size > end:
             continue  # libhdf5 refuses such a collection itself when it is read
-        p, stop = start + _GCOL_HEADER, start + size
+        p, stop = start + head, start + size
         while p < stop:
-            if p + _OBJ_HEADER > stop:
+            if p + head > stop:
                 break  # a tail too small for an object is free space
             index = int.from_bytes(data[p:p + 2], "little")
-            obj = int.from_bytes(data[p + 8:p + 16], "little")
-            step = obj if index == 0 else _OBJ_HEADER + (obj + 7) // 8 * 8
+            obj = int.from_bytes(data[p + _SIZE_AT:p + _SIZE_AT + width], "little")
+            step = obj if index == 0 else head + (obj + 7) // 8 * 8
             if step <= 0 or p + step > stop:
                 raise ModelFormatError(
                     f"{where}: damaged HDF5 global heap at byte {start} (object at byte {p} declares "

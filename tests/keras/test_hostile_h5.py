@@ -166,3 +166,23 @@ def test_soft_link_through_an_external_link(model_dir):
         f[KERNEL] = h5py.SoftLink("/zz_outside/layers/dense/vars/0")
         f["zz_outside"] = h5py.ExternalLink(str(secret), "/")
     _refused(model_dir, r"/zz_outside is an external link")
+
+
+def test_heap_check_reads_the_superblock_layout(tmp_path):
+    """4-byte lengths and a user block move the heap's fields: a valid file passes, a zeroed heap not."""
+    from graphc.importers.keras.h5safe import open_h5
+
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_sizes(8, 4)
+    fcpl.set_userblock(1024)
+    p = tmp_path / "w.h5"
+    with h5py.File(h5py.h5f.create(str(p).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl)) as f:
+        f.attrs["names"] = ["kernel" * 10, "bias"]
+        f["x"] = np.ones(3)
+    open_h5(p, str(p)).close()
+    data = bytearray(p.read_bytes())
+    heap = data.find(b"GCOL")
+    data[heap + 16:heap + 64] = bytes(48)
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="damaged HDF5 global heap"):
+        open_h5(p, str(p))
