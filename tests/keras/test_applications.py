@@ -2,10 +2,12 @@
 small inputs, narrow widths where the family has them), saved into tmp_path, imported, and run at
 O0 and O2 against Keras's own predict; after O2 at most the two layout edges stay Transposes.
 
-Random weights give vanishing activations (BatchNormalization's moving statistics do not match
-the data), so every BatchNormalization is first calibrated on a batch that holds the test inputs
-(one training-mode call with momentum 0 stores its statistics): the logits
-(`classifier_activation=None`) are then far from zero and differ between samples and classes,
+Weights Keras sets to constants (biases, BatchNormalization's gamma and beta, ConvNeXt's layer
+scales) are drawn at random. Random weights give vanishing activations (each BatchNormalization's moving statistics are the
+identity while every layer shrinks its input), so each BatchNormalization is first given the
+scale of the data that reaches it (one pass through Keras's graph, in order; one variance per
+layer, not per channel, which would amplify nearly dead channels and their rounding): the logits
+(`classifier_activation=None`) are then of order one and differ between samples and classes,
 which the test checks so that a wrong import cannot pass by matching a constant.
 
 Also: Keras's rule for numbering the `layers/<class>_N` weight groups (`Functional.layers`, from
@@ -59,15 +61,47 @@ def build(name: str, batch: int = 2, seed: int = 0):
     make, size, (lo, hi) = FAMILIES[name]
     keras.utils.set_random_seed(seed)
     model = make((size, size, 3))
-    calibration = np.random.default_rng(seed).uniform(lo, hi, (batch + 2, size, size, 3)).astype(np.float32)
-    bns = [l for l in model.layers if isinstance(l, L.BatchNormalization)]
-    for bn in bns:
-        bn.momentum = 0.0
-    if bns:
-        # statistics of a batch that holds the test inputs: late layers see few positions per
-        # channel, and inputs outside the calibration would be divided by tiny variances
-        model(calibration, training=True)
-    return model, calibration[:batch]
+    rng = np.random.default_rng(seed)
+    perturb(model, rng)
+    x = rng.uniform(lo, hi, (batch, size, size, 3)).astype(np.float32)
+    calibrate(model, x)
+    return model, x
+
+
+def perturb(model, rng) -> None:
+    """Weights that Keras initializes to constants (biases and betas 0, gammas and layer scales 1
+    or 1e-6, a Normalization's mean 0 and variance 1) get random values, so that an import which
+    drops or swaps one of them shows in the outputs."""
+    for layer in model.layers:
+        for v in layer.weights:
+            leaf = v.path.rsplit("/", 1)[-1]
+            if leaf in ("bias", "beta"):
+                new = rng.normal(0.0, 0.1, v.shape)
+            elif leaf == "gamma" or type(layer).__name__ == "LayerScale":
+                new = rng.uniform(0.5, 1.5, v.shape)
+            elif isinstance(layer, L.Normalization) and leaf in ("mean", "variance"):
+                new = rng.uniform(0.3, 0.7, v.shape) if leaf == "mean" else rng.uniform(0.04, 0.1, v.shape)
+            else:
+                continue
+            v.assign(new.astype(np.float32))
+
+
+def calibrate(model, x) -> None:
+    """Set each BatchNormalization (in graph order, on the activations `x` gives under the ones
+    before it) to mean 0 and the mean square of its input, one value for all its channels."""
+    def scaled(op):
+        if not isinstance(op, L.BatchNormalization):
+            return op
+
+        def call(t, **kwargs):
+            a = keras.ops.convert_to_numpy(t).astype(np.float64)
+            channels = a.shape[op.axis % a.ndim]
+            op.moving_mean.assign(np.zeros(channels, np.float32))
+            op.moving_variance.assign(np.full(channels, max(np.mean(a * a) - op.epsilon, 0.0), np.float32))
+            return op(t, **kwargs)
+        return call
+
+    model._run_through_graph(x, operation_fn=scaled)  # Functional.call's own walk, one op at a time
 
 
 def data_transposes(onnx_model) -> int:
