@@ -136,7 +136,8 @@ class Model(Layer, GraphModel):
 
         counts, out = {}, []
         for l in self.layers:
-            key = snake_case(type(l).__name__ if not isinstance(l, Model) else l.keras_class)
+            # the class Keras saved (an imported layer's, a model's) names the weight group
+            key = snake_case(getattr(l, "keras_class", None) or type(l).__name__)
             n = counts.get(key, -1) + 1
             counts[key] = n
             out.append((f"layers/{key}" + (f"_{n}" if n else ""), l))

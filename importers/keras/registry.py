@@ -54,12 +54,12 @@ def construct(class_name: str, config: dict, where: str):
             f"with graphc.importers.keras.register_layer({class_name!r}, LayerClassOrFunction). "
             f"Supported classes: {', '.join(supported())}")
     try:
-        if isinstance(translator, type) and issubclass(translator, Layer):
-            return translator(**config)
-        layer = translator(config)
+        layer = translator(**config) if isinstance(translator, type) and issubclass(translator, Layer) \
+            else translator(config)
     except (TypeError, ValueError) as e:
         raise UnsupportedOpError(f"{where}: cannot build layer {name!r} ({class_name}) from its config: {e}") from None
     if not isinstance(layer, Layer):
         raise UnsupportedOpError(f"{where}: the translator for {class_name!r} returned {type(layer).__name__}, "
                                  f"not a graphc.nn.Layer")
+    layer.keras_class = class_name  # Keras keys the layer's weight group by its own class, not graphc's
     return layer

@@ -222,3 +222,23 @@ def test_weight_groups_follow_keras_layer_order(make, tmp_path):
     assert np.ptp(ref) > 1e-2
     for level in ("O0", "O2"):
         assert relative_error(imported.predict(x, opt_level=level), ref) <= TOL
+
+
+@keras.saving.register_keras_serializable(package="graphc_tests")
+class PlainDense(L.Dense):
+    """A user's Keras class: saved under its own name, `layers/plain_dense`, apart from `dense_N`."""
+
+
+def test_translated_custom_class_keeps_its_own_weight_group(tmp_path):
+    from graphc.importers.keras import register_layer
+    from graphc.nn import Dense
+
+    register_layer("PlainDense", Dense)  # translated by a graphc class of another name
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((5,))
+    model = keras.Model(inp, L.Dense(3)(PlainDense(4)(L.Dense(5)(inp))))
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    ref = model.predict(x, verbose=0)
+    got = load(tmp_path / "m.keras").predict(x, opt_level="O0")
+    assert relative_error(got, ref) <= TOL
