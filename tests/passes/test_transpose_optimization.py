@@ -197,7 +197,8 @@ def test_random_sandwiches_sink_and_cancel(data):
         elif kind == "layernorm":
             axis = data.draw(st.integers(-4, 3))
             w = [const(g, rng.standard_normal(s[axis:])) for _ in range(data.draw(st.integers(1, 2)))]
-            n = g.add_node("LayerNormalization", [v, *w], {"axis": axis})
+            # a large epsilon: a row the chain made nearly constant would divide rounding by ~sqrt(eps)
+            n = g.add_node("LayerNormalization", [v, *w], {"axis": axis, "epsilon": 0.1})
         elif kind == "matmul":
             n = g.add_node("MatMul", [v, const(g, rng.standard_normal((s[-1], data.draw(st.integers(1, 4)))))])
         elif kind == "softmax":
