@@ -30,8 +30,8 @@ class TransposeOptimization(Pass):
       untransposed layout, with one Transpose(p) after each value leaving the region. Agnostic ops:
       pointwise unary/binary/variadic ops (constant operands are broadcast to full rank and
       permuted; all-ones shapes such as scalars are kept), Concat (axis permuted), Pad (pads
-      permuted), Softmax/LogSoftmax/Hardmax (axis permuted), Reduce* with constant axes (axes
-      permuted; with keepdims=0 the output leaves the region under the reduced permutation, often
+      permuted), Slice with constant starts/ends/axes (axes permuted), Softmax/LogSoftmax/Hardmax
+      (axis permuted), Reduce* with constant axes (axes permuted; with keepdims=0 the output leaves the region under the reduced permutation, often
       the identity: ReduceMean over H,W of NHWC needs no transpose at all), MatMul by a constant
       matrix over the axis the untransposed layout has at position 1 (NHWC Dense on NCHW data:
       it becomes a 1x1 Conv), LayerNormalization with constant weights (its axes permuted; over
@@ -46,8 +46,8 @@ class TransposeOptimization(Pass):
 
     Left alone: graphs below opset 13, values of unknown rank, non-constant axes/pads/weights,
     MatMul and LayerNormalization on other than float32/float64 data, Pad with an
-    `axes` input, operands of lower rank that are neither constants nor all ones (they would need
-    a reshape), and nodes with body graphs. A region stops growing at `max_region` nodes (the rest
+    `axes` input, Slice without a constant `axes` input, operands of lower rank that are neither
+    constants nor all ones (they would need a reshape), and nodes with body graphs. A region stops growing at `max_region` nodes (the rest
     is its boundary), which keeps the pass linear in the graph's size.
     """
 
@@ -150,7 +150,7 @@ class _Region:
         d = g.nx._node[node]
         op = d["op"]
         ok = (movable(g, node) and len(d["outputs"]) == 1
-              and (op in POINTWISE or op in _SOFTMAX or op in _REDUCE or op in ("Concat", "Pad", *_CHANNEL_OPS)))
+              and (op in POINTWISE or op in _SOFTMAX or op in _REDUCE or op in ("Concat", "Pad", "Slice", *_CHANNEL_OPS)))
         if ok:
             ok = self._args_ok(node, op, d["attrs"])
         if ok:
@@ -178,6 +178,9 @@ class _Region:
             ins = g.input_values(node)
             return (len(ins) > 1 and g.const_value(ins[1]) is not None
                     and (len(ins) < 4 or ins[3] is None))
+        if op == "Slice":  # starts/ends/steps are per listed axis: only the axes need constants
+            ins = g.input_values(node)
+            return len(ins) > 3 and all(ins[j] is not None and g.const_value(ins[j]) is not None for j in (1, 2, 3))
         if op in _REDUCE:
             axes = axes_arg(g, node, 1) if opset(g) >= _AXES_INPUT_FROM.get(op, 18) else attrs.get("axes")
             return bool(axes)
@@ -365,6 +368,9 @@ class _Region:
             for i in range(r):
                 new[perm[i]], new[perm[i] + r] = pads[i], pads[i + r]
             g.set_input(node, 1, g.add_constant(np.array(new, dtype=np.int64), name=f"{node}_pads"))
+        elif op == "Slice":
+            axes = [perm[a % r] for a in int_list(g.const_value(ins[3]))]
+            g.set_input(node, 3, g.add_constant(np.array(axes, dtype=np.int64), name=f"{node}_axes"))
         elif op in _REDUCE:
             if opset(g) >= _AXES_INPUT_FROM.get(op, 18):
                 g.set_input(node, 1, g.add_constant(np.array(axes, dtype=np.int64), name=f"{node}_axes"))

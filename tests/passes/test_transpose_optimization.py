@@ -60,6 +60,21 @@ def test_residual_add_concat_pad_softmax_and_reduce():
     assert _count(out) == 0
 
 
+def test_slice_with_constant_axes_joins_the_region():
+    g = Graph()
+    x = g.add_input("x", f32(2, 3, 6, 7))
+    t = g.add_node("Transpose", [x], {"perm": TO_NHWC})  # (2, 6, 7, 3)
+    pad = g.add_node("Pad", [(t, 0), const(g, [0, 1, 1, 0, 0, 0, 0, 0], np.int64)])
+    crop = g.add_node("Slice", [(pad, 0), const(g, [1, 0], np.int64), const(g, [7, -1], np.int64),
+                                const(g, [1, -2], np.int64)])  # Cropping2D after a ZeroPadding2D
+    rev = g.add_node("Slice", [(crop, 0), const(g, [-1], np.int64), const(g, [-100], np.int64),
+                               const(g, [3], np.int64), const(g, [-1], np.int64)])  # channels reversed
+    back = g.add_node("Transpose", [(rev, 0)], {"perm": TO_NCHW})
+    g.add_output("y", (back, 0))
+    out = check(g, _passes())
+    assert _count(out) == 0
+
+
 def test_keeps_transposes_when_nothing_cancels():
     g = Graph()
     x = g.add_input("x", f32(2, 3, 4, 5))
