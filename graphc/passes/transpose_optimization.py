@@ -31,8 +31,8 @@ class TransposeOptimization(Pass):
       pointwise unary/binary/variadic ops (constant operands are broadcast to full rank and
       permuted; all-ones shapes such as scalars are kept), Concat (axis permuted), Pad (pads
       permuted), Slice with constant starts/ends/axes (axes permuted), Softmax/LogSoftmax/Hardmax
-      (axis permuted), Reduce* with constant axes (axes permuted; with keepdims=0 the output leaves the region under the reduced permutation, often
-      the identity: ReduceMean over H,W of NHWC needs no transpose at all), MatMul by a constant
+      (axis permuted), Reduce* with constant axes (axes permuted; with keepdims=0 the output
+      leaves the region under the reduced permutation, often the identity: ReduceMean over H,W of NHWC needs no transpose at all), MatMul by a constant
       matrix over the axis the untransposed layout has at position 1 (NHWC Dense on NCHW data:
       it becomes a 1x1 Conv), LayerNormalization with constant weights (its axes permuted; over
       axes that are no longer the trailing ones, such as NHWC channels on NCHW data, it becomes
@@ -47,8 +47,8 @@ class TransposeOptimization(Pass):
     Left alone: graphs below opset 13, values of unknown rank, non-constant axes/pads/weights,
     MatMul and LayerNormalization on other than float32/float64 data, Pad with an
     `axes` input, Slice without a constant `axes` input, operands of lower rank that are neither
-    constants nor all ones (they would need a reshape), and nodes with body graphs. A region stops growing at `max_region` nodes (the rest
-    is its boundary), which keeps the pass linear in the graph's size.
+    constants nor all ones (they would need a reshape), and nodes with body graphs. A region stops
+    growing at `max_region` nodes (the rest is its boundary), which keeps the pass linear in the graph's size.
     """
 
     name = "transpose-optimization"
