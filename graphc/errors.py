@@ -27,3 +27,7 @@ class InputError(GraphcError):
 
 class BackendError(GraphcError):
     """An execution back end that is missing or refused to run the model."""
+
+
+class RegistryError(GraphcError, ValueError):
+    """An op registry entry or gradient rule registered wrongly (unknown op, a second rule)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import broadcast, register, same_as
 from graphc.types import TensorType
 
@@ -13,6 +14,15 @@ UNARY = (
     "HardSigmoid", "HardSwish", "Mish", "Gelu", "Celu", "Shrink", "Clip", "BitwiseNot",
 )
 register(*UNARY, lowering="pointwise")(same_as(0))
+
+
+@gradient("Relu")
+def _relu_grad(ctx):
+    x = ctx.inputs[0]
+    zero = ctx.const(0)
+    return [ctx.emit("Where", ctx.emit("Greater", x, zero), ctx.output_grads[0], zero)]
+
+
 register("Softmax", "LogSoftmax", "Hardmax", lowering="reduction")(same_as(0))
 
 
@@ -30,6 +40,19 @@ def _broadcast_all(ctx, dtype):
           "BitwiseAnd", "BitwiseOr", "BitwiseXor", "PRelu", lowering="pointwise")
 def _binary(ctx):
     return _broadcast_all(ctx, ctx.input(0).dtype)
+
+
+@gradient("Add")
+def _add_grad(ctx):
+    g = ctx.output_grads[0]
+    return [ctx.unbroadcast(g, i) if ctx.needs(i) else None for i in range(2)]
+
+
+@gradient("Mul")
+def _mul_grad(ctx):
+    g, (a, b) = ctx.output_grads[0], ctx.inputs
+    return [ctx.unbroadcast(ctx.emit("Mul", g, b), 0) if ctx.needs(0) else None,
+            ctx.unbroadcast(ctx.emit("Mul", g, a), 1) if ctx.needs(1) else None]
 
 
 @register("And", "Or", "Xor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",

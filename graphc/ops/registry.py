@@ -2,9 +2,9 @@
 
 An entry is made with `@register("Name", ...)` on its type-inference function, in the file of its
 op family. Type inference gets an `InferContext` (input types, attributes, constant inputs) and
-returns one `Type` per output. Autodiff adds `grad` rules and the Triton lowering reads
-`lowering` ("pointwise", "reduction", "template" or None). An op missing here is *opaque*:
-its types come from ONNX's shape inference and only ONNX Runtime can run it.
+returns one `Type` per output. The op's gradient rule is added next to it with `@gradient("Name")`
+(`graphc/ops/gradient.py`). An op missing here is *opaque*: its types come from ONNX's shape
+inference and only ONNX Runtime can run it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import onnx
 
-from graphc.errors import ShapeError
+from graphc.errors import RegistryError, ShapeError
 from graphc.types import TensorType, Type
 
 
@@ -25,11 +25,20 @@ class OpSpec:
     domain: str
     infer: Callable[["InferContext"], list]
     lowering: str | None = None
-    grad: Callable | None = None
+    grad: Callable | None = None  # rule(ctx: GradContext) -> list[Value | None]; see ops/gradient.py
     extra: dict = field(default_factory=dict)
 
 
 REGISTRY: dict[tuple[str, str], OpSpec] = {}
+
+
+def same_function(a: Callable, b: Callable) -> bool:
+    """Whether `a` and `b` are one definition (a module reloaded defines its functions anew)."""
+    return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def op_label(op: str, domain: str = "") -> str:
+    return f"{domain}.{op}" if domain else op
 
 
 def register(*names: str, domain: str = "", lowering: str | None = None, **extra):
@@ -38,9 +47,12 @@ def register(*names: str, domain: str = "", lowering: str | None = None, **extra
     def deco(fn):
         for n in names:
             old = REGISTRY.get((domain, n))
-            if old is not None and (old.infer.__module__, old.infer.__qualname__) != (fn.__module__, fn.__qualname__):
-                raise ValueError(f"op {domain + '.' if domain else ''}{n} is registered twice")
-            REGISTRY[(domain, n)] = OpSpec(n, domain, fn, lowering=lowering, extra=dict(extra))
+            if old is not None and not same_function(old.infer, fn):
+                raise RegistryError(f"op {op_label(n, domain)} is registered twice ({old.infer.__module__} and "
+                                    f"{fn.__module__}): keep one entry per op")
+            # a reloaded family keeps the gradient rule registered on its entry
+            REGISTRY[(domain, n)] = OpSpec(n, domain, fn, lowering=lowering, extra=dict(extra),
+                                           grad=old.grad if old is not None else None)
         return fn
 
     return deco
