@@ -1,0 +1,64 @@
+"""`losses.get` by Keras string, Keras config dict and DL4J enum; bad labels/predictions are ShapeErrors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphc import GraphcError, losses
+from graphc.errors import ShapeError
+from tests.losses.helpers import run_loss
+
+
+@pytest.mark.parametrize("ident,cls", [
+    ("mse", losses.MeanSquaredError), ("categorical_crossentropy", losses.CategoricalCrossentropy),
+    ("CategoricalCrossentropy", losses.CategoricalCrossentropy), ("logcosh", losses.LogCosh),
+    (losses.LossFunction.MCXENT, losses.MCXENT), ("LossFunction.NEGATIVELOGLIKELIHOOD", losses.NegativeLogLikelihood),
+    ("SPARSE_MCXENT", losses.SparseCategoricalCrossentropy), ("xent", losses.BinaryCrossentropy),
+])
+def test_get_by_name(ident, cls):
+    # "xent" lower-case is not a Keras name, so it is read as DL4J's XENT
+    got = losses.get(ident)
+    assert isinstance(got, losses.XENT if ident == "xent" else cls)
+
+
+def test_config_round_trip():
+    loss = losses.get({"class_name": "BinaryCrossentropy",
+                       "config": {"from_logits": True, "label_smoothing": 0.1, "axis": -1, "name": "bce",
+                                  "reduction": "sum", "dtype": None}})
+    assert (loss.from_logits, loss.label_smoothing, loss.reduction, loss.name) == (True, 0.1, "sum", "bce")
+    again = losses.get({"class_name": "BinaryCrossentropy", "config": loss.get_config()})
+    assert again.get_config() == loss.get_config()
+    assert losses.get({"class_name": "Huber", "config": {"delta": 2.0}}).delta == 2.0
+
+
+@pytest.mark.parametrize("bad", ["no_such_loss", {"class_name": "Nope", "config": {}},
+                                 {"class_name": "Huber", "config": {"gamma": 1}}, 42])
+def test_unknown_loss(bad):
+    with pytest.raises(GraphcError):
+        losses.get(bad)
+
+
+def test_shape_mismatch_names_loss_and_shapes():
+    yt, yp = np.zeros((4, 3), np.float32), np.zeros((4, 5), np.float32)
+    with pytest.raises(ShapeError, match=r"loss 'categorical_crossentropy'.*\(None, 3\).*\(None, 5\)"):
+        run_loss(losses.get("categorical_crossentropy"), yt, yp)
+    with pytest.raises(ShapeError, match=r"sparse_categorical_crossentropy.*\(4, 2\).*\(4, 5\)"):
+        run_loss(losses.get("sparse_categorical_crossentropy"), np.zeros((4, 2), np.int64), yp, symbolic=False)
+
+
+def test_dtype_mismatch():
+    with pytest.raises(ShapeError, match=r"mean_squared_error.*floating point.*int64"):
+        run_loss(losses.get("mse"), np.zeros((2, 3), np.float32), np.zeros((2, 3), np.int64))
+    with pytest.raises(ShapeError, match="labels of dtype"):
+        run_loss(losses.get("mse"), np.array([["a"] * 3] * 2), np.zeros((2, 3), np.float32))
+
+
+def test_class_weight_count_must_match():
+    yt = np.eye(3, dtype=np.float32)
+    with pytest.raises(ShapeError, match="class_weight has 2 entries for 3 classes"):
+        run_loss(losses.get("categorical_crossentropy"), yt, yt, class_weight=[1.0, 2.0])
+
+
+def test_bad_reduction():
+    with pytest.raises(ShapeError, match="reduction 'avg'"):
+        losses.MeanSquaredError(reduction="avg")
