@@ -117,14 +117,15 @@ class Graph:
     def nodes(self):
         return self.nx.nodes
 
+    # node data through networkx's own dict: its NodeView costs a call more, and passes ask often
     def data(self, node: str) -> dict:
-        return self.nx.nodes[node]
+        return self.nx._node[node]
 
     def op(self, node: str) -> str:
-        return self.nx.nodes[node]["op"]
+        return self.nx._node[node]["op"]
 
     def attrs(self, node: str) -> dict:
-        return self.nx.nodes[node]["attrs"]
+        return self.nx._node[node]["attrs"]
 
     def is_source(self, node: str) -> bool:
         return self.nx.nodes[node]["op"] in SOURCE_OPS and self.nx.nodes[node]["domain"] == ""
@@ -187,6 +188,10 @@ class Graph:
 
     # ---- mutation -----------------------------------------------------------------------
     def set_input(self, node: str, port: int, value: Value | None) -> None:
+        """Feed input `port` of `node` with `value` (None: leave the port absent)."""
+        if not 0 <= port < self.nx._node[node]["n_inputs"]:
+            raise GraphError(f"node {node!r} ({self.nx._node[node]['op']}) has {self.nx._node[node]['n_inputs']} "
+                             f"input ports, not port {port}; widen it with set_arity first")
         for u, v, k, d in list(self.nx.in_edges(node, keys=True, data=True)):
             if d["dst"] == port:
                 self.nx.remove_edge(u, v, k)
@@ -194,13 +199,72 @@ class Graph:
             self._check_value(value, f"input {port} of {node!r}")
             self.nx.add_edge(value[0], node, src=int(value[1]), dst=port)
 
+    def set_inputs(self, node: str, inputs: Sequence[Value | None], captures: int | None = None) -> None:
+        """Feed `node` with exactly `inputs` (its arity becomes their number); `captures` says how
+        many of them, at the end, carry outer values read by its body graphs."""
+        for v in inputs:
+            if v is not None:
+                self._check_value(v, f"an input of {node!r}")
+        self.nx.remove_edges_from(list(self.nx.in_edges(node, keys=True)))
+        d = self.nx._node[node]
+        d["n_inputs"] = len(inputs)
+        if captures is not None:
+            d["captures"] = captures
+        self.nx.add_edges_from((v[0], node, {"src": int(v[1]), "dst": port})
+                               for port, v in enumerate(inputs) if v is not None)
+
+    def set_arity(self, node: str, n_inputs: int) -> None:
+        """Give `node` `n_inputs` formal input ports: new ones start absent, dropped ones lose their edge."""
+        d = self.nx._node[node]
+        formal = d["n_inputs"] - d["captures"]
+        if n_inputs < formal:
+            for u, v, k, e in list(self.nx.in_edges(node, keys=True, data=True)):
+                if n_inputs <= e["dst"] < formal:
+                    self.nx.remove_edge(u, v, k)
+        shift = n_inputs - formal  # capture ports sit after the formal ones and move with them
+        if d["captures"] and shift:
+            for u, v, k, e in list(self.nx.in_edges(node, keys=True, data=True)):
+                if e["dst"] >= formal:
+                    e["dst"] += shift
+        d["n_inputs"] = n_inputs + d["captures"]
+
+    def set_op(self, node: str, op: str, domain: str | None = None) -> None:
+        """Make `node` another op on the same inputs (its attributes are the caller's to fit)."""
+        d = self.nx._node[node]
+        d["op"] = op
+        if domain is not None:
+            d["domain"] = domain
+
+    def set_output_types(self, node: str, types: Sequence[Type]) -> None:
+        """Retype every output of `node` (their number may change; names follow)."""
+        d = self.nx._node[node]
+        d["outputs"] = list(types)
+        names = d["names"] or []
+        d["names"] = (list(names) + [None] * len(types))[: len(types)]
+
+    def set_output_type(self, value: Value, type: Type) -> None:
+        self.nx._node[value[0]]["outputs"][value[1]] = type
+
+    def set_output_names(self, node: str, names: Sequence[str | None]) -> None:
+        """The preferred exported name of each output of `node` (None: let the writer choose)."""
+        d = self.nx._node[node]
+        if len(names) != len(d["outputs"]):
+            raise GraphError(f"node {node!r}: {len(names)} names for {len(d['outputs'])} outputs")
+        d["names"] = list(names)
+
+    def retarget_outputs(self, old: Value, new: Value) -> None:
+        """Make the graph outputs that return `old` return `new` (node readers stay)."""
+        old, new = tuple(old), tuple(new)
+        if any(v == old for _, v in self.outputs):
+            self._check_value(new, "a graph output")
+            self.outputs = [(n, new if v == old else v) for n, v in self.outputs]
+
     def replace_uses(self, old: Value, new: Value) -> None:
         """Make every reader of `old` (nodes and graph outputs) read `new` instead."""
         old, new = tuple(old), tuple(new)
         for node, port in self.consumers(old):
             self.set_input(node, port, new)
-        if any(v == old for _, v in self.outputs):
-            self.outputs = [(n, new if v == old else v) for n, v in self.outputs]
+        self.retarget_outputs(old, new)
 
     def remove_node(self, node: str) -> None:
         if node in self.inputs:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -292,7 +291,7 @@ class _Importer:
             if vi.name in init_names:
                 continue  # old IR versions list initializers among the inputs
             v = g.add_input(vi.name, types.get(vi.name, TensorType()))
-            g.data(v[0])["names"] = [vi.name]
+            g.set_output_names(v[0], [vi.name])
             g.data(v[0])["doc_string"] = vi.doc_string
             env[vi.name] = v
 
@@ -351,20 +350,14 @@ class _Importer:
         for key, label, names, captures, needs_types in pending:
             inputs = [None if not n else lookup(n, label) for n in names]
             inputs += [lookup(n, label) for n in captures]
-            d = g.data(key)
-            d["n_inputs"], d["captures"] = len(inputs), len(captures)
-            for port, v in enumerate(inputs):
-                if v is not None:
-                    g.nx.add_edge(v[0], key, src=v[1], dst=port)
-            if needs_types and d["domain"] == "":
+            g.set_inputs(key, inputs, captures=len(captures))
+            if needs_types and g.data(key)["domain"] == "":
                 untyped.append(key)
-        if not nx.is_directed_acyclic_graph(g.nx):
-            try:
-                g.topo_order()
-            except GraphError as e:
-                raise GraphError(f"{self.label}: {e}") from None
-        if untyped:
+        try:
             order = {n: i for i, n in enumerate(g.topo_order())}
+        except GraphError as e:
+            raise GraphError(f"{self.label}: {e}") from None
+        if untyped:
             for key in sorted(untyped, key=order.__getitem__):
                 self._fill_types(g, key)
         for vi in gp.output:
@@ -390,7 +383,7 @@ class _Importer:
         except GraphcError:
             return
         if inferred:
-            d["outputs"] = [t if t is not None else TensorType() for t in inferred[: len(d["outputs"])]]
+            g.set_output_types(key, [t if t is not None else TensorType() for t in inferred[: len(d["outputs"])]])
 
 
 def load(src, *, variables: bool = False, convert_opset: bool = True, infer_types: bool = True) -> Graph:

@@ -4,7 +4,8 @@ Value names: a source node's value is named after the node; other values keep th
 were imported with (`names`) when it is free, else `node` / `node_i`. Graph outputs take their
 own names; an output that reads a graph input, a constant or another output under a different
 name goes through an `Identity`. Names are unique across the model, subgraphs included, as ONNX
-requires. Ops of the `graphc` domain are expanded by their registry entry's `export` hook.
+requires. Ops of the `graphc` domain, and the few standard ops written differently, are written
+by their hook in `onnx_forms.FORMS`, the ONNX lowering's own table.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from onnx import helper, numpy_helper
 
 from graphc.errors import GraphcError, GraphError, UnsupportedOpError
 from graphc.ir import CAPTURE, GRAPHC_DOMAIN, TARGET_OPSET, Graph
+from graphc.lower.onnx_forms import FORMS
 from graphc.ops.registry import schema_of
 from graphc.types import OpaqueType, TensorType
 
@@ -171,20 +173,14 @@ class _Exporter:
                                  doc_string=str(g.doc_string) if g.doc_string else None)
 
     def _lower_standard(self, g: Graph, n: str, inputs: list[str], outputs: list[str]):
-        """The nodes a standard op's registry `export` hook writes for it, or None (write it as it is)."""
-        from graphc.ops import lookup
-
+        """The nodes a standard op's entry in `FORMS` writes for it, or None (write it as it is)."""
         d = g.data(n)
-        spec = lookup(d["op"], d["domain"]) if not d["domain"] else None
-        hook = spec.extra.get("export") if spec else None
+        hook = FORMS.get(("", d["op"])) if not d["domain"] else None
         return hook(g, n, inputs, outputs, self) if hook else None
 
     def _expand(self, g: Graph, n: str, inputs: list[str], outputs: list[str]) -> list[onnx.NodeProto]:
-        from graphc.ops import lookup
-
         d = g.data(n)
-        spec = lookup(d["op"], d["domain"])
-        hook = spec.extra.get("export") if spec else None
+        hook = FORMS.get((d["domain"], d["op"]))
         if hook is None:
             raise UnsupportedOpError(f"node {n!r}: graphc op {d['op']!r} has no ONNX form")
         made = hook(g, n, inputs, outputs, self)
@@ -214,7 +210,7 @@ def _schema_attr_type(op, domain, key, opsets):
 
 def to_onnx(graph: Graph, *, check: bool = True, portable: bool = False, producer: str = "graphc") -> onnx.ModelProto:
     """Export `graph` as an ONNX model; `portable=True` avoids ONNX Runtime's contrib ops."""
-    from graphc import __version__
+    from graphc.version import __version__
 
     ex = _Exporter(graph.opset_imports, portable)
     gp = ex.graph(graph)

@@ -7,20 +7,17 @@ int2.md says the same of the 2-bit types). Truncating drops the bits that do not
 between fixed-point types ("200 (int16) -> -56 (int8)"), two's complement for the signed ones.
 graphc gives that rule everywhere: `cast_subbyte` is the numpy form constant folding uses (the
 reference evaluator's form follows whatever ml_dtypes does: 0.7.0 turns out-of-range values
-into 0), and the exporter writes a Round before such a Cast, because ONNX Runtime rounds
+into 0), and the exporter (graphc/lower/onnx_forms.py) writes a Round before such a Cast, because ONNX Runtime rounds
 ties away from zero (2.5 -> 3) where the rule says to even (2.5 -> 2).
 """
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
 
 from graphc.ops.registry import onnx_dtype, register
 
 # bits of each sub-byte integer type (ml_dtypes names)
 SUBBYTE_INTS = {"int4": 4, "uint4": 4, "int2": 2, "uint2": 2}
-# inputs ONNX Runtime's Round takes as they are; other floats (bfloat16, float8) go through float32
-_ROUNDABLE = ("float16", "float32", "float64")
 
 
 def cast_subbyte(x: np.ndarray, dtype) -> np.ndarray:
@@ -50,31 +47,12 @@ def rounds_first(src, dst) -> bool:
     return dst.name in SUBBYTE_INTS and src.name not in SUBBYTE_INTS and src.kind not in "iubOSU"
 
 
-def _export(g, node, inputs: list[str], outputs: list[str], exporter):
-    """The ONNX form of a Cast/CastLike: the node itself, behind a Round (and a Cast to float32
-    for the float types Round does not take) when it casts a float to a sub-byte integer."""
-    d = g.data(node)
-    src = getattr(g.type_of(g.input_values(node)[0]), "dtype", None)  # None: opaque or unknown
-    if not rounds_first(src, getattr(d["outputs"][0], "dtype", None)):
-        return None
-    made, x = [], inputs[0]
-    if np.dtype(src).name not in _ROUNDABLE:
-        f32 = exporter.unique(f"{node}_f32")
-        made.append(helper.make_node("Cast", [x], [f32], name=exporter.unique(f32), to=1))
-        x = f32
-    rounded = exporter.unique(f"{node}_rounded")
-    made.append(helper.make_node("Round", [x], [rounded], name=exporter.unique(rounded)))
-    cast = helper.make_node(d["op"], [rounded, *inputs[1:]], outputs, name=exporter.unique(node))
-    cast.attribute.extend(exporter.attribute(k, v, d["op"], "", None, node=node) for k, v in d["attrs"].items())
-    return made + [cast]
-
-
-@register("Cast", lowering="pointwise", export=_export)
+@register("Cast", traits=("pointwise", "unary"))
 def _cast(ctx):
     return [ctx.input(0).with_dtype(onnx_dtype(ctx.attr("to")))]
 
 
-@register("CastLike", lowering="pointwise", export=_export)
+@register("CastLike")
 def _cast_like(ctx):
     return [ctx.input(0).with_dtype(ctx.input(1).dtype)]
 

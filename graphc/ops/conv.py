@@ -43,17 +43,17 @@ def _conv_out(ctx, dtype):
     return [TensorType(dtype, (batch, channels, *sliding_window(ctx, spatial, kernel)))]
 
 
-@register("Conv", lowering="template")
+@register("Conv")
 def _conv(ctx):
     return _conv_out(ctx, ctx.input(0).dtype)
 
 
-@register("ConvInteger", lowering="template")
+@register("ConvInteger")
 def _conv_integer(ctx):
     return _conv_out(ctx, np.int32)
 
 
-@register("ConvTranspose", lowering="template")
+@register("ConvTranspose")
 def _conv_transpose(ctx):
     x, w, n, kernel = _layout(ctx)
     if n is None:

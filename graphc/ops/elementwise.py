@@ -13,7 +13,9 @@ UNARY = (
     "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "ThresholdedRelu",
     "HardSigmoid", "HardSwish", "Mish", "Gelu", "Celu", "Shrink", "Clip", "BitwiseNot",
 )
-register(*UNARY, lowering="pointwise")(same_as(0))
+POINTWISE_UNARY = ("pointwise", "unary")
+POINTWISE_NARY = ("pointwise", "nary")
+register(*UNARY, traits=POINTWISE_UNARY)(same_as(0))
 
 
 @gradient("Relu")
@@ -23,10 +25,10 @@ def _relu_grad(ctx):
     return [ctx.emit("Where", ctx.emit("Greater", x, zero), ctx.output_grads[0], zero)]
 
 
-register("Softmax", "LogSoftmax", "Hardmax", lowering="reduction")(same_as(0))
+register("Softmax", "LogSoftmax", "Hardmax", traits=("along_axis",))(same_as(0))
 
 
-@register("IsNaN", "IsInf", "Not", lowering="pointwise")
+@register("IsNaN", "IsInf", "Not", traits=POINTWISE_UNARY)
 def _to_bool(ctx):
     return [ctx.input(0).with_dtype(np.bool_)]
 
@@ -36,10 +38,13 @@ def _broadcast_all(ctx, dtype):
     return [TensorType(dtype, broadcast(*shapes))]
 
 
-@register("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "BitShift",
-          "BitwiseAnd", "BitwiseOr", "BitwiseXor", "PRelu", lowering="pointwise")
+@register("Sub", "Div", "Pow", "Sum", "Mean", "Mod", "BitShift", "PRelu", traits=POINTWISE_NARY)
 def _binary(ctx):
     return _broadcast_all(ctx, ctx.input(0).dtype)
+
+
+register("Add", "Mul", "Max", "Min", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+         traits=(*POINTWISE_NARY, "commutative"))(_binary)
 
 
 @gradient("Add")
@@ -55,19 +60,21 @@ def _mul_grad(ctx):
             ctx.unbroadcast(ctx.emit("Mul", g, a), 1) if ctx.needs(1) else None]
 
 
-@register("And", "Or", "Xor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-          lowering="pointwise")
+@register("Less", "Greater", "LessOrEqual", "GreaterOrEqual", traits=POINTWISE_NARY)
 def _compare(ctx):
     return _broadcast_all(ctx, np.bool_)
 
 
-@register("Where", lowering="pointwise")
+register("And", "Or", "Xor", "Equal", traits=(*POINTWISE_NARY, "commutative"))(_compare)
+
+
+@register("Where", traits=POINTWISE_NARY)
 def _where(ctx):
     t = _broadcast_all(ctx, ctx.input(1).dtype)
     return t
 
 
-@register("Dropout", lowering="pointwise")
+@register("Dropout")
 def _dropout(ctx):
     x = ctx.input(0)
     return [x, x.with_dtype(np.bool_)][: max(ctx.n_outputs, 1)]

@@ -27,18 +27,18 @@ def _matmul_shape(ctx, a, b):
     return out
 
 
-@register("MatMul", lowering="template")
+@register("MatMul")
 def _matmul(ctx):
     a, b = ctx.input(0), ctx.input(1)
     return [TensorType(a.dtype, _matmul_shape(ctx, a.shape, b.shape))]
 
 
-@register("MatMulInteger", lowering="template")
+@register("MatMulInteger")
 def _matmul_integer(ctx):
     return [TensorType(np.int32, _matmul_shape(ctx, ctx.input(0).shape, ctx.input(1).shape))]
 
 
-@register("Gemm", lowering="template")
+@register("Gemm")
 def _gemm(ctx):
     a, b = ctx.input(0), ctx.input(1)
     for name, t in (("A", a), ("B", b)):

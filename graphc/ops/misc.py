@@ -13,7 +13,7 @@ def _dtype_attr(ctx, default):
     return default if dtype is None else onnx_dtype(dtype)
 
 
-@register("EyeLike", "RandomNormalLike", "RandomUniformLike", "Bernoulli")
+@register("EyeLike")
 def _like(ctx):
     x = ctx.input(0)
     if ctx.op == "EyeLike" and x.shape is not None and len(x.shape) != 2:
@@ -21,7 +21,10 @@ def _like(ctx):
     return [x.with_dtype(_dtype_attr(ctx, x.dtype))]
 
 
-@register("RandomNormal", "RandomUniform")
+register("RandomNormalLike", "RandomUniformLike", "Bernoulli", traits=("nondeterministic",))(_like)
+
+
+@register("RandomNormal", "RandomUniform", traits=("nondeterministic",))
 def _random(ctx):
     shape = ints_attr(ctx, "shape")
     if shape is None:
@@ -29,7 +32,7 @@ def _random(ctx):
     return [TensorType(_dtype_attr(ctx, np.float32), tuple(shape))]
 
 
-@register("Multinomial")
+@register("Multinomial", traits=("nondeterministic",))
 def _multinomial(ctx):
     x = ctx.input(0)
     batch = x.shape[0] if x.shape is not None else None

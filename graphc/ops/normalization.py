@@ -1,7 +1,7 @@
 """Normalizations: BatchNormalization, LayerNormalization, Instance/Group/Lp/MeanVariance, LRN.
 
-BatchNormalization has no lowering kind: its inference form is pointwise but its training form
-(`training_mode=1`) reduces over the batch, and the kind is fixed per op.
+BatchNormalization has no traits: its inference form is pointwise but its training form
+(`training_mode=1`) reduces over the batch, and traits hold for every use of an op.
 """
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from graphc.ops._shapes import merge_dims
 from graphc.ops.registry import norm_axis, onnx_dtype, register, same_as
 from graphc.types import TensorType
 
-register("InstanceNormalization", "GroupNormalization", "LpNormalization", "MeanVarianceNormalization",
-         lowering="reduction")(same_as(0))
+register("InstanceNormalization", "GroupNormalization", "LpNormalization", "MeanVarianceNormalization")(same_as(0))
 register("LRN")(same_as(0))
 
 
@@ -27,7 +26,7 @@ def _batch_norm(ctx):
     return [x, ctx.input(3).with_shape(channels), ctx.input(4).with_shape(channels), stats, stats]
 
 
-@register("LayerNormalization", lowering="reduction")
+@register("LayerNormalization")
 def _layer_norm(ctx):
     x = ctx.input(0)
     stash = TensorType(onnx_dtype(ctx.attr("stash_type", 1)))

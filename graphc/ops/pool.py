@@ -25,18 +25,18 @@ def _window_shape(ctx):
     return (*x.shape[:2], *sliding_window(ctx, x.shape[2:], kernel, bool(ctx.attr("ceil_mode", 0))))
 
 
-@register("MaxPool", lowering="template")
+@register("MaxPool")
 def _max_pool(ctx):
     shape = _window_shape(ctx)
     return [TensorType(ctx.input(0).dtype, shape), TensorType(np.int64, shape)]
 
 
-@register("AveragePool", "LpPool", lowering="template")
+@register("AveragePool", "LpPool")
 def _pool(ctx):
     return [TensorType(ctx.input(0).dtype, _window_shape(ctx))]
 
 
-@register("GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool", lowering="reduction")
+@register("GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool")
 def _global_pool(ctx):
     x = ctx.input(0)
     if x.shape is None:

@@ -20,7 +20,7 @@ def _reduced(shape, axes, keepdims):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-@register(*REDUCE, lowering="reduction")
+@register(*REDUCE, traits=("reduce_axes",))
 def _reduce(ctx):
     x = ctx.input(0)
     axes = ints_arg(ctx, 1, "axes")
@@ -35,7 +35,7 @@ def _reduce(ctx):
     return [x.with_shape(_reduced(x.shape, axes, keepdims))]
 
 
-@register("ArgMax", "ArgMin", lowering="reduction")
+@register("ArgMax", "ArgMin")
 def _arg_reduce(ctx):
     x = ctx.input(0)
     if x.shape is None:

@@ -2,13 +2,15 @@
 
 An entry is made with `@register("Name", ...)` on its type-inference function, in the file of its
 op family. Type inference gets an `InferContext` (input types, attributes, constant inputs) and
-returns one `Type` per output. The op's gradient rule is added next to it with `@gradient("Name")`
-(`graphc/ops/gradient.py`). An op missing here is *opaque*: its types come from ONNX's shape
+returns one `Type` per output; `traits` (see `TRAITS`) state facts about the op that passes act
+on, once. The op's gradient rule is added next to it with `@gradient("Name")`
+(`graphc/ops/gradient.py`). How a back end writes or lowers an op is not here: each back end
+owns that table (`graphc/lower/onnx_forms.py` for ONNX). An op missing here is *opaque*: its types come from ONNX's shape
 inference and only ONNX Runtime can run it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
@@ -19,14 +21,25 @@ from graphc.errors import RegistryError, ShapeError
 from graphc.types import TensorType, Type
 
 
+# What an entry may say of its op, read by the passes (and by autodiff and code generators):
+TRAITS = {
+    "pointwise": "each output element comes from the same (broadcast) element of its data inputs; no axis",
+    "unary": "one data input; any other input is a scalar parameter (Clip's bounds)",
+    "nary": "every input is data, broadcast together (multidirectional; PRelu's slope unidirectional)",
+    "commutative": "two operands may be swapped without changing a bit of the result",
+    "nondeterministic": "the result is not a function of the inputs (random): never folded, merged or moved",
+    "reduce_axes": "reduces over the axes of its `axes` argument (input 1 or attribute), `keepdims`",
+    "along_axis": "works along its `axis` attribute, each slice across the other axes alone (Softmax)",
+}
+
+
 @dataclass
 class OpSpec:
     name: str
     domain: str
     infer: Callable[["InferContext"], list]
-    lowering: str | None = None
+    traits: frozenset = frozenset()  # names from TRAITS
     grad: Callable | None = None  # rule(ctx: GradContext) -> list[Value | None]; see ops/gradient.py
-    extra: dict = field(default_factory=dict)
 
 
 REGISTRY: dict[tuple[str, str], OpSpec] = {}
@@ -41,8 +54,11 @@ def op_label(op: str, domain: str = "") -> str:
     return f"{domain}.{op}" if domain else op
 
 
-def register(*names: str, domain: str = "", lowering: str | None = None, **extra):
-    """Decorator: register `fn` as the type inference of each op in `names`."""
+def register(*names: str, domain: str = "", traits: tuple[str, ...] = ()):
+    """Decorator: register `fn` as the type inference of each op in `names`, with `traits`."""
+    unknown = set(traits) - set(TRAITS)
+    if unknown:
+        raise RegistryError(f"unknown op traits {sorted(unknown)} for {', '.join(names)}; known: {', '.join(TRAITS)}")
 
     def deco(fn):
         for n in names:
@@ -51,8 +67,7 @@ def register(*names: str, domain: str = "", lowering: str | None = None, **extra
                 raise RegistryError(f"op {op_label(n, domain)} is registered twice ({old.infer.__module__} and "
                                     f"{fn.__module__}): keep one entry per op")
             # a reloaded family keeps the gradient rule registered on its entry
-            REGISTRY[(domain, n)] = OpSpec(n, domain, fn, lowering=lowering, extra=dict(extra),
-                                           grad=old.grad if old is not None else None)
+            REGISTRY[(domain, n)] = OpSpec(n, domain, fn, frozenset(traits), old.grad if old is not None else None)
         return fn
 
     return deco
@@ -60,6 +75,12 @@ def register(*names: str, domain: str = "", lowering: str | None = None, **extra
 
 def lookup(op: str, domain: str = "") -> OpSpec | None:
     return REGISTRY.get((domain if domain != "ai.onnx" else "", op))
+
+
+def traits_of(op: str, domain: str = "") -> frozenset:
+    """The traits of `op` (none for an opaque op)."""
+    spec = REGISTRY.get((domain if domain != "ai.onnx" else "", op))
+    return spec.traits if spec is not None else frozenset()
 
 
 class InferContext:

@@ -13,7 +13,7 @@ import gc
 
 from graphc.errors import GraphcError
 from graphc.ir import Graph
-from graphc.passes._util import Pass
+from graphc.passes.base import NodeRewrite, Pass
 from graphc.passes.activation_fusion import ActivationFusion
 from graphc.passes.batchnorm_folding import BatchNormFolding
 from graphc.passes.bias_folding import BiasFolding

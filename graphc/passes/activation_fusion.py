@@ -5,13 +5,14 @@ import numpy as np
 
 from graphc.ir import GRAPHC_DOMAIN, Graph
 from graphc.ops.fused import ACTIVATIONS, GEMM_ACTIVATIONS
-from graphc.passes._util import Pass, const_input, is_op, movable, producer, sole_consumer, tensor_type
+from graphc.passes.base import NodeRewrite
+from graphc.passes.predicates import const_input, is_op, movable, producer, sole_consumer, tensor_type
 
 _BASE = {"Conv": ("FusedConv", tuple(ACTIVATIONS)), "Gemm": ("FusedGemm", GEMM_ACTIVATIONS),
          "Add": ("FusedAdd", tuple(ACTIVATIONS))}
 
 
-class ActivationFusion(Pass):
+class ActivationFusion(NodeRewrite):
     """Conv, Gemm or Add whose only reader is an activation -> graphc.FusedConv / FusedGemm /
     FusedAdd carrying `activation` and `activation_params`. Activations: Relu, Tanh, Sigmoid,
     LeakyRelu(alpha), HardSigmoid(alpha, beta), and Clip with constant scalar bounds (missing
@@ -23,17 +24,10 @@ class ActivationFusion(Pass):
     """
 
     name = "activation-fusion"
+    ops = tuple(ACTIVATIONS)
+    min_opset = 13
 
-    def run(self, graph: Graph) -> int:
-        if graph.opset_imports.get("", 1) < 13:
-            return 0
-        n = 0
-        for act in list(graph.nx.nodes):
-            if act in graph.nx and is_op(graph, act, *ACTIVATIONS) and movable(graph, act):
-                n += self._fuse(graph, act)
-        return n
-
-    def _fuse(self, g: Graph, act: str) -> int:
+    def rewrite(self, g: Graph, act: str) -> int:
         x = g.input_values(act)[0]
         base = x[0]
         if sole_consumer(g, x) is None or not is_op(g, base, *_BASE) or not movable(g, base):
@@ -47,7 +41,7 @@ class ActivationFusion(Pass):
             return 0
         attrs = dict(g.attrs(base), activation=g.op(act), activation_params=params)
         node = g.add_node(fused, g.input_values(base), attrs, outputs=[g.type_of((act, 0))], domain=GRAPHC_DOMAIN,
-                          name=f"{base}_fused", names=list(g.nx._node[act]["names"]))
+                          name=f"{base}_fused", names=list(g.data(act)["names"]))
         g.replace_uses((act, 0), (node, 0))
         g.remove_node(act)
         g.remove_node(base)

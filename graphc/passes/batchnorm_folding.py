@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, add_constant, add_op, bypass, const_input, is_op, movable,
-                                 only_first_output_used, sole_consumer, tensor_type)
-from graphc.passes.linear import channel_count, scale_and_shift
+from graphc.passes.affine_folding import channel_count, scale_and_shift
+from graphc.passes.base import NodeRewrite, add_constant, add_op, bypass
+from graphc.passes.predicates import const_input, is_op, movable, only_first_output_used, sole_consumer, tensor_type
 
 
-class BatchNormFolding(Pass):
+class BatchNormFolding(NodeRewrite):
     """BatchNormalization(Y) with constant scale, bias, mean and variance, `training_mode=0` and
     only its first output used, where Y is the sole use of
     - Conv / ConvTranspose with a constant weight (and bias): weight and bias are rescaled;
@@ -23,15 +23,9 @@ class BatchNormFolding(Pass):
     """
 
     name = "batchnorm-folding"
+    ops = ("BatchNormalization",)
 
-    def run(self, graph: Graph) -> int:
-        n = 0
-        for bn in list(graph.nx.nodes):
-            if bn in graph.nx and is_op(graph, bn, "BatchNormalization") and movable(graph, bn):
-                n += self._fold(graph, bn)
-        return n
-
-    def _fold(self, g: Graph, bn: str) -> int:
+    def rewrite(self, g: Graph, bn: str) -> int:
         if g.attrs(bn).get("training_mode", 0) or not only_first_output_used(g, bn):
             return 0
         x = g.input_values(bn)[0]

@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, bypass, is_op, movable, sole_consumer, tensor_type
-from graphc.passes.linear import channel_count, scale_and_shift
+from graphc.passes.affine_folding import channel_count, scale_and_shift
+from graphc.passes.base import NodeRewrite, bypass
+from graphc.passes.predicates import is_op, movable, sole_consumer, tensor_type
 
 
-class BiasFolding(Pass):
+class BiasFolding(NodeRewrite):
     """Mul(Y, c) and Add(Y, c) (either operand order; Sub(Y, c) as Add of -c) where Y is the sole
     use of a Conv / ConvTranspose / Gemm with constant weight and bias, and the constant c holds
     one value per output channel (or a single value) laid out so that broadcasting does not
@@ -21,15 +22,9 @@ class BiasFolding(Pass):
     """
 
     name = "bias-folding"
+    ops = ("Mul", "Add", "Sub")
 
-    def run(self, graph: Graph) -> int:
-        n = 0
-        for node in list(graph.nx.nodes):
-            if node in graph.nx and is_op(graph, node, "Mul", "Add", "Sub") and movable(graph, node):
-                n += self._fold(graph, node)
-        return n
-
-    def _fold(self, g: Graph, node: str) -> int:
+    def rewrite(self, g: Graph, node: str) -> int:
         ins = g.input_values(node)
         op = g.op(node)
         for y, c in ((ins[0], ins[1]), (ins[1], ins[0])) if op != "Sub" else ((ins[0], ins[1]),):

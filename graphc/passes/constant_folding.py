@@ -6,7 +6,8 @@ import numpy as np
 from graphc.ir import Graph
 from graphc.ops.cast import SUBBYTE_INTS, cast_subbyte
 from graphc.ops.registry import onnx_dtype
-from graphc.passes._util import Pass, branch_condition_cone, movable, used
+from graphc.passes.base import Pass
+from graphc.passes.predicates import branch_condition_cone, movable, used
 from graphc.types import OpaqueType, TensorType, types_compatible
 
 # Ops whose output can be far larger than their inputs: folded only when their result stays small.
@@ -61,7 +62,7 @@ class ConstantFolding(Pass):
             return False
         if any(v is not None and g.const_value(v) is None for v in g.input_values(node)):
             return False
-        outs = g.nx._node[node]["outputs"]
+        outs = g.data(node)["outputs"]
         if any(isinstance(t, OpaqueType) for t in outs):
             return False
         sizes = [t.numel() for t in outs]
@@ -69,7 +70,7 @@ class ConstantFolding(Pass):
             return False
         if any(s is None for s in sizes) and _broadcast_size(g, node) > self.max_elements:
             return False  # an elementwise op whose type is unknown: bound it by its inputs' broadcast
-        if g.nx._node[node]["op"] in _GROWING:
+        if g.op(node) in _GROWING:
             if any(s is None for s in sizes):
                 return False
             in_size = sum(int(np.size(g.const_value(v))) for v in g.input_values(node) if v is not None)
@@ -78,7 +79,7 @@ class ConstantFolding(Pass):
         return True
 
     def _evaluate(self, g: Graph, node: str) -> list | None:
-        d = g.nx._node[node]
+        d = g.data(node)
         args = [None if v is None else g.const_value(v) for v in g.input_values(node)]
         try:
             results = _numpy_eval(d["op"], d["attrs"], args)
@@ -147,7 +148,7 @@ def _reference_eval(g: Graph, node: str, args: list):
 
     from graphc.lower.onnx import to_onnx
 
-    d = g.nx._node[node]
+    d = g.data(node)
     sub = Graph("fold")
     sub.opset_imports = dict(g.opset_imports)
     ins = [None if a is None else sub.add_constant(a, name=f"c{i}") for i, a in enumerate(args)]

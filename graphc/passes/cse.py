@@ -4,11 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, movable
-
-# Binary ops whose two operands may be swapped without changing a single bit of the result.
-_COMMUTATIVE = frozenset({"Add", "Mul", "Max", "Min", "And", "Or", "Xor", "Equal", "BitwiseAnd",
-                          "BitwiseOr", "BitwiseXor"})
+from graphc.ops.registry import traits_of
+from graphc.passes.base import Pass
+from graphc.passes.predicates import movable
 _CONST_HASH_LIMIT = 1 << 16  # larger constants are never compared (hashing weights costs more than it saves)
 
 
@@ -39,7 +37,7 @@ class CommonSubexpressionElimination(Pass):
             if other is None or other == node or other not in graph.nx or _key(graph, other) != key:
                 table[key] = node
                 continue
-            for i in range(len(graph.nx._node[node]["outputs"])):
+            for i in range(len(graph.data(node)["outputs"])):
                 work.extend(c for c, _ in graph.consumers((node, i)))  # their keys change
                 graph.replace_uses((node, i), (other, i))
             graph.remove_node(node)
@@ -48,7 +46,7 @@ class CommonSubexpressionElimination(Pass):
 
 
 def _key(g: Graph, node: str):
-    d = g.nx._node[node]
+    d = g.data(node)
     if d["op"] == "Constant" and d["domain"] == "":
         arr = d["attrs"].get("value")
         if not isinstance(arr, np.ndarray) or arr.size > _CONST_HASH_LIMIT or arr.dtype == object:
@@ -60,7 +58,7 @@ def _key(g: Graph, node: str):
     if attrs is None:
         return None
     ins = tuple(g.input_values(node))
-    if d["op"] in _COMMUTATIVE and len(ins) == 2 and ins[0] is not None and ins[1] is not None:
+    if len(ins) == 2 and "commutative" in traits_of(d["op"]) and ins[0] is not None and ins[1] is not None:
         ins = tuple(sorted(ins))
     return (d["op"], attrs, ins, len(d["outputs"]))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass
+from graphc.passes.base import Pass
 
 
 class DeadCodeElimination(Pass):

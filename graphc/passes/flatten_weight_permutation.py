@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, add_constant, const_input, invert, is_op, movable, tensor_type, transpose_perm
+from graphc.passes.base import NodeRewrite, add_constant
+from graphc.passes.layout import invert, transpose_perm
+from graphc.passes.predicates import const_input, is_op, tensor_type
 
 
-class FlattenWeightPermutation(Pass):
+class FlattenWeightPermutation(NodeRewrite):
     """Transpose(X, perm) -> Flatten(axis=1) -> MatMul(·, W) / Gemm(·, W, C) with `perm[0] = 0`
     and a constant 2-D W becomes Flatten(X) -> MatMul/Gemm(·, W') where W' holds W's rows in X's
     own element order. A channels-last CNN imported from Keras flattens NHWC data after
@@ -19,15 +21,9 @@ class FlattenWeightPermutation(Pass):
     """
 
     name = "flatten-weight-permutation"
+    ops = ("Flatten",)
 
-    def run(self, graph: Graph) -> int:
-        n = 0
-        for node in list(graph.nx.nodes):
-            if node in graph.nx and is_op(graph, node, "Flatten") and movable(graph, node):
-                n += self._fold(graph, node)
-        return n
-
-    def _fold(self, g: Graph, flatten: str) -> int:
+    def rewrite(self, g: Graph, flatten: str) -> int:
         src = g.input_values(flatten)[0]
         if src is None or g.attrs(flatten).get("axis", 1) != 1 or not is_op(g, src[0], "Transpose"):
             return 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, is_op, movable, sole_consumer, tensor_type
+from graphc.passes.base import NodeRewrite
+from graphc.passes.predicates import is_op, movable, sole_consumer, tensor_type
 
 _GEMM_DTYPES = frozenset({np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)})
 
 
-class MatMulAddToGemm(Pass):
+class MatMulAddToGemm(NodeRewrite):
     """Add(MatMul(A, B), C) (either operand order) -> Gemm(A, B, C) when A and B are 2-D, the
     MatMul's only reader is the Add, and C (any value, constant or not) broadcasts to the
     (M, N) result without changing it: shapes (), (N,), (1, N), (M, 1), (M, N), ...
@@ -19,15 +20,9 @@ class MatMulAddToGemm(Pass):
     """
 
     name = "matmul-add-to-gemm"
+    ops = ("Add",)
 
-    def run(self, graph: Graph) -> int:
-        n = 0
-        for add in list(graph.nx.nodes):
-            if add in graph.nx and is_op(graph, add, "Add") and movable(graph, add):
-                n += self._fuse(graph, add)
-        return n
-
-    def _fuse(self, g: Graph, add: str) -> int:
+    def rewrite(self, g: Graph, add: str) -> int:
         ins = g.input_values(add)
         for mm, c in ((ins[0], ins[1]), (ins[1], ins[0])):
             if not is_op(g, mm[0], "MatMul") or not movable(g, mm[0]) or sole_consumer(g, mm) is None:
@@ -40,7 +35,7 @@ class MatMulAddToGemm(Pass):
                 continue
             out = g.type_of((add, 0))
             gemm = g.add_node("Gemm", [a, b, c], {}, outputs=[out], name=f"{mm[0]}_gemm",
-                              names=list(g.nx._node[add]["names"]))
+                              names=list(g.data(add)["names"]))
             g.replace_uses((add, 0), (gemm, 0))
             g.remove_node(add)
             g.remove_node(mm[0])

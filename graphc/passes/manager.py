@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from graphc.errors import GraphcError
 from graphc.ir import Graph
-from graphc.passes._util import Pass
+from graphc.passes.base import Pass
 
 
 @dataclass

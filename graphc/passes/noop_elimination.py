@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import (Pass, axes_arg, bypass, const_input, int_list, is_identity, movable,
-                                 only_first_output_used, opset, tensor_type, transpose_perm)
+from graphc.ops._shapes import DYNAMIC
+from graphc.passes.base import NodeRewrite, bypass
+from graphc.passes.layout import is_identity, transpose_perm
+from graphc.passes.predicates import const_ints, int_arg, only_first_output_used, opset, tensor_type
 
 
-class NoOpElimination(Pass):
+class NoOpElimination(NodeRewrite):
     """Bypasses nodes whose output equals their (first) input:
 
     - Identity; single-input Concat, Sum, Max, Min, Mean;
@@ -26,17 +28,17 @@ class NoOpElimination(Pass):
     """
 
     name = "no-op-elimination"
+    ops = ("Identity", "Concat", "Sum", "Max", "Min", "Mean", "Dropout", "Cast", "Transpose", "Reshape", "Expand",
+           "Pad")
 
-    def run(self, graph: Graph) -> int:
-        n = 0
-        for node in list(graph.nx.nodes):
-            if node in graph.nx and movable(graph, node) and self._is_noop(graph, node):
-                bypass(graph, node, graph.input_values(node)[0])
-                n += 1
-        return n
+    def rewrite(self, g: Graph, node: str) -> int:
+        if not self._is_noop(g, node):
+            return 0
+        bypass(g, node, g.input_values(node)[0])
+        return 1
 
     def _is_noop(self, g: Graph, node: str) -> bool:
-        d = g.nx._node[node]
+        d = g.data(node)
         op = d["op"]
         ins = g.input_values(node)
         if not ins or ins[0] is None:
@@ -61,18 +63,18 @@ class NoOpElimination(Pass):
             perm = transpose_perm(g, node)
             return perm is not None and is_identity(perm)
         if op == "Reshape":
-            target = int_list(const_input(g, node, 1))
+            target = const_ints(g, node, 1)
             if target is None or len(target) != len(x.shape):
                 return False
             zero_copies = not d["attrs"].get("allowzero", 0)
             return all((t == 0 and zero_copies) or (isinstance(s, int) and t == s) for t, s in zip(target, x.shape))
         if op == "Expand":
-            target = int_list(const_input(g, node, 1))
+            target = const_ints(g, node, 1)
             if target is None or len(target) > len(x.shape):
                 return False
             tail = x.shape[len(x.shape) - len(target):]
             return all(t == 1 or (isinstance(s, int) and t == s) for t, s in zip(target, tail))
         if op == "Pad" and opset(g) >= 11:
-            pads = int_list(const_input(g, node, 1))
-            return pads is not None and not any(pads) and axes_arg(g, node, 3) is not False
+            pads = const_ints(g, node, 1)
+            return pads is not None and not any(pads) and int_arg(g, node, 3) is not DYNAMIC
         return False

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, axes_arg, bypass, const_input, int_list, is_op, movable, opset, sole_consumer
+from graphc.passes.base import NodeRewrite, bypass
+from graphc.passes.predicates import const_input, const_ints, int_arg, is_op, movable, sole_consumer
 
 
-class PadFolding(Pass):
+class PadFolding(NodeRewrite):
     """Pad(X, pads) in constant mode with value 0 (or absent), non-negative pads on the spatial
     axes only, whose only reader is
     - Conv with `auto_pad` NOTSET: the pads are added to the Conv's pads;
@@ -20,28 +21,21 @@ class PadFolding(Pass):
     """
 
     name = "pad-folding"
+    ops = ("Pad",)
+    min_opset = 11
 
-    def run(self, graph: Graph) -> int:
-        if opset(graph) < 11:
-            return 0
-        n = 0
-        for pad in list(graph.nx.nodes):
-            if pad in graph.nx and is_op(graph, pad, "Pad") and movable(graph, pad):
-                n += self._fold(graph, pad)
-        return n
-
-    def _fold(self, g: Graph, pad: str) -> int:
+    def rewrite(self, g: Graph, pad: str) -> int:
         use = sole_consumer(g, (pad, 0))
         if use is None or use[1] != 0 or not is_op(g, use[0], "Conv", "AveragePool") or not movable(g, use[0]):
             return 0
         node = use[0]
         a = g.attrs(node)
-        pads = int_list(const_input(g, pad, 1))
+        pads = const_ints(g, pad, 1)
         ins = g.input_values(pad)
         value = const_input(g, pad, 2) if len(ins) > 2 and ins[2] is not None else np.zeros(1)
         if pads is None or value is None or np.any(value != 0) or g.attrs(pad).get("mode", "constant") != "constant":
             return 0
-        if axes_arg(g, pad, 3) is not None or a.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET"):
+        if int_arg(g, pad, 3) is not None or a.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET"):
             return 0
         r = len(pads) // 2
         if r < 3 or min(pads) < 0 or any(pads[i] or pads[i + r] for i in (0, 1)):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import Pass, is_op, movable, opset, reshape_target, tensor_type
+from graphc.passes.base import Pass
+from graphc.passes.layout import reshape_target
+from graphc.passes.predicates import is_op, movable, opset, tensor_type
 
 _SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
@@ -39,7 +41,7 @@ class ReshapeCollapse(Pass):
                 continue
             shape = graph.add_constant(np.array(target, dtype=np.int64), name=f"{node}_shape")
             new = graph.add_node("Reshape", [src, shape], {}, outputs=[t_out], name=node,
-                                 names=list(graph.nx._node[node]["names"]))
+                                 names=list(graph.data(node)["names"]))
             graph.replace_uses((node, 0), (new, 0))
             graph.remove_node(node)
             n += 1

@@ -4,15 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Value
-from graphc.passes._util import (POINTWISE, Pass, axes_arg, bypass, compose, int_list, invert, is_identity, is_op,
-                                 movable, opset, permute, remove_if_dead, reshape_target, tensor_type,
-                                 transpose_perm)
+from graphc.ops._shapes import DYNAMIC, ints
+from graphc.ops.registry import traits_of
+from graphc.passes.base import Pass, bypass, remove_if_dead
+from graphc.passes.layout import compose, invert, is_identity, permute, reshape_target, transpose_perm
+from graphc.passes.predicates import axes_from_input, int_arg, is_op, movable, opset, tensor_type
 
-_SOFTMAX = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
-_REDUCE = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
-# opset from which each reduction reads its axes from input 1 instead of an attribute
-_AXES_INPUT_FROM = {"ReduceSum": 13}
+# the registry traits that make an op layout-agnostic once its axis arguments are permuted
+_AGNOSTIC_TRAITS = frozenset({"pointwise", "along_axis", "reduce_axes"})
 
 
 # ops whose layout is fixed by their weights: accepted in a region when the untransposed layout
@@ -59,7 +58,7 @@ class TransposeOptimization(Pass):
     def run(self, graph: Graph) -> int:
         if opset(graph) < 13:
             return 0
-        work = [n for n, d in graph.nx._node.items() if d["op"] == "Transpose" and d["domain"] == ""]
+        work = [n for n, d in graph.nodes.items() if d["op"] == "Transpose" and d["domain"] == ""]
         settled: set[str] = set()  # seeds of regions found not worth rewriting since the last rewrite
         done = 0
         while work:
@@ -98,7 +97,7 @@ class TransposeOptimization(Pass):
         (N,C,1,1) after a squeeze-excite pooling) keep the data's order: they become Reshapes,
         which ReshapeCollapse then merges with the Reshape/Flatten around them."""
         n = 0
-        for t in [k for k, d in g.nx._node.items() if d["op"] == "Transpose" and d["domain"] == ""]:
+        for t in [k for k, d in g.nodes.items() if d["op"] == "Transpose" and d["domain"] == ""]:
             perm = transpose_perm(g, t)
             x = g.input_values(t)[0]
             t_in, t_out = tensor_type(g, x), tensor_type(g, (t, 0))
@@ -109,7 +108,7 @@ class TransposeOptimization(Pass):
             if target is None:
                 continue
             shape = g.add_constant(np.array(target, dtype=np.int64), name=f"{t}_shape")
-            new = g.add_node("Reshape", [x, shape], {}, outputs=[t_out], name=t, names=list(g.nx._node[t]["names"]))
+            new = g.add_node("Reshape", [x, shape], {}, outputs=[t_out], name=t, names=list(g.data(t)["names"]))
             g.replace_uses((t, 0), (new, 0))
             g.remove_node(t)
             n += 1
@@ -131,14 +130,14 @@ class _Region:
 
     # ---- which nodes may join ---------------------------------------------------------------
     def data_ports(self, node: str) -> list[int]:
-        d = self.g.nx._node[node]
-        if d["op"] in POINTWISE and d["op"] != "Clip" or d["op"] == "Concat":
+        d = self.g.data(node)
+        if d["op"] == "Concat" or "nary" in traits_of(d["op"]):
             return list(range(d["n_inputs"]))
         return [0]
 
     def is_exit(self, node: str) -> bool:
-        d = self.g.nx._node[node]
-        return d["op"] in _REDUCE and not d["attrs"].get("keepdims", 1)
+        d = self.g.data(node)
+        return "reduce_axes" in traits_of(d["op"]) and not d["attrs"].get("keepdims", 1)
 
     def agnostic(self, node: str) -> bool:
         """`node` computes the same thing in the untransposed layout (inputs of any provenance)."""
@@ -147,10 +146,10 @@ class _Region:
             return False
         if node in self.accepted:
             return True
-        d = g.nx._node[node]
+        d = g.data(node)
         op = d["op"]
         ok = (movable(g, node) and len(d["outputs"]) == 1
-              and (op in POINTWISE or op in _SOFTMAX or op in _REDUCE or op in ("Concat", "Pad", "Slice", *_CHANNEL_OPS)))
+              and (traits_of(op) & _AGNOSTIC_TRAITS or op in ("Concat", "Pad", "Slice", *_CHANNEL_OPS)))
         if ok:
             ok = self._args_ok(node, op, d["attrs"])
         if ok:
@@ -181,9 +180,9 @@ class _Region:
         if op == "Slice":  # starts/ends/steps are per listed axis: only the axes need constants
             ins = g.input_values(node)
             return len(ins) > 3 and all(ins[j] is not None and g.const_value(ins[j]) is not None for j in (1, 2, 3))
-        if op in _REDUCE:
-            axes = axes_arg(g, node, 1) if opset(g) >= _AXES_INPUT_FROM.get(op, 18) else attrs.get("axes")
-            return bool(axes)
+        if "reduce_axes" in traits_of(op):
+            axes = int_arg(g, node, 1) if axes_from_input(g, node) else attrs.get("axes")
+            return axes is not DYNAMIC and bool(axes)
         if op in _CHANNEL_OPS:  # float data, constant weights
             ins = g.input_values(node)
             x = tensor_type(g, ins[0])
@@ -258,8 +257,7 @@ class _Region:
 
     def new_axes(self, node: str) -> list[int]:
         g = self.g
-        op = g.nx._node[node]["op"]
-        axes = axes_arg(g, node, 1) if opset(g) >= _AXES_INPUT_FROM.get(op, 18) else g.attrs(node)["axes"]
+        axes = int_arg(g, node, 1) if axes_from_input(g, node) else g.attrs(node)["axes"]
         return sorted(self.perm[a % self.r] for a in axes)
 
     def plan(self):
@@ -300,7 +298,7 @@ class _Region:
         g = self.g
         old_types = {n: g.type_of((n, 0)) for n in self.nodes}
         # reduction axes and exit shapes are read off the graph before anything is rewired
-        axes = {n: self.new_axes(n) for n in self.nodes if g.nx._node[n]["op"] in _REDUCE}
+        axes = {n: self.new_axes(n) for n in self.nodes if "reduce_axes" in traits_of(g.op(n))}
         exit_shapes = {}
         for n in self.nodes:
             if self.is_exit(n):
@@ -318,11 +316,11 @@ class _Region:
         for node, (p, outside, needs_transpose) in leaving.items():
             back = None
             if needs_transpose:
-                names = g.nx._node[node]["names"]
+                names = g.data(node)["names"]
                 back = g.add_node("Transpose", [(node, 0)], {"perm": list(p)}, outputs=[old_types[node]],
                                   name=f"{node}_transpose", names=list(names))
-                g.nx._node[node]["names"] = [None]
-                g.outputs = [(n, (back, 0) if v == (node, 0) else v) for n, v in g.outputs]
+                g.set_output_names(node, [None])
+                g.retarget_outputs((node, 0), (back, 0))
                 made.append(back)
             for c, port in outside:
                 if is_op(g, c, "Transpose") and transpose_perm(g, c) is not None and c != back:
@@ -344,7 +342,7 @@ class _Region:
 
     def _rewrite(self, node: str, inverse_of: dict, axes, exit_shape) -> None:
         g, perm, inv, r = self.g, self.perm, self.inv, self.r
-        d = g.nx._node[node]
+        d = g.data(node)
         ins = g.input_values(node)
         for j in self.data_ports(node):
             v = ins[j]
@@ -360,19 +358,19 @@ class _Region:
                     g.set_input(node, j, g.add_constant(np.ascontiguousarray(np.transpose(full, inv)),
                                                         name=f"{v[0]}_relayout"))
         op, attrs = d["op"], d["attrs"]
-        if op in ("Concat", *_SOFTMAX):
+        if op == "Concat" or "along_axis" in traits_of(op):
             attrs["axis"] = perm[attrs.get("axis", -1) % r]
         elif op == "Pad":
-            pads = int_list(g.const_value(ins[1]))
+            pads = ints(g.const_value(ins[1]))
             new = [0] * (2 * r)
             for i in range(r):
                 new[perm[i]], new[perm[i] + r] = pads[i], pads[i + r]
             g.set_input(node, 1, g.add_constant(np.array(new, dtype=np.int64), name=f"{node}_pads"))
         elif op == "Slice":
-            axes = [perm[a % r] for a in int_list(g.const_value(ins[3]))]
+            axes = [perm[a % r] for a in ints(g.const_value(ins[3]))]
             g.set_input(node, 3, g.add_constant(np.array(axes, dtype=np.int64), name=f"{node}_axes"))
-        elif op in _REDUCE:
-            if opset(g) >= _AXES_INPUT_FROM.get(op, 18):
+        elif "reduce_axes" in traits_of(op):
+            if axes_from_input(g, node):
                 g.set_input(node, 1, g.add_constant(np.array(axes, dtype=np.int64), name=f"{node}_axes"))
             else:
                 attrs["axes"] = axes
@@ -380,7 +378,7 @@ class _Region:
             w = g.const_value(ins[1])
             kernel = np.ascontiguousarray(w.T).reshape(w.shape[1], w.shape[0], *([1] * (r - 2)))
             g.set_input(node, 1, g.add_constant(kernel, name=f"{node}_kernel"))
-            d["op"] = "Conv"
+            g.set_op(node, "Conv")
             attrs.clear()
             attrs["kernel_shape"] = [1] * (r - 2)
         elif op == "LayerNormalization":
@@ -399,17 +397,14 @@ class _Region:
             else:
                 self.decompose.append((node, norm))
         t = d["outputs"][0]
-        if exit_shape is not None:
-            d["outputs"][0] = t.with_shape(exit_shape)
-        else:
-            d["outputs"][0] = t.with_shape(permute(t.shape, inv))
+        g.set_output_type((node, 0), t.with_shape(exit_shape if exit_shape is not None else permute(t.shape, inv)))
 
 
 def _decompose_layernorm(g: Graph, node: str, axes: list[int]) -> None:
     """Replace LayerNormalization `node` by the ops it stands for, normalizing over `axes` (which
     ONNX's fused op cannot express unless they are the trailing ones): (x - mean) / sqrt(var + eps),
     scaled and shifted by its (broadcastable) weights."""
-    d = g.nx._node[node]
+    d = g.data(node)
     ins = g.input_values(node) + [None] * 2
     x, scale, bias = ins[0], ins[1], ins[2]
     t = d["outputs"][0]
@@ -431,6 +426,6 @@ def _decompose_layernorm(g: Graph, node: str, axes: list[int]) -> None:
     y = op("Mul", [y, scale], t)
     if bias is not None:
         y = op("Add", [y, bias], t)
-    g.nx._node[y[0]]["names"] = list(d["names"])
+    g.set_output_names(y[0], list(d["names"]))
     g.replace_uses((node, 0), y)
     g.remove_node(node)

@@ -5,8 +5,11 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from graphc.ir import Graph
-from graphc.ops import conv, lookup, matmul, misc, normalization, pool, reduce, registry, rnn, shape
+from graphc.errors import RegistryError
+from graphc.ir import GRAPHC_DOMAIN, Graph
+from graphc.lower.onnx_forms import FORMS
+from graphc.ops import REGISTRY, conv, matmul, misc, normalization, pool, reduce, register, registry, rnn, shape
+from graphc.ops.registry import traits_of
 from graphc.types import TensorType
 from tests.ops import Case, test_conv, test_matmul, test_misc, test_normalization, test_pool, test_reduce, \
     test_rnn, test_shape
@@ -43,11 +46,24 @@ def test_every_registered_op_has_cases():
     assert not registered - _covered()
 
 
-@pytest.mark.parametrize("op, kind", [("MatMul", "template"), ("Conv", "template"), ("MaxPool", "template"),
-                                      ("ReduceSum", "reduction"), ("GlobalAveragePool", "reduction"),
-                                      ("LayerNormalization", "reduction"), ("Reshape", None), ("LSTM", None)])
-def test_lowering_kinds(op, kind):
-    assert lookup(op).lowering == kind
+def test_the_onnx_lowering_writes_every_graphc_op():
+    graphc_ops = {op for domain, op in REGISTRY if domain == GRAPHC_DOMAIN}
+    assert graphc_ops == {"FusedConv", "FusedGemm", "FusedAdd"}
+    assert graphc_ops <= {op for domain, op in FORMS if domain == GRAPHC_DOMAIN}
+
+
+@pytest.mark.parametrize("op, traits", [("Add", {"pointwise", "nary", "commutative"}), ("Sub", {"pointwise", "nary"}),
+                                        ("Clip", {"pointwise", "unary"}), ("Cast", {"pointwise", "unary"}),
+                                        ("RandomNormal", {"nondeterministic"}), ("ReduceMean", {"reduce_axes"}),
+                                        ("Softmax", {"along_axis"}), ("Conv", set()), ("MyOpaqueOp", set())])
+def test_traits_live_on_the_entry(op, traits):
+    assert traits_of(op) == traits
+
+
+def test_every_trait_is_documented_and_unknown_ones_are_refused():
+    assert set().union(*(spec.traits for spec in REGISTRY.values())) <= set(registry.TRAITS)
+    with pytest.raises(RegistryError, match="unknown op traits"):
+        register("Relu", traits=("pointwize",))
 
 
 def test_symbolic_batch_through_a_cnn():

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from graphc.ir import Graph
 from graphc.passes import DeadCodeElimination, TransposeOptimization, optimize
-from graphc.passes._util import invert
+from graphc.passes.layout import invert
 from tests.passes.graphs import TO_NCHW, TO_NHWC, mobilenet_like
 from tests.passes.helpers import check, const, f32, ops, rand
 

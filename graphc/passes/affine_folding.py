@@ -1,10 +1,12 @@
-"""Weight and bias rewriting of Conv, ConvTranspose, Gemm and MatMul, shared by the folding passes."""
+"""Affine folding into Conv, ConvTranspose and Gemm: a per-channel out * scale + shift becomes part
+of the op's constant weight and bias. Shared by BatchNormFolding and BiasFolding."""
 from __future__ import annotations
 
 import numpy as np
 
 from graphc.ir import Graph
-from graphc.passes._util import add_constant, const_input, is_op, producer, tensor_type
+from graphc.passes.base import add_constant
+from graphc.passes.predicates import const_input, is_op, producer, tensor_type
 
 
 def channel_count(g: Graph, node: str) -> int | None:
@@ -59,6 +61,6 @@ def scale_and_shift(g: Graph, node: str, scale, shift) -> bool:
         return False
     g.set_input(node, 1, add_constant(g, w2.astype(w.dtype), node))
     if len(g.input_values(node)) < 3:
-        g.data(node)["n_inputs"] = 3
+        g.set_arity(node, 3)
     g.set_input(node, bias_port, add_constant(g, np.asarray(b2).astype(t.dtype), node))
     return True
