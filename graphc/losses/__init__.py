@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 
+import numpy as np
+
 from graphc.errors import GraphcError
 from graphc.losses.base import Loss
 from graphc.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
@@ -99,4 +101,28 @@ def get(identifier, **kwargs) -> Loss:
     raise LossError(f"cannot make a loss from {identifier!r} ({type(identifier).__name__})")
 
 
-__all__ = ["Loss", "LossFunction", "LossError", "get", *CLASSES]
+def combine(em, values, loss_weights=None):
+    """The total of several outputs' scalar losses, as Keras's `compile(loss_weights=...)` sums them:
+    `values` and `loss_weights` both lists in output order, or both dicts by output name."""
+    if isinstance(values, dict):
+        names = list(values)
+        weights = loss_weights or {}
+        if not isinstance(weights, dict) or set(weights) - set(names):
+            raise LossError(f"loss_weights {loss_weights!r} do not name the outputs {names}")
+        pairs = [(values[n], weights.get(n, 1.0)) for n in names]
+    else:
+        values = list(values)
+        weights = [1.0] * len(values) if loss_weights is None else list(loss_weights)
+        if len(weights) != len(values):
+            raise LossError(f"{len(weights)} loss_weights for {len(values)} outputs; give one per output")
+        pairs = list(zip(values, weights))
+    if not pairs:
+        raise LossError("no losses to combine")
+    total = None
+    for v, w in pairs:
+        term = v if float(w) == 1.0 else em.op("Mul", v, em.const(np.asarray(w, np.dtype(em.type(v).dtype))))
+        total = term if total is None else em.op("Add", total, term)
+    return total
+
+
+__all__ = ["Loss", "LossFunction", "LossError", "combine", "get", *CLASSES]

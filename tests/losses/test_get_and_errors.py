@@ -62,3 +62,30 @@ def test_class_weight_count_must_match():
 def test_bad_reduction():
     with pytest.raises(ShapeError, match="reduction 'avg'"):
         losses.MeanSquaredError(reduction="avg")
+
+
+def test_combine_with_loss_weights():
+    import onnxruntime as ort
+
+    from graphc.ir import Graph
+    from graphc.lower.onnx import to_onnx
+    from graphc.nn.base import Emitter
+    from graphc.types import TensorType
+
+    rng = np.random.default_rng(0)
+    data = {k: rng.random((4, 3)).astype(np.float32) for k in ("t1", "p1", "t2", "p2")}
+    g = Graph("two_outputs")
+    v = {k: g.add_input(k, TensorType(np.float32, ("batch", 3))) for k in data}
+    em = Emitter(g)
+    l1 = losses.get("mse")(em, v["t1"], v["p1"])
+    l2 = losses.get("mae")(em, v["t2"], v["p2"])
+    g.add_output("by_list", losses.combine(em, [l1, l2], [0.3, 2.0]))
+    g.add_output("by_name", losses.combine(em, {"a": l1, "b": l2}, {"b": 0.5}))
+    got = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"]).run(None, data)
+    mse = np.mean((data["t1"] - data["p1"]) ** 2)
+    mae = np.mean(np.abs(data["t2"] - data["p2"]))
+    np.testing.assert_allclose(got, [0.3 * mse + 2.0 * mae, mse + 0.5 * mae], rtol=1e-6)
+    with pytest.raises(GraphcError, match="1 loss_weights for 2 outputs"):
+        losses.combine(em, [l1, l2], [1.0])
+    with pytest.raises(GraphcError, match="do not name the outputs"):
+        losses.combine(em, {"a": l1}, {"z": 1.0})

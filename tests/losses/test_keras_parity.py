@@ -164,3 +164,19 @@ def test_rank_one_labels_against_column_predictions():
     yp = np.random.default_rng(2).uniform(0.05, 0.95, (7, 1)).astype(np.float32)
     np.testing.assert_allclose(run_loss(losses.get("mse"), yt, yp)[0],
                                _keras(keras.losses.MeanSquaredError(), yt, yp), **TOL)
+
+
+@pytest.mark.parametrize("kloss,kind", [
+    (lambda: keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum"),
+     "onehot_logits"),
+    (lambda: keras.losses.BinaryCrossentropy(label_smoothing=0.3), "soft_binary"),
+    (lambda: keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"), "real"),
+    (lambda: keras.losses.KLDivergence(), "prob"),
+])
+def test_keras_serialized_config_gives_the_same_loss(kloss, kind):
+    # what a .keras file's compile_config holds: keras.losses.serialize(...)
+    k = kloss()
+    yt, yp = _data(kind, (5, 4), 9)
+    sw = np.random.default_rng(9).random(5).astype(np.float32)
+    got = run_loss(losses.get(keras.losses.serialize(k)), yt, yp, sample_weight=sw)[0]
+    np.testing.assert_allclose(got, _keras(k, yt, yp, sample_weight=sw), **TOL)
