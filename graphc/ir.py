@@ -117,6 +117,11 @@ class Graph:
     def nodes(self):
         return self.nx.nodes
 
+    def node_items(self):
+        """(name, data) of every node; networkx's own dict, since its NodeView's items() costs a
+        lookup per node and passes scan whole graphs."""
+        return self.nx._node.items()
+
     # node data through networkx's own dict: its NodeView costs a call more, and passes ask often
     def data(self, node: str) -> dict:
         return self.nx._node[node]
@@ -149,6 +154,14 @@ class Graph:
         """(node, port) pairs reading `value`."""
         node, i = value
         return [(w, e["dst"]) for w, edges in self.nx._succ[node].items() for e in edges.values() if e["src"] == i]
+
+    def readers(self, node: str):
+        """The nodes reading any output of `node` (each once)."""
+        return self.nx._succ[node].keys()
+
+    def feeders(self, node: str):
+        """The nodes whose outputs `node` reads, captured outer values included (each once)."""
+        return self.nx._pred[node].keys()
 
     def is_output(self, value: Value) -> bool:
         return any(v == tuple(value) for _, v in self.outputs)
@@ -270,6 +283,10 @@ class Graph:
         if node in self.inputs:
             self.inputs.remove(node)
         self.nx.remove_node(node)
+
+    def remove_nodes(self, nodes: Iterable[str]) -> None:
+        """Remove many nodes at once (none of them a graph input)."""
+        self.nx.remove_nodes_from(nodes)
 
     # ---- invariants ---------------------------------------------------------------------
     def verify(self, _outer: "Graph | None" = None, _node: str | None = None) -> None:

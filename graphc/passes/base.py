@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Value
-from graphc.passes.predicates import is_op, movable, opset, used
+from graphc.passes.predicates import movable, opset, used
 from graphc.types import TensorType
 
 # ops whose attributes hold body graphs, which NodeRewrite passes also rewrite
@@ -39,20 +39,21 @@ class NodeRewrite(Pass):
 
     def run(self, graph: Graph) -> int:
         n = 0
-        if self.bodies:
-            n += sum(self.run(body) for body in body_graphs(graph))
-        if opset(graph) < self.min_opset:
-            return n
-        ops = self.ops
-        for node in list(graph.nodes):
-            if node in graph and (ops is None or is_op(graph, node, *ops)) and movable(graph, node):
+        rewrites, ops = opset(graph) >= self.min_opset, self.ops
+        for node, d in list(graph.node_items()):  # one scan finds the bodies and the candidates
+            if d["domain"] or node not in graph:
+                continue
+            if d["op"] in BODY_OPS:
+                if self.bodies:
+                    n += sum(self.run(body) for _, body in graph.subgraphs(node))
+            elif rewrites and (ops is None or d["op"] in ops) and movable(graph, node):
                 n += self.rewrite(graph, node)
         return n
 
 
 def body_graphs(g: Graph) -> list[Graph]:
     """The body graphs of `g`'s If/Loop/Scan nodes (one level down)."""
-    return [body for node, d in g.nodes.items() if d["op"] in BODY_OPS and d["domain"] == ""
+    return [body for node, d in g.node_items() if d["op"] in BODY_OPS and d["domain"] == ""
             for _, body in g.subgraphs(node)]
 
 

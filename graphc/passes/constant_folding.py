@@ -37,12 +37,12 @@ class ConstantFolding(Pass):
 
     def run(self, graph: Graph) -> int:
         self._keep = branch_condition_cone(graph)
-        consts = {n for n, d in graph.nx.nodes.items() if d["op"] == "Constant" and d["domain"] == ""}
-        work = {v for c in consts for v in graph.nx.succ[c]}
+        consts = {n for n, d in graph.node_items() if d["op"] == "Constant" and d["domain"] == ""}
+        work = {v for c in consts for v in graph.readers(c)}
         folded = 0
         while work:
             node = work.pop()
-            if node not in graph.nx or not self._foldable(graph, node):
+            if node not in graph or not self._foldable(graph, node):
                 continue
             results = self._evaluate(graph, node)
             if results is None:
@@ -52,7 +52,7 @@ class ConstantFolding(Pass):
                     continue
                 c = graph.add_constant(arr, name=f"{node}_folded")
                 graph.replace_uses((node, i), c)
-                work.update(graph.nx.succ[c[0]])
+                work.update(graph.readers(c[0]))
             graph.remove_node(node)
             folded += 1
         return folded

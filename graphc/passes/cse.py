@@ -24,17 +24,17 @@ class CommonSubexpressionElimination(Pass):
 
     def run(self, graph: Graph) -> int:
         table: dict = {}
-        work = list(graph.nx.nodes)
+        work = list(graph.nodes)
         merged = 0
         while work:
             node = work.pop()
-            if node not in graph.nx:
+            if node not in graph:
                 continue
             key = _key(graph, node)
             if key is None:
                 continue
             other = table.get(key)
-            if other is None or other == node or other not in graph.nx or _key(graph, other) != key:
+            if other is None or other == node or other not in graph or _key(graph, other) != key:
                 table[key] = node
                 continue
             for i in range(len(graph.data(node)["outputs"])):

@@ -77,7 +77,7 @@ def branch_condition_cone(g: Graph) -> set[str]:
     shape inference, which rejects models that run fine otherwise (ONNX's own AffineGrid
     function body, for one)."""
     cone: set[str] = set()
-    stack = [g.input_values(n)[0] for n, d in g.nodes.items() if d["op"] == "If" and d["domain"] == ""]
+    stack = [g.input_values(n)[0] for n, d in g.node_items() if d["op"] == "If" and d["domain"] == ""]
     stack = [v[0] for v in stack if v is not None]
     while stack:
         n = stack.pop()

@@ -27,8 +27,8 @@ class ReshapeCollapse(Pass):
         if opset(graph) < 5:
             return 0
         n = 0
-        for node in list(graph.nx.nodes):
-            if node not in graph.nx or not self._shape_only(graph, node):
+        for node in list(graph.nodes):
+            if node not in graph or not self._shape_only(graph, node):
                 continue
             src = graph.input_values(node)[0]
             if not self._shape_only(graph, src[0]):

@@ -58,12 +58,12 @@ class TransposeOptimization(Pass):
     def run(self, graph: Graph) -> int:
         if opset(graph) < 13:
             return 0
-        work = [n for n, d in graph.nodes.items() if d["op"] == "Transpose" and d["domain"] == ""]
+        work = [n for n, d in graph.node_items() if d["op"] == "Transpose" and d["domain"] == ""]
         settled: set[str] = set()  # seeds of regions found not worth rewriting since the last rewrite
         done = 0
         while work:
             t = work.pop()
-            if t not in graph.nx or not is_op(graph, t, "Transpose"):
+            if t not in graph or not is_op(graph, t, "Transpose"):
                 continue
             perm = transpose_perm(graph, t)
             if perm is None:
@@ -80,7 +80,7 @@ class TransposeOptimization(Pass):
                     work.append(c)
                     done += 1
             remove_if_dead(graph, t)
-            if t in graph.nx and len(perm) >= 2 and t not in settled:
+            if t in graph and len(perm) >= 2 and t not in settled:
                 region = _Region(graph, t, perm, self.max_region)
                 made = region.apply()
                 if made is None:  # every strip of this region would grow the same region again
@@ -97,7 +97,7 @@ class TransposeOptimization(Pass):
         (N,C,1,1) after a squeeze-excite pooling) keep the data's order: they become Reshapes,
         which ReshapeCollapse then merges with the Reshape/Flatten around them."""
         n = 0
-        for t in [k for k, d in g.nodes.items() if d["op"] == "Transpose" and d["domain"] == ""]:
+        for t in [k for k, d in g.node_items() if d["op"] == "Transpose" and d["domain"] == ""]:
             perm = transpose_perm(g, t)
             x = g.input_values(t)[0]
             t_in, t_out = tensor_type(g, x), tensor_type(g, (t, 0))
