@@ -180,3 +180,30 @@ def test_keras_serialized_config_gives_the_same_loss(kloss, kind):
     sw = np.random.default_rng(9).random(5).astype(np.float32)
     got = run_loss(losses.get(keras.losses.serialize(k)), yt, yp, sample_weight=sw)[0]
     np.testing.assert_allclose(got, _keras(k, yt, yp, sample_weight=sw), **TOL)
+
+
+# ops whose gradients are standard; label-only ops (Cast, OneHot, Equal, Or, Round, Gather of class
+# weights) sit on paths that do not reach the predictions
+DIFFERENTIABLE = {"Sub", "Mul", "Add", "Div", "Neg", "Abs", "Max", "Min", "Log", "Sqrt", "Softplus", "Relu",
+                  "Clip", "LogSoftmax", "ReduceMean", "ReduceSum", "ReduceMax", "Squeeze", "Unsqueeze"}
+LABEL_ONLY = {"Cast", "OneHot", "Equal", "Or", "ReduceMin", "Round", "Gather", "MatMul", "Shape", "Expand"}
+
+
+@pytest.mark.parametrize("ident,kfactory,kind,factor", CASES, ids=IDS)
+def test_o2_keeps_the_value_and_ops_are_differentiable(ident, kfactory, kind, factor):
+    import networkx as nx
+    import onnxruntime as ort
+
+    from graphc import optimize
+    from graphc.lower.onnx import to_onnx
+
+    yt, yp = _data(kind, (5, 4), 1)
+    want, g = run_loss(losses.get(ident), yt, yp)
+    ops = set(g.op_counts()) - {"Input", "Constant"}
+    assert ops <= DIFFERENTIABLE | LABEL_ONLY, ops - DIFFERENTIABLE - LABEL_ONLY
+    # every op fed (directly or not) by the predictions has a standard gradient
+    assert {g.op(n) for n in nx.descendants(g.nx, "y_pred")} <= DIFFERENTIABLE
+    opt = optimize(g, "O2")
+    opt.verify()
+    sess = ort.InferenceSession(to_onnx(opt).SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"y_true": yt, "y_pred": yp})[0], want, rtol=1e-6, atol=1e-7)
