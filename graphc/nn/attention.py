@@ -184,7 +184,7 @@ class AdditiveAttention(Attention):
 
     def build(self, input_shape):
         dim = input_shape[0][-1]
-        self.scale = self.add_weight("scale", (dim,), "glorot") if self.use_scale else None
+        self.scale = self.add_weight("scale", (dim,)) if self.use_scale else None
 
     def scores(self, em, q, k):
         t = em.op("Tanh", em.op("Add", em.unsqueeze(q, [2]), em.unsqueeze(k, [1])))

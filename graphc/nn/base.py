@@ -1,21 +1,22 @@
 """The layer machinery: `Weight`, symbolic `KerasTensor`s, the `Emitter` that writes IR, `Layer`.
 
 A layer is configured with Keras's keys, declares its `Weight`s in Keras's order and layout, and
-emits standard ONNX ops through an `Emitter`. Calling a layer on `KerasTensor`s emits into the
-shared trace graph (which gives every tensor its type) and records a `Node`; a `Model` replays its
-nodes into a graph of its own. A Variable node holds the `Weight`'s array itself, so assigning a
-weight in place updates every graph that reads it.
+emits standard ONNX ops through an `Emitter`. Calling a layer on `KerasTensor`s emits the call into
+a scratch graph fed by placeholders of the inputs' types (which gives the outputs their types, then
+is dropped) and records a `Node`; a KerasTensor carries its own type and producing node, so no graph
+outlives the call. A `Model` replays its nodes into a graph of its own, for inference or training
+(`Emitter.training`). A Variable node holds the `Weight`'s array itself, so assigning a weight in
+place updates every graph that reads it. See docs/design/layers.md.
 """
 from __future__ import annotations
 
-import itertools
 import re
-from collections import defaultdict
 
 import numpy as np
 
 from graphc.errors import ModelFormatError, ShapeError
 from graphc.ir import Graph
+from graphc.nn.names import NAMES
 from graphc.types import TensorType
 
 BATCH = "batch"
@@ -28,20 +29,16 @@ def snake_case(name: str) -> str:
     return s
 
 
-_name_counts: dict[str, itertools.count] = defaultdict(lambda: itertools.count())
-
-
-def unique_name(stem: str) -> str:
-    n = next(_name_counts[stem])
-    return stem if n == 0 else f"{stem}_{n}"
-
-
 class Weight:
-    """One array of a layer, in Keras's layout; `assign` checks the shape and writes in place."""
+    """One array of a layer, in Keras's layout; `assign` checks the shape and writes in place.
+    `initializer`, `regularizer` and `constraint` are the Keras objects configured for it."""
 
-    def __init__(self, layer: "Layer", name: str, value: np.ndarray, trainable: bool = True):
+    def __init__(self, layer: "Layer", name: str, value: np.ndarray, trainable: bool = True,
+                 initializer=None, regularizer=None, constraint=None):
         self.layer, self.name, self.trainable = layer, name, trainable
         self.value = np.array(value, dtype=np.float32, order="C")
+        self.initializer, self.regularizer, self.constraint = initializer, regularizer, constraint
+        self.version = 0  # every write bumps it: a GraphModel reading this weight recompiles (model.py)
 
     @property
     def shape(self):
@@ -54,31 +51,27 @@ class Weight:
                                    f"({type(self.layer).__name__}): weight {self.name!r} has shape "
                                    f"{list(arr.shape)}, expected {list(self.value.shape)}")
         self.value[...] = arr.astype(np.float32)
+        self.version += 1
 
     def __repr__(self):
         return f"<Weight {self.layer.name}/{self.name} {list(self.shape)}>"
 
 
-def init_array(kind: str, shape, fan_in: int | None = None, fan_out: int | None = None) -> np.ndarray:
-    """Initial values: 'zeros', 'ones', or Glorot-uniform ('glorot')."""
-    if kind == "zeros":
-        return np.zeros(shape, np.float32)
-    if kind == "ones":
-        return np.ones(shape, np.float32)
-    shape = tuple(shape)
-    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-    fan_in = fan_in or (shape[-2] * receptive if len(shape) >= 2 else shape[0])
-    fan_out = fan_out or (shape[-1] * receptive if len(shape) >= 2 else shape[0])
-    limit = np.sqrt(6.0 / max(fan_in + fan_out, 1))
-    return np.random.default_rng().uniform(-limit, limit, shape).astype(np.float32)
-
-
 class Emitter:
-    """Writes IR ops into one graph; `scope` prefixes node names with the emitting layer's name."""
+    """Writes IR ops into one graph; `scope` prefixes node names with the emitting layer's name.
 
-    def __init__(self, graph: Graph):
+    `training` selects the layers' training behaviour (a call's explicit `training=` overrides it
+    for that call and the calls inside it). In training, layers record `updates` (a non-trainable
+    Weight and the value it takes after the step: BatchNormalization's moving statistics) and
+    `losses` (scalar values to add to the loss: activity regularization).
+    """
+
+    def __init__(self, graph: Graph, training: bool = False):
         self.graph = graph
         self.scope = ""
+        self.training = bool(training)
+        self.updates: list[tuple[Weight, tuple]] = []
+        self.losses: list[tuple] = []
         self._weights: dict[int, tuple] = {}
 
     def op(self, op: str, *inputs, n_outputs: int = 1, outputs=None, name: str | None = None, captures: int = 0,
@@ -162,14 +155,17 @@ def norm_axis(axis: int, rank: int) -> int:
 
 
 class KerasTensor:
-    """A symbolic tensor: a value of the trace graph, its Keras mask, and the node that made it."""
+    """A symbolic tensor: its type, the type of its Keras mask (None without one), the node that
+    made it, and its value when that is a constant (type inference may read it)."""
 
-    def __init__(self, value, mask=None, node: "Node | None" = None, index: int = 0):
-        self.value, self.mask, self.node, self.index = value, mask, node, index
+    def __init__(self, type: TensorType, mask=None, node: "Node | None" = None, index: int = 0, const=None):
+        self.type, self.mask, self.node, self.index, self.const = type, mask, node, index, const
 
-    @property
-    def type(self) -> TensorType:
-        return TRACE.graph.type_of(self.value)
+    def placeholder(self, em: Emitter, name: str):
+        """A value standing for this tensor in a scratch graph."""
+        if self.const is not None:
+            return em.graph.add_constant(self.const, name=name)
+        return em.graph.add_input(name, self.type)
 
     @property
     def shape(self) -> tuple:
@@ -191,8 +187,6 @@ class Node:
         self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
         self.keras_inputs: list[KerasTensor] = []  # as Keras's `Node.input_tensors` orders them
 
-
-TRACE = Emitter(Graph("trace"))
 
 
 def flatten(x) -> list:
@@ -221,11 +215,12 @@ def map_structure(fn, x):
     return fn(x)
 
 
-# config keys that change nothing at inference (initializers, regularizers, constraints, ...)
-_IGNORED = re.compile(r".*_(initializer|regularizer|constraint)$|^(dtype|trainable|input_shape|"
-                      r"batch_input_shape|batch_size|input_dim|input_length|seed|autocast|"
-                      r"quantization_config|lora_rank|lora_alpha|unroll|time_major|stateful|"
+# config keys that change nothing graphc computes
+_IGNORED = re.compile(r"^(dtype|trainable|input_shape|batch_input_shape|batch_size|input_dim|input_length|"
+                      r"seed|autocast|quantization_config|lora_rank|lora_alpha|unroll|time_major|stateful|"
                       r"dropout|recurrent_dropout|implementation|supports_masking|module)$")
+# initializers, regularizers and constraints, kept as Keras objects (docs/design/layers.md)
+_KERAS_OBJECTS = re.compile(r"^(?:(.+)_(initializer|regularizer|constraint)|activity_regularizer)$")
 
 
 class Layer:
@@ -239,25 +234,69 @@ class Layer:
     call_args: tuple[str, ...] = ("inputs",)
     n_call_inputs = n_required_inputs = 1
 
+    name_stem: str | None = None  # stem of default names; the snake_case class name when None
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        self._constructor_args = (args, dict(kwargs))  # the constructor arguments get_config reports
+        return self
+
     def __init__(self, name: str | None = None, trainable: bool = True, **kwargs):
+        objects = {k: kwargs.pop(k) for k in list(kwargs) if _KERAS_OBJECTS.match(k)}
         unknown = [k for k in kwargs if not _IGNORED.match(k)]
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s) {unknown}")
         if name is not None and not isinstance(name, str):  # names become ONNX value names
             raise TypeError(f"{type(self).__name__} name {name!r} is not a string")
-        self.name = name or unique_name(snake_case(type(self).__name__))
+        if name:
+            self.name = name
+            NAMES.hold(self, name)
+        else:
+            self.name = NAMES.claim(self, self.name_stem or snake_case(type(self).__name__))
         self.trainable = trainable
         self.built = False
         self._weights: list[Weight] = []
         self._nodes: list[Node] = []
+        self.keras_objects: dict = {}  # "kernel_initializer" -> Initializer, ... as configured
+        for key, value in objects.items():
+            self.set_keras_object(key, value)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        NAMES.hold(self, self.name)  # an unpickled layer's name is taken in this process too
+
+    def set_keras_object(self, key: str, value) -> None:
+        """Keep the initializer, regularizer or constraint configured under `key` (Keras's name)."""
+        from graphc.errors import UnsupportedOpError
+        from graphc.nn import constraints, initializers, regularizers
+
+        kind = _KERAS_OBJECTS.match(key).group(2) or "regularizer"
+        module = {"initializer": initializers, "regularizer": regularizers, "constraint": constraints}[kind]
+        try:
+            self.keras_objects[key] = module.get(value)
+        except (TypeError, ValueError) as e:
+            raise UnsupportedOpError(f"layer {self.name!r} ({type(self).__name__}): {key}: {e}") from None
 
     # ---- weights ------------------------------------------------------------------------
-    def add_weight(self, name: str, shape, init: str = "glorot", trainable: bool = True) -> Weight:
+    def add_weight(self, name: str, shape, init: str = "glorot_uniform", trainable: bool = True,
+                   key: str | None = None) -> Weight:
+        """A weight made by the initializer configured as `{key}_initializer` (`key` defaults to
+        `name`: Keras names `recurrent_kernel`'s `recurrent_initializer`), else by `init`."""
         from graphc.limits import check_shape
+        from graphc.nn import initializers
+        from graphc.nn.keras_objects import Opaque
 
         # a config's sizes (units=2**31) are checked before numpy allocates them
         shape = check_shape(shape, 4, f"layer {self.name!r} ({type(self).__name__})", f"weight {name!r}")
-        w = Weight(self, name, init_array(init, shape), trainable)
+        key = key or name
+        initializer = self.keras_objects.get(f"{key}_initializer") or initializers.get(init)
+        try:
+            # an unknown (custom) initializer keeps its config; its weights start at zero until set
+            value = np.zeros(shape, np.float32) if isinstance(initializer, Opaque) else initializer(shape)
+        except ValueError as e:
+            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): weight {name!r}: {e}") from None
+        w = Weight(self, name, value, trainable, initializer, self.keras_objects.get(f"{key}_regularizer"),
+                   self.keras_objects.get(f"{key}_constraint"))
         self._weights.append(w)
         return w
 
@@ -300,19 +339,28 @@ class Layer:
 
     def emit(self, em: Emitter, args, kwargs, masks):
         """Emit one call: `args` holds values, `masks` the matching input masks; returns
-        (outputs, output masks) as lists."""
-        kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        (outputs, output masks) as lists. An explicit `training` keyword overrides `em.training`
+        for this call and every call inside it (Keras's call-context rule)."""
+        kwargs = dict(kwargs)
+        training = kwargs.pop("training", None)
         x = args[0] if len(args) == 1 else list(args)
         mask = masks[0] if len(masks) == 1 else (list(masks) if any(m is not None for m in masks) else None)
         if not self.built:
             self.build(map_structure(lambda v: _keras_shape(em.shape(v)) if isinstance(v, tuple) else None, x))
             self.built = True
-        outer, em.scope = em.scope, self.name
+        outer = em.scope, em.training
+        em.scope = self.name
+        if training is not None:
+            em.training = bool(training)
         try:
             out = self.call(em, x, mask=mask, **kwargs)
             out_mask = self.compute_mask(em, x, mask)
+            if em.training and self.keras_objects.get("activity_regularizer") is not None:
+                reg = self.keras_objects["activity_regularizer"]
+                for y in (out if isinstance(out, list) else [out]):
+                    em.losses.append(reg.penalty(em, y))
         finally:
-            em.scope = outer
+            em.scope, em.training = outer
         outs = list(out) if isinstance(out, list) else [out]
         out_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] * len(outs)
         return outs, out_masks
@@ -348,18 +396,35 @@ class Layer:
             raise TypeError(f"layer {self.name!r}: call it on symbolic tensors from graphc.nn.Input")
         explicit_mask = kwargs.pop("mask", None)
         inputs = flatten(args[0]) if len(args) == 1 else flatten(args)
-        masks = [t.mask if isinstance(t, KerasTensor) else None for t in inputs]
+        # the call is emitted into a scratch graph (dropped on return) fed by placeholders: it
+        # builds the layer and gives the outputs their types; a Model replays it for real
+        em = Emitter(Graph(f"call_{self.name}"))
+        held: dict[int, tuple] = {}
+
+        def value(t):
+            if not isinstance(t, KerasTensor):
+                return t
+            if id(t) not in held:
+                held[id(t)] = t.placeholder(em, f"in{len(held)}")
+            return held[id(t)]
+
+        def mask_value(t):
+            return em.graph.add_input("mask", t.mask) if isinstance(t, KerasTensor) \
+                and t.mask is not None else None
+
+        masks = [mask_value(t) for t in inputs]
         if explicit_mask is not None:
-            masks = [m.value if isinstance(m, KerasTensor) else m for m in flatten(explicit_mask)]
+            masks = [value(m) for m in flatten(explicit_mask)]
         node_kwargs = dict(kwargs)
-        vals = [t.value if isinstance(t, KerasTensor) else t for t in inputs]
-        kw_vals = map_structure(lambda t: t.value if isinstance(t, KerasTensor) else t, kwargs)
-        outs, out_masks = self.emit(TRACE, vals, kw_vals, masks)
+        vals = [value(t) for t in inputs]
+        kw_vals = map_structure(value, kwargs)
+        outs, out_masks = self.emit(em, vals, kw_vals, masks)
         node = Node(self, inputs, node_kwargs, [])
         node.keras_inputs = keras_inputs
         if explicit_mask is not None:
             node.kwargs["mask"] = explicit_mask
-        node.outputs = [KerasTensor(v, m, node, i) for i, (v, m) in enumerate(zip(outs, out_masks))]
+        node.outputs = [KerasTensor(em.type(v), None if m is None else em.type(m), node, i, em.graph.const_value(v))
+                        for i, (v, m) in enumerate(zip(outs, out_masks))]
         self._nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
@@ -371,10 +436,37 @@ class Layer:
         return shapes[0] if len(shapes) == 1 else shapes
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        """The constructor's arguments by Keras's config keys (defaults filled in), the name, and
+        the initializers, regularizers and constraints serialized as Keras writes them."""
+        import inspect
+
+        args, kwargs = self._constructor_args
+        sig = inspect.signature(type(self).__init__)
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        cfg = {}
+        for k, v in list(bound.arguments.items())[1:]:
+            kind = sig.parameters[k].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                cfg.update(v)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                cfg[k] = v
+        cfg.update(name=self.name, trainable=self.trainable)
+        cfg.update({k: None if o is None else o.serialize() for k, o in self.keras_objects.items()})
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name}>"
+
+
+def weight_objects(layer: Layer) -> dict:
+    """A layer's configured initializers, regularizers and constraints of weights (not of its
+    activity): what a wrapper hands to the inner layer that makes those weights (an RNN's cell)."""
+    return {k: v for k, v in layer.keras_objects.items() if k != "activity_regularizer"}
 
 
 def _keras_shape(shape) -> tuple:

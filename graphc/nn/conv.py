@@ -91,7 +91,8 @@ class _DepthwiseConv(_Conv):
     def build(self, input_shape):
         cin = self._channels(input_shape)
         self.cin = cin
-        self.depthwise_kernel = self.add_weight("kernel", self.kernel_size + (cin, self.depth_multiplier))
+        self.depthwise_kernel = self.add_weight("kernel", self.kernel_size + (cin, self.depth_multiplier),
+                                                key="depthwise")
         self.bias = self.add_weight("bias", (cin * self.depth_multiplier,), "zeros") if self.use_bias else None
 
     def depthwise_onnx_kernel(self, em, w):
@@ -126,9 +127,11 @@ class _SeparableConv(_DepthwiseConv):
     def build(self, input_shape):
         cin = self._channels(input_shape)
         self.cin = cin
-        self.depthwise_kernel = self.add_weight("depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier))
+        self.depthwise_kernel = self.add_weight("depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
+                                                key="depthwise")
         self.pointwise_kernel = self.add_weight("pointwise_kernel",
-                                                (1,) * self.rank + (cin * self.depth_multiplier, self.filters))
+                                                (1,) * self.rank + (cin * self.depth_multiplier, self.filters),
+                                                key="pointwise")
         self.bias = self.add_weight("bias", (self.filters,), "zeros") if self.use_bias else None
 
     def call(self, em, x, mask=None):

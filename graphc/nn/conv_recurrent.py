@@ -9,7 +9,7 @@ import numpy as np
 
 from graphc.errors import ShapeError
 from graphc.nn import activations
-from graphc.nn.base import Layer, as_tuple
+from graphc.nn.base import Layer, as_tuple, weight_objects
 from graphc.nn.layout import pad_attrs
 from graphc.types import TensorType
 
@@ -28,7 +28,8 @@ class ConvLSTMCell(Layer):
     def build(self, input_shape):
         cin, f = input_shape[-1], self.filters
         self.kernel = self.add_weight("kernel", self.kernel_size + (cin, 4 * f))
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", self.kernel_size + (f, 4 * f))
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", self.kernel_size + (f, 4 * f), "orthogonal",
+                                                key="recurrent")
         self.bias = self.add_weight("bias", (4 * f,), "zeros") if self.use_bias else None
 
     def conv(self, em, x, w, bias, padding, strides, dilation):
@@ -57,6 +58,7 @@ class _ConvLSTM(Layer):
         self.go_backwards = bool(go_backwards)
         self.cell = ConvLSTMCell(self.rank, filters, kernel_size, strides, padding, dilation_rate, activation,
                                  recurrent_activation, use_bias, name="conv_lstm_cell")
+        self.cell.keras_objects.update(weight_objects(self))
 
     def sublayers(self):
         return [("cell", self.cell)]

@@ -75,13 +75,13 @@ class Identity(Layer):
 
 
 class Embedding(Layer):
-    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer=None, **kwargs):
+    def __init__(self, input_dim, output_dim, mask_zero=False, **kwargs):
         kwargs.pop("sparse", None)
         super().__init__(**kwargs)
         self.input_dim, self.output_dim, self.mask_zero = int(input_dim), int(output_dim), bool(mask_zero)
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim))
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), "uniform")
 
     def call(self, em, x, mask=None):
         ids = x if np.dtype(em.type(x).dtype).kind in "iu" else em.op("Cast", x, to=7)

@@ -11,15 +11,17 @@ import numpy as np
 from graphc.errors import GraphError
 from graphc.ir import Graph
 from graphc.model import GraphModel
-from graphc.nn.base import BATCH, TRACE, Emitter, KerasTensor, Layer, flatten, map_structure, unique_name
+from graphc.nn.base import BATCH, Emitter, KerasTensor, Layer, Node, flatten, map_structure
 from graphc.types import TensorType
 
 
 class InputLayer(Layer):
+    name_stem = "input_layer"
+
     def __init__(self, shape=None, batch_size=None, dtype="float32", batch_shape=None, name=None,
                  sparse=False, ragged=False, optional=False, input_tensor=None, batch_input_shape=None,
                  **kwargs):
-        super().__init__(name=name or unique_name("input_layer"), **kwargs)
+        super().__init__(name=name, **kwargs)
         if isinstance(dtype, dict):  # a DTypePolicy
             dtype = dtype.get("config", {}).get("name", "float32")
         batch_shape = batch_shape or batch_input_shape
@@ -31,9 +33,7 @@ class InputLayer(Layer):
         dims = [BATCH if i == 0 and d is None else (d if d is not None else f"{self.name}_d{i}")
                 for i, d in enumerate(self.batch_shape)]
         self.type = TensorType(self.dtype, dims)
-        tensor = KerasTensor(TRACE.graph.add_input(TRACE.graph.fresh_name(self.name), self.type))
-        from graphc.nn.base import Node
-
+        tensor = KerasTensor(self.type)
         node = Node(self, [], {}, [tensor])
         tensor.node = node
         self._nodes.append(node)
@@ -116,9 +116,10 @@ class Model(Layer, GraphModel):
     """A functional model: `Model(inputs, outputs)` over tensors from `Input` and layer calls."""
 
     supports_masking = True
+    name_stem = "functional"
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
-        Layer.__init__(self, name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         if inputs is not None:
             self._init_graph(inputs, outputs)
 
@@ -129,7 +130,7 @@ class Model(Layer, GraphModel):
         self.outputs = flatten(outputs)
         self._call_nodes, self.layers = map_graph(self.inputs, self.outputs)
         self.built = True
-        GraphModel.__init__(self, self._build_graph(), name=self.name)
+        GraphModel.__init__(self, self.build_graph(), name=self.name, weights=self.weights)
 
     def sublayers(self):
         from graphc.nn.base import snake_case
@@ -145,13 +146,19 @@ class Model(Layer, GraphModel):
 
     keras_class = "Functional"
 
-    def _build_graph(self) -> Graph:
+    def build_graph(self, training: bool = False) -> Graph:
+        """A new graph of the model: the inference graph (`self.graph`, what predict runs) or, with
+        `training=True`, the training graph: dropout and noise active, BatchNormalization on batch
+        statistics. After the model's outputs, a training graph has one output per state update,
+        named in `graph.meta["updates"]` ({output name: (layer name, weight name)}: the value the
+        weight takes after the step, e.g. a moving mean) and one per loss term, named in
+        `graph.meta["losses"]` (activity regularization, to add to the loss)."""
         g = Graph(self.name)
-        em = Emitter(g)
+        em = Emitter(g, training=training)
         env = {}
         for t in self.inputs:
             layer = t.node.layer
-            env[id(t)] = (g.add_input(layer.name, TRACE.graph.type_of(t.value)), None)
+            env[id(t)] = (g.add_input(layer.name, t.type), None)
         self._replay(em, env)
         names = set()
         for i, t in enumerate(self.outputs):
@@ -160,6 +167,15 @@ class Model(Layer, GraphModel):
                 name = f"{name}_{i}"
             names.add(name)
             g.add_output(name, env[id(t)][0])
+        if training:
+            g.meta["updates"], g.meta["losses"] = {}, []
+            for w, v in em.updates:
+                name = f"{w.layer.name}/{w.name}:update"
+                g.add_output(name, v)
+                g.meta["updates"][name] = (w.layer.name, w.name)
+            for i, v in enumerate(em.losses):
+                g.add_output(f"loss_{i}", v)
+                g.meta["losses"].append(f"loss_{i}")
         return g
 
     def _replay(self, em: Emitter, env: dict):
@@ -212,9 +228,10 @@ class Sequential(Model):
     """A stack of layers; built as soon as its input shape is known."""
 
     keras_class = "Sequential"
+    name_stem = "sequential"
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
-        Layer.__init__(self, name=name or unique_name("sequential"), trainable=trainable, **kwargs)
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []
         self._input_layer = None
         for l in layers or []:

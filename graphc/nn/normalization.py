@@ -1,8 +1,10 @@
-"""BatchNormalization (inference), LayerNormalization, GroupNormalization, UnitNormalization,
-RMSNormalization.
+"""BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization, RMSNormalization.
 
-BatchNormalization is an affine map per channel, `x * scale + shift`, computed from the stored
-statistics in the graph (constant folding turns it into two constants; fusion into the conv).
+At inference BatchNormalization is an affine map per channel, `x * scale + shift`, computed from the
+stored statistics in the graph (constant folding turns it into two constants; fusion into the conv).
+In a training graph (and when the layer is trainable, as in Keras) it normalizes by the batch's
+mean and (biased) variance over all axes but the channel's, weighted by the mask when there is one,
+and records the moving-average updates of `moving_mean` and `moving_variance` in `em.updates`.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ class BatchNormalization(Layer):
     def call(self, em, x, mask=None):
         rank = em.rank(x)
         axis = norm_axis(self.axis, rank)
+        if em.training and self.trainable:
+            return self._batch_statistics(em, x, mask, rank, axis)
         inv = em.op("Reciprocal", em.op("Sqrt", em.op("Add", em.weight(self.moving_variance),
                                                      em.const(np.float32(self.epsilon)))))
         scale = em.op("Mul", inv, em.weight(self.gamma)) if self.gamma is not None else inv
@@ -46,6 +50,33 @@ class BatchNormalization(Layer):
         scale = em.broadcast_to_axis(scale, rank, [axis])
         shift = em.broadcast_to_axis(shift, rank, [axis])
         return em.op("Add", em.op("Mul", x, scale), shift)
+
+    def _batch_statistics(self, em, x, mask, rank, axis):
+        red = [a for a in range(rank) if a != axis]
+        if mask is None:
+            mean = em.reduce("ReduceMean", x, red)
+            d = em.op("Sub", x, mean)
+            var = em.reduce("ReduceMean", em.op("Mul", d, d), red)
+        else:  # Keras's masked moments: masked entries count for nothing
+            m = em.op("Cast", em.unsqueeze(mask, [rank - 1]), to=1)
+            m = em.op("Expand", m, em.op("Shape", x))
+            eps = em.const(np.float32(1e-7))
+            count = em.op("Add", em.reduce("ReduceSum", m, red), eps)
+            mean = em.op("Div", em.reduce("ReduceSum", em.op("Mul", x, m), red), count)
+            d = em.op("Mul", em.op("Sub", x, mean), m)
+            var = em.op("Div", em.reduce("ReduceSum", em.op("Mul", d, d), red), count)
+        k = em.const(np.float32(self.momentum))
+        k1 = em.const(np.float32(1.0 - self.momentum))
+        for w, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+            em.updates.append((w, em.op("Add", em.op("Mul", em.weight(w), k),
+                                        em.op("Mul", em.reshape(batch, [-1]), k1))))
+        y = em.op("Div", em.op("Sub", x, mean),
+                  em.op("Sqrt", em.op("Add", var, em.const(np.float32(self.epsilon)))))
+        if self.gamma is not None:
+            y = em.op("Mul", y, em.broadcast_to_axis(em.weight(self.gamma), rank, [axis]))
+        if self.beta is not None:
+            y = em.op("Add", y, em.broadcast_to_axis(em.weight(self.beta), rank, [axis]))
+        return y
 
 
 class LayerNormalization(Layer):

@@ -14,7 +14,7 @@ import numpy as np
 
 from graphc.ir import Graph
 from graphc.nn import activations
-from graphc.nn.base import Emitter, Layer
+from graphc.nn.base import Emitter, Layer, weight_objects
 from graphc.types import TensorType
 
 
@@ -23,8 +23,8 @@ class _Cell(Layer):
     n_states = 1
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True, **kwargs):
-        for k in ("unit_forget_bias", "reset_after"):
-            kwargs.pop(k, None)
+        self.unit_forget_bias = bool(kwargs.pop("unit_forget_bias", True))
+        kwargs.pop("reset_after", None)
         super().__init__(**kwargs)
         self.units, self.use_bias = int(units), bool(use_bias)
         self.activation = activations.get(activation)
@@ -33,8 +33,10 @@ class _Cell(Layer):
     def build(self, input_shape):
         g = self.n_gates * self.units
         self.kernel = self.add_weight("kernel", (input_shape[-1], g))
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, g))
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, g), "orthogonal", key="recurrent")
         self.bias = self.add_weight("bias", self.bias_shape(), "zeros") if self.use_bias else None
+        if self.bias is not None and self.n_gates == 4 and self.unit_forget_bias:
+            self.bias.value[self.units:2 * self.units] = 1.0  # Keras: the forget gate's bias starts at one
 
     def bias_shape(self):
         return (self.n_gates * self.units,)
@@ -122,9 +124,7 @@ class _RNN(Layer):
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
                  zero_output_for_mask=False, name=None, trainable=True, **kwargs):
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
-                       if k in ("activation", "recurrent_activation", "use_bias", "reset_after")}
-        for k in ("unit_forget_bias",):
-            kwargs.pop(k, None)
+                       if k in ("activation", "recurrent_activation", "use_bias", "reset_after", "unit_forget_bias")}
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._init_args = dict(units=units, return_sequences=return_sequences, return_state=return_state,
                                zero_output_for_mask=zero_output_for_mask, **cell_kwargs)
@@ -132,10 +132,11 @@ class _RNN(Layer):
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.zero_output_for_mask = bool(go_backwards), bool(zero_output_for_mask)
         self.cell = self.cell_class(units, name=f"{snake(type(self).__name__)}_cell", **cell_kwargs)
+        self.cell.keras_objects.update(weight_objects(self))  # the cell makes the weights Keras configures here
 
     def reversed_copy(self, name):
         """The same layer processing the other way (Bidirectional's default backward layer)."""
-        return type(self)(go_backwards=not self.go_backwards, name=name, **self._init_args)
+        return type(self)(go_backwards=not self.go_backwards, name=name, **self._init_args, **self.keras_objects)
 
     def sublayers(self):
         return [("cell", self.cell)]
