@@ -55,10 +55,10 @@ class Loss:
         if class_weight is not None:
             weight = self._class_weights(em, y_true, y_pred, class_weight)
         if sample_weight is not None:
-            sw = _as_float(em, sample_weight, em.type(losses).dtype)
+            sw = _as_float(em, _value(em, sample_weight, "sample_weight"), em.type(losses).dtype)
             weight = sw if weight is None else em.op("Mul", _align(em, weight, em.rank(sw)), sw)
         if mask is not None:
-            m = _as_float(em, mask, em.type(losses).dtype)
+            m = _as_float(em, _value(em, mask, "mask"), em.type(losses).dtype)
             if self.reduction in ("sum_over_batch_size", "mean"):
                 # the mean over the kept steps: scale by total/valid (0 where nothing is kept)
                 frac = em.reduce("ReduceMean", m, list(range(em.rank(m))), keepdims=False)
@@ -90,7 +90,8 @@ class Loss:
                              f"(labels {_fmt(tt.shape)}, predictions {_fmt(tp.shape)})")
         if np.dtype(tt.dtype).kind not in "fiub":
             raise ShapeError(f"{what}: labels of dtype {np.dtype(tt.dtype).name} cannot be compared with "
-                             f"predictions; give numeric labels")
+                             f"predictions; give numeric labels (labels {_fmt(tt.shape)}, predictions "
+                             f"{_fmt(tp.shape)})")
         st, sp = tuple(tt.shape), tuple(tp.shape)
         if self.sparse:
             if len(st) == len(sp) and st and st[-1] == 1:
@@ -148,6 +149,13 @@ def _fmt(shape) -> str:
 
 def _dims_fit(a, b) -> bool:
     return all(x == y or not isinstance(x, int) or not isinstance(y, int) for x, y in zip(a, b))
+
+
+def _value(em, v, name: str):
+    """A graph value as it is; an array (per-sample weights, a mask known up front) as a Constant."""
+    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str):
+        return v
+    return em.const(np.asarray(v, np.float32), name=name)
 
 
 def cast(em, v, dtype):

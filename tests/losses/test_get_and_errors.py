@@ -89,3 +89,24 @@ def test_combine_with_loss_weights():
         losses.combine(em, [l1, l2], [1.0])
     with pytest.raises(GraphcError, match="do not name the outputs"):
         losses.combine(em, {"a": l1}, {"z": 1.0})
+
+
+def test_weights_and_mask_given_as_arrays_become_constants():
+    import onnxruntime as ort
+
+    from graphc.ir import Graph
+    from graphc.lower.onnx import to_onnx
+    from graphc.nn.base import Emitter
+    from graphc.types import TensorType
+
+    rng = np.random.default_rng(4)
+    yt, yp = rng.random((3, 2)).astype(np.float32), rng.random((3, 2)).astype(np.float32)
+    sw, mask = np.array([0.5, 2.0, 1.0]), np.array([1, 0, 1])
+    g = Graph()
+    t, p = g.add_input("t", TensorType(np.float32, (3, 2))), g.add_input("p", TensorType(np.float32, (3, 2)))
+    em = Emitter(g)
+    g.add_output("l", losses.get("mse")(em, t, p, sample_weight=sw, mask=mask))
+    got = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"t": yt, "p": yp})[0]
+    per = ((yt - yp) ** 2).mean(1) * sw * mask * (3 / 2)  # kept rows rescaled: 3 values, 2 kept
+    np.testing.assert_allclose(got, per.mean(), rtol=1e-6)
