@@ -43,7 +43,7 @@ class FunctionCall(Layer):
         return {k: v for k, v in self.__dict__.items() if k != "fn"}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         self.fn = self.lookup(self.key)
 
     def bind_call(self, args, kwargs):

@@ -150,7 +150,8 @@ class Reader:
                 for k, v in (e[3] if len(e) > 3 and isinstance(e[3], dict) else {}).items():
                     kwargs[k] = _map_k2(v, outputs, lambda n: self._builtin_nodes(layers.get(n), False))
             args = [tensors[0] if len(tensors) == 1 else tensors]
-        kwargs.pop("training", None)
+        if kwargs.get("training") is None:  # an explicit training=True/False is kept: Keras honours it too
+            kwargs.pop("training", None)
         if kwargs.get("mask") is None:
             kwargs.pop("mask", None)
         return args, kwargs
