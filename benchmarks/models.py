@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--markdown", metavar="OUT.md")
     args = ap.parse_args(argv)
-    from graphc.runtime.bench import bench
+    from graphc.api import bench
 
     batches = tuple(int(b) for b in args.batch.split(","))
     sections = []

@@ -3,12 +3,11 @@ from graphc.errors import (BackendError, GraphcError, GraphError, InputError, Mo
                            ShapeError, UnsupportedOpError)
 from graphc.ir import TARGET_OPSET, Graph
 from graphc.types import OpaqueType, TensorType
-
-__version__ = "0.1.0"
+from graphc.version import __version__
 
 
 def __getattr__(name):  # the facade loads importers and runtime only when first used
-    if name in ("load", "compile", "export", "optimize"):
+    if name in ("load", "compile", "export", "optimize", "serve", "export_triton_repo"):
         from graphc import api
 
         return getattr(api, name)
@@ -16,9 +15,13 @@ def __getattr__(name):  # the facade loads importers and runtime only when first
         from graphc.model import GraphModel
 
         return GraphModel
+    if name == "backends":
+        import graphc.backends
+
+        return graphc.backends
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
 __all__ = ["Graph", "TensorType", "OpaqueType", "TARGET_OPSET", "GraphcError", "GraphError",
            "InputError", "ModelFormatError", "ShapeError", "UnsupportedOpError", "BackendError",
-           "load", "compile", "export", "optimize", "GraphModel"]
+           "load", "compile", "export", "optimize", "serve", "export_triton_repo", "GraphModel", "backends"]

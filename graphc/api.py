@@ -1,15 +1,21 @@
-"""The public front door: `graphc.load`, `graphc.compile`, `graphc.export`.
+"""The public front door: `graphc.load`, `graphc.compile`, `graphc.export`, `graphc.optimize`,
+and the reports the CLI prints (`bench`, `runtime_info`).
 
-The one place in `graphc` that reaches the importers and the runtime (lazily), so that the
-compiler core never depends on a file format or an execution back end.
+The one place in `graphc` that reaches the importers and the runtime bench (lazily), so that the
+compiler core never depends on a file format; execution goes through the backend registry
+(graphc/backends.py), which is how the core reaches a backend too.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from graphc import backends
+from graphc.backends import DEFAULT as DEFAULT_BACKEND  # noqa: F401 (the CLI names it)
 from graphc.errors import ModelFormatError
 from graphc.ir import Graph
+from graphc.model import GraphModel, export, graph_of  # noqa: F401 (export: graphc.export)
+from graphc.passes import optimize_for_inference
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5", ".json")
 
@@ -36,8 +42,6 @@ def detect_format(path) -> str:
 
 def load(src, **options):
     """Read a model (ONNX: path, bytes or ModelProto; Keras: .keras, .h5, .json) into a model object."""
-    from graphc.model import GraphModel
-
     if isinstance(src, (str, os.PathLike)) and detect_format(src) == "keras":
         from graphc.importers.keras import load as load_keras
 
@@ -48,44 +52,66 @@ def load(src, **options):
     return GraphModel(graph, name=Path(src).stem if isinstance(src, (str, os.PathLike)) else graph.name)
 
 
-def _graph_of(model) -> Graph:
-    if isinstance(model, Graph):
-        return model
-    graph = getattr(model, "graph", None)
-    if isinstance(graph, Graph):
-        return graph
-    raise TypeError(f"expected a graphc model or Graph, got {type(model).__name__}")
-
-
-def optimize(graph: Graph, opt_level: str = "O2", stats=None) -> Graph:
-    """The graph for inference after the pass pipeline `opt_level` (O0 returns it unchanged).
+def optimize(model, opt_level: str = "O2", stats=None) -> Graph:
+    """The graph for inference after the pass pipeline `opt_level` (O0: the model's graph itself).
 
     Above O0 the weights are frozen (Variables become Constants), so weight layout changes,
     BatchNormalization and bias folding can be computed once at compile time.
     """
-    if opt_level in (None, "O0", 0):
-        return graph
-    from graphc.passes import optimize as run_pipeline
-
-    return run_pipeline(graph.frozen(), level=opt_level, stats=stats)
+    return optimize_for_inference(graph_of(model), opt_level, stats=stats)
 
 
-def compile(model, target: str = "cpu", opt_level: str = "O2", threads: int | None = None,
-            ort_level: str = "all", fallback: bool = False):
-    """Optimize `model` and load it into ONNX Runtime; returns a callable `OrtExecutable`.
+def compile(model, target: str = "cpu", opt_level: str = "O2", backend: str | None = None, **backend_options):
+    """Optimize `model` (a model or a Graph) and compile it with `backend` for `target`: a new
+    callable `Executable` (graphc/executable.py; `model.compile` keeps one per setting).
 
-    `target` is "cpu" or "cuda" (needs onnxruntime-gpu and a GPU; no silent fallback unless
-    `fallback=True`), `threads` ONNX Runtime's intra-op threads, `ort_level` ONNX Runtime's own
-    optimization level ("disable", "basic", "extended", "all").
+    `backend` is a name from `graphc.backends.available()` (default "ort", ONNX Runtime, whose
+    targets are "cpu" and "cuda"); `backend_options` go to it, and it refuses names it does not
+    know. ONNX Runtime's are `threads` (intra-op threads), `ort_level` (its own optimization:
+    "disable", "basic", "extended", "all"), `fallback` (run on the CPU when CUDA is missing
+    instead of failing) and `portable`.
     """
-    from graphc.runtime.ort import compile_graph
-
-    graph = optimize(_graph_of(model), opt_level)
-    return compile_graph(graph, target=target, threads=threads, ort_level=ort_level, fallback=fallback)
+    return backends.compile(graph_of(model), target=target, backend=backend, opt_level=opt_level,
+                            **backend_options)
 
 
-def export(model, path, opt_level: str = "O2") -> None:
-    """Write `model` as a portable ONNX file (plain ONNX ops: runs in any onnxruntime)."""
-    from graphc.lower.onnx import save
+def bench(path, **options):
+    """Load the model at `path` (timed) and benchmark it against its peers: a
+    `graphc.runtime.bench.Report` (see `graphc.runtime.bench.bench` for the options)."""
+    import time
 
-    save(optimize(_graph_of(model), opt_level), path, portable=True)
+    from graphc.runtime.bench import bench as run_bench
+
+    t0 = time.perf_counter()
+    model = load(path)
+    return run_bench(model, str(path), import_seconds=time.perf_counter() - t0, **options)
+
+
+def runtime_info(backend: str | None = None) -> dict:
+    """What the execution backend found installed (ONNX Runtime: package, version, providers)."""
+    return backends.get(backend).report()
+
+
+def serve(models, **options) -> None:
+    """Serve `models` (paths, `name=path` strings, a {name: path or model} dict) on the Open
+    Inference Protocol v2, REST and gRPC, until interrupted (needs the `serve` extra); options as
+    `graphc serve`: host, http_port, grpc_port, max_batch_size, max_queue_delay_ms, instances,
+    threads, target, opt_level, max_request_bytes (see graphc/runtime/serving/server.py)."""
+    from graphc.runtime.serving import serve as run
+
+    run(_load_all(models), **options)
+
+
+def export_triton_repo(models, directory, **options) -> list:
+    """Write `models` as a Triton model repository (DIR/NAME/1/model.onnx + config.pbtxt)."""
+    from graphc.runtime.serving.triton_repo import write_triton_repo
+
+    return write_triton_repo(_load_all(models), directory, **options)
+
+
+def _load_all(models) -> dict:
+    """{name: model} for `serve`'s and `export_triton_repo`'s models, each file loaded here."""
+    from graphc.runtime.serving.sources import model_sources
+
+    return {name: load(src) if isinstance(src, (str, os.PathLike)) else src
+            for name, src in model_sources(models).items()}

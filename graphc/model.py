@@ -1,22 +1,66 @@
 """`GraphModel`: a model held as an IR graph, with Keras-like `predict` and `summary`.
 
-`graphc.load` returns one; the Keras layer library's `Model` extends it with layers.
-Compiled executables are cached per (target, opt_level, threads, ort_level).
+`graphc.load` returns one; the Keras layer library's `Model` extends it with layers. It runs
+through the backend registry (graphc/backends.py), keeping one executable per (backend, target,
+opt_level, backend options) for the current `weights_version`: a weight write bumps the version,
+and the next call compiles again. Executables are not pickled; an unpickled model rebuilds them.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from graphc import backends
 from graphc.errors import InputError
 from graphc.ir import Graph
+from graphc.passes import optimize_for_inference
 from graphc.types import TensorType
 
 
+def graph_of(model) -> Graph:
+    """The IR graph of a model, or the Graph itself."""
+    if isinstance(model, Graph):
+        return model
+    graph = getattr(model, "graph", None)
+    if isinstance(graph, Graph):
+        return graph
+    raise TypeError(f"expected a graphc model or Graph, got {type(model).__name__}")
+
+
+def export(model, path, opt_level: str = "O2", portable: bool = True) -> None:
+    """Write `model` (or a Graph) as an ONNX file after the pipeline `opt_level`; `portable` (the
+    default): plain ONNX ops only, so that it runs in any onnxruntime, else with ONNX Runtime's
+    fused kernels where they apply."""
+    from graphc.lower.onnx import save  # onnx's own modules load only when a file is written
+
+    save(optimize_for_inference(graph_of(model), opt_level), path, portable=portable)
+
+
 class GraphModel:
-    def __init__(self, graph: Graph, name: str | None = None):
+    def __init__(self, graph: Graph, name: str | None = None, weights=()):
+        """`weights`: objects with a `version` counter that their writes bump (the layer
+        library's `Weight`s, whose arrays the graph's Variables hold)."""
         self.graph = graph
         self.name = name or graph.name
-        self._compiled: dict = {}
+        self._weight_sources = list(weights)
+        self._own_writes = 0
+        self._compiled: dict = {}  # cache key -> executable, all built at _compiled_version
+        self._compiled_version = None
+
+    # ---- weights ------------------------------------------------------------------------
+    def weights_changed(self) -> None:
+        """Say that weight arrays of the graph were written in place (by anything but a
+        `Weight.assign`, which counts itself): the next call compiles again."""
+        self._own_writes += 1
+
+    @property
+    def weights_version(self) -> int:
+        """A number that every weight write makes larger (a sum of counters that only grow)."""
+        return self._own_writes + sum(w.version for w in self._weight_sources)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_compiled"], state["_compiled_version"] = {}, None  # sessions do not pickle; rebuilt on use
+        return state
 
     # ---- signature ----------------------------------------------------------------------
     @property
@@ -34,16 +78,17 @@ class GraphModel:
         return {n: self.graph.type_of(v) for n, v in self.graph.outputs}
 
     # ---- execution ----------------------------------------------------------------------
-    def compile(self, target: str = "cpu", opt_level: str = "O2", threads: int | None = None,
-                ort_level: str = "all", fallback: bool = False):
-        """An executable for this model (see `graphc.compile`), cached."""
-        from graphc.api import compile as compile_model
-
-        key = (target, opt_level, threads, ort_level, fallback)
-        if key not in self._compiled:
-            self._compiled[key] = compile_model(self, target=target, opt_level=opt_level, threads=threads,
-                                                ort_level=ort_level, fallback=fallback)
-        return self._compiled[key]
+    def compile(self, target: str = "cpu", opt_level: str = "O2", backend: str | None = None, **backend_options):
+        """An executable for this model (see `graphc.compile`), kept until the weights change."""
+        version = self.weights_version
+        if version != self._compiled_version:
+            self._compiled, self._compiled_version = {}, version
+        key = (backend or backends.DEFAULT, target, opt_level, tuple(sorted(backend_options.items())))
+        exe = self._compiled.get(key)
+        if exe is None:
+            exe = self._compiled[key] = backends.compile(self.graph, target=target, backend=backend,
+                                                         opt_level=opt_level, **backend_options)
+        return exe
 
     def _normalize_inputs(self, x) -> list[np.ndarray]:
         names = self.input_names
@@ -96,8 +141,6 @@ class GraphModel:
             print_fn(text)
         return text
 
-    def export(self, path, opt_level: str = "O2") -> None:
-        """Write the model as a portable ONNX file (runs in plain onnxruntime)."""
-        from graphc.api import export
-
-        export(self, path, opt_level=opt_level)
+    def export(self, path, opt_level: str = "O2", portable: bool = True) -> None:
+        """Write the model as an ONNX file (see `graphc.export`)."""
+        export(self, path, opt_level=opt_level, portable=portable)

@@ -1,21 +1,20 @@
-"""ONNX Runtime execution: an exported graph as an `OrtExecutable` taking and returning numpy arrays.
+"""ONNX Runtime execution: the backend "ort", an exported graph as an `OrtExecutable`.
 
-CPUExecutionProvider by default; `target="cuda"` asks for the CUDA provider and fails clearly
+`OrtBackend` is the first backend of the registry (graphc/backends.py; declared as an entry
+point in pyproject.toml). CPUExecutionProvider by default; `target="cuda"` asks for the CUDA provider and fails clearly
 when the installed ONNX Runtime (or the machine) does not have it, unless `fallback=True` (the
 error words that opt-in as the caller's `fallback_hint`: the CLI's is a flag, not a keyword).
-Inputs are checked against the graph's signature before ONNX Runtime sees them, so a wrong name,
-dtype or shape is a `graphc.InputError` that says what was expected.
+Inputs are bound and checked by `graphc.executable.Executable` before ONNX Runtime sees them.
 """
 from __future__ import annotations
 
 import importlib.metadata
 import re
-from dataclasses import dataclass
-
 import numpy as np
 import onnx
 
-from graphc.errors import BackendError, InputError
+from graphc.errors import BackendError
+from graphc.executable import Executable, Signature
 from graphc.types import OpaqueType, TensorType
 
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -46,50 +45,17 @@ def provider_report() -> dict:
             "available_providers": ort.get_available_providers(), "device": ort.get_device()}
 
 
-@dataclass
-class InputSpec:
-    name: str
-    type: object
-
-    def describe(self) -> str:
-        return f"{self.name}: {self.type}"
-
-
-def _check_input(spec: InputSpec, arr: np.ndarray, sizes: dict) -> None:
-    t = spec.type
-    if not isinstance(t, TensorType):
-        return
-    if t.dtype is not None and arr.dtype != t.dtype:
-        raise InputError(f"input {spec.name!r} has dtype {arr.dtype}, expected {t.dtype} "
-                         f"(convert it with .astype(np.{t.dtype.name}))")
-    if t.shape is None:
-        return
-    if arr.ndim != len(t.shape):
-        raise InputError(f"input {spec.name!r} has shape {list(arr.shape)} (rank {arr.ndim}), expected rank "
-                         f"{len(t.shape)}: {t}")
-    for axis, (want, have) in enumerate(zip(t.shape, arr.shape)):
-        if isinstance(want, int) and want != have:
-            raise InputError(f"input {spec.name!r} has shape {list(arr.shape)}, expected {t} "
-                             f"(dimension {axis} must be {want})")
-        if isinstance(want, str):
-            seen = sizes.setdefault(want, (have, spec.name))
-            if seen[0] != have:
-                raise InputError(f"input {spec.name!r} has {want}={have} in dimension {axis}, but input "
-                                 f"{seen[1]!r} has {want}={seen[0]}; they must agree")
-
-
-class OrtExecutable:
-    """A compiled model on ONNX Runtime. Call it with arrays (positional or by name)."""
+class OrtExecutable(Executable):
+    """A compiled model on ONNX Runtime (see `Executable` for how it is called)."""
 
     def __init__(self, model: onnx.ModelProto, *, target: str = "cpu", threads: int | None = None,
-                 ort_level: str = "all", fallback: bool = False, input_types=None, label: str = "model",
-                 session_options=None, fallback_hint: str = "pass fallback=True"):
+                 ort_level: str = "all", fallback: bool = False, input_types=None, output_types=None,
+                 label: str = "model", session_options=None, fallback_hint: str = "pass fallback=True"):
         ort = _ort()
         if target not in _PROVIDERS:
             raise BackendError(f"unknown target {target!r}: choose one of {sorted(_PROVIDERS)}")
         if ort_level not in _LEVELS:
             raise BackendError(f"unknown ONNX Runtime optimization level {ort_level!r}: choose one of {_LEVELS}")
-        self.label = label
         self.model = model
         wanted = _PROVIDERS[target]
         available = ort.get_available_providers()
@@ -124,18 +90,11 @@ class OrtExecutable:
         if wanted not in self.providers and not fallback:
             raise BackendError(f"{label}: ONNX Runtime did not give the {wanted} (got {self.providers}); "
                                f"is a GPU visible? Or {fallback_hint} to accept the CPU")
-        types = input_types or {}
-        self.inputs = [InputSpec(i.name, types.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self._plan = []  # per input: (name, dtype, rank, fixed dims, symbolic dims) for _fast_feed
-        for spec in self.inputs:
-            t = spec.type
-            if not isinstance(t, TensorType) or t.dtype is None or t.shape is None or t.dtype.name in _ML_DTYPES:
-                self._plan = ()
-                break
-            self._plan.append((spec.name, t.dtype, len(t.shape),
-                               tuple((i, d) for i, d in enumerate(t.shape) if isinstance(d, int)),
-                               tuple((i, d) for i, d in enumerate(t.shape) if isinstance(d, str))))
+        ins, outs = input_types or {}, output_types or {}
+        signature = Signature(tuple((i.name, ins.get(i.name) or _ort_type(i)) for i in self.session.get_inputs()),
+                              tuple((o.name, outs.get(o.name) or _ort_type(o)) for o in self.session.get_outputs()))
+        super().__init__(signature, device="cuda" if self.providers[0] == _PROVIDERS["cuda"] else "cpu",
+                         backend="ort", label=label, slow_dtypes=_ML_DTYPES)
         self._ml_outputs = {}  # outputs onnxruntime hands back as raw uint8/uint16
         for o in model.graph.output:
             et = o.type.tensor_type.elem_type if o.type.HasField("tensor_type") else 0
@@ -147,59 +106,22 @@ class OrtExecutable:
     def provider(self) -> str:
         return self.providers[0]
 
-    def _feed(self, args, kwargs) -> dict:
-        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
-            kwargs, args = dict(args[0]), ()
-        if len(args) > len(self.inputs):
-            raise InputError(f"{self.label} takes {len(self.inputs)} inputs "
-                             f"({', '.join(s.describe() for s in self.inputs)}), got {len(args)}")
-        feed = {}
-        for spec, a in zip(self.inputs, args):
-            feed[spec.name] = a
-        names = {s.name for s in self.inputs}
-        for k, a in kwargs.items():
-            if k not in names:
-                raise InputError(f"{self.label} has no input {k!r}; its inputs are "
-                                 f"{', '.join(s.describe() for s in self.inputs)}")
-            if k in feed:
-                raise InputError(f"input {k!r} given both by position and by name")
-            feed[k] = a
-        missing = [s.describe() for s in self.inputs if s.name not in feed]
-        if missing:
-            raise InputError(f"{self.label} is missing inputs: {', '.join(missing)}")
-        sizes: dict = {}
-        for spec in self.inputs:
-            arr = feed[spec.name]
-            if isinstance(spec.type, OpaqueType):
-                continue  # sequences, optionals, maps: ONNX Runtime checks them itself
-            if not isinstance(arr, np.ndarray):
-                given, arr = arr, np.asarray(arr)
-                t = spec.type
-                if isinstance(t, TensorType) and t.dtype is not None and (
-                        arr.dtype.kind == t.dtype.kind or np.isscalar(given)):
-                    arr = arr.astype(t.dtype)  # python scalars and lists take the declared dtype
-                feed[spec.name] = arr
-            _check_input(spec, arr, sizes)
-        return feed
-
-    def run(self, *args, **kwargs) -> dict:
-        """Run and return {output name: array}."""
-        feed = self._feed(args, kwargs)
+    def _execute(self, feed: dict) -> list:
         try:
             # numpy's binding can neither take nor (from a plain input) give these element types
             if self._ml_outputs or any(isinstance(a, np.ndarray) and a.dtype.name in _ML_DTYPES
-                                            for a in feed.values()):
+                                       for a in feed.values()):
                 outs = self._run_ort_values(feed)
             else:
-                outs = self.session.run(None, feed)
+                return self.session.run(None, feed)
         except Exception as e:
             raise _run_error(self.label, e) from None
-        result = dict(zip(self.output_names, outs))
-        for name, dt in self._ml_outputs.items():
-            a = result[name]
-            if isinstance(a, np.ndarray) and a.dtype != dt and a.dtype.itemsize == dt.itemsize and _bits(dt) >= 8:
-                result[name] = a.view(dt)
-        return result
+        for i, name in enumerate(self.output_names):
+            dt, a = self._ml_outputs.get(name), outs[i]
+            if dt is not None and isinstance(a, np.ndarray) and a.dtype != dt and a.dtype.itemsize == dt.itemsize \
+                    and _bits(dt) >= 8:
+                outs[i] = a.view(dt)
+        return outs
 
     def _run_ort_values(self, feed: dict) -> list:
         """Run with bfloat16/float8/4-bit arrays, which onnxruntime's numpy binding refuses."""
@@ -214,42 +136,6 @@ class OrtExecutable:
             else:
                 values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a))
         return [_from_ort_value(v) for v in self.session.run_with_ort_values(self.output_names, values)]
-
-    def __call__(self, *args, **kwargs):
-        """Run; one output comes back as an array, several as a list in output order."""
-        feed = self._fast_feed(args) if not kwargs else None
-        if feed is not None and not self._ml_outputs:
-            try:
-                outs = self.session.run(None, feed)
-            except Exception as e:
-                raise _run_error(self.label, e) from None
-        else:
-            outs = list(self.run(*args, **kwargs).values())
-        return outs[0] if len(outs) == 1 else outs
-
-    def _fast_feed(self, args):
-        """The feed for positional arrays that plainly match the signature, else None.
-
-        Small models run in tens of microseconds, so the checks a call pays for must be cheap:
-        anything unusual goes the full way through `_feed`, which also words the errors.
-        """
-        if len(args) != len(self._plan):
-            return None
-        feed, sizes = {}, None
-        for a, (name, dtype, rank, fixed, symbols) in zip(args, self._plan):
-            if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != rank:
-                return None
-            shape = a.shape
-            for axis, size in fixed:
-                if shape[axis] != size:
-                    return None
-            if symbols:
-                sizes = {} if sizes is None else sizes
-                for axis, sym in symbols:
-                    if sizes.setdefault(sym, shape[axis]) != shape[axis]:
-                        return None
-            feed[name] = a
-        return feed
 
 
 # numpy dtypes from ml_dtypes that onnxruntime's numpy binding cannot take or give
@@ -351,7 +237,28 @@ def compile_graph(graph, *, target: str = "cpu", threads: int | None = None, ort
     from graphc.lower.onnx import to_onnx
 
     model = to_onnx(graph, portable=portable)
-    types = {n: graph.type_of((n, 0)) for n in graph.inputs}
     return OrtExecutable(model, target=target, threads=threads, ort_level=ort_level, fallback=fallback,
-                         input_types=types, label=graph.meta.get("source") or f"graph {graph.name!r}",
-                         fallback_hint=fallback_hint)
+                         input_types={n: graph.type_of((n, 0)) for n in graph.inputs},
+                         output_types={n: graph.type_of(v) for n, v in graph.outputs},
+                         label=graph.meta.get("source") or f"graph {graph.name!r}", fallback_hint=fallback_hint)
+
+
+class OrtBackend:
+    """The registry's "ort" backend: `compile_graph` behind the backend protocol."""
+
+    name = "ort"
+    targets = tuple(_PROVIDERS)
+    options = {
+        "threads": "ONNX Runtime's intra-op threads (default: its own choice)",
+        "ort_level": f"ONNX Runtime's own graph optimization, one of {', '.join(_LEVELS)} (default all)",
+        "fallback": "with target cuda, run on the CPU when CUDA is not there instead of failing",
+        "fallback_hint": "how the CUDA error words that opt-in (the CLI's is a flag)",
+        "portable": "standard ONNX ops only, no com.microsoft fused kernels",
+    }
+
+    def compile(self, graph, target: str = "cpu", **options) -> OrtExecutable:
+        return compile_graph(graph, target=target, **options)
+
+    def report(self) -> dict:
+        """Which ONNX Runtime is installed and what it offers."""
+        return provider_report()

@@ -72,7 +72,16 @@ def optimize(graph: Graph, level="O2", verify: bool = False, stats: PassStats | 
     return out
 
 
-__all__ = ["optimize", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass",
+def optimize_for_inference(graph: Graph, level="O2", stats: PassStats | None = None) -> Graph:
+    """The graph inference runs: `graph` itself at O0, else `optimize` of a copy whose weights
+    are frozen (Variables become Constants), so that weight layout changes, BatchNormalization
+    and bias folding are computed once at compile time."""
+    if _ALIASES.get(level, level) == "O0":
+        return graph
+    return optimize(graph.frozen(), level=level, stats=stats)
+
+
+__all__ = ["optimize", "optimize_for_inference", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass",
            "ActivationFusion", "BatchNormFolding", "BiasFolding", "CommonSubexpressionElimination", "ConstantFolding",
            "DeadCodeElimination", "FlattenWeightPermutation", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
            "ShapeFolding", "TransposeOptimization"]

@@ -42,11 +42,12 @@ def build_models(models, *, target: str = "cpu", threads: int | None = None, opt
                  max_batch_size: int = 1, max_queue_delay_ms: float = 0.0, instances: int = 1,
                  on_batch=None) -> list:
     """Load and compile every model once: a `GraphcModel` per name."""
-    import graphc
+    from graphc import backends
+    from graphc.model import graph_of
 
     built = []
     for name, model in load_models(models).items():
-        exe = graphc.compile(model, target=target, opt_level=opt_level, threads=threads)
+        exe = backends.compile(graph_of(model), target=target, opt_level=opt_level, threads=threads)
         built.append(GraphcModel(name, exe, signature_of(model), max_batch_size=max_batch_size,
                                  max_queue_delay_ms=max_queue_delay_ms, instances=instances,
                                  on_batch=(lambda rows, n=name: on_batch(n, rows)) if on_batch else None))

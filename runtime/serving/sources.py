@@ -51,8 +51,11 @@ def model_sources(models) -> dict:
 
 
 def load_models(models) -> dict:
-    """{name: graphc model}: each file read once through `graphc.load`."""
-    import graphc
-
-    return {name: graphc.load(src) if isinstance(src, (str, Path)) else src
-            for name, src in model_sources(models).items()}
+    """{name: graphc model}. The runtime reads no model files (docs/DESIGN.md's rooms): the
+    facade (`graphc.api.serve`, `graphc.api.export_triton_repo`) loads them and hands them in."""
+    out = model_sources(models)
+    unread = sorted(name for name, src in out.items() if isinstance(src, (str, Path)))
+    if unread:
+        raise ServeError(f"models {unread} are file paths; load them with graphc.load first "
+                         f"(graphc.api.serve and graphc.api.export_triton_repo do)")
+    return out

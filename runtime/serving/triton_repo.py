@@ -58,7 +58,7 @@ def write_triton_repo(models, directory, *, max_batch_size: int = 8, max_queue_d
                       instances: int = 1, kind: str = "KIND_CPU", opt_level: str = "O2") -> list:
     """Write each of `models` (see `sources.model_sources`) into the repository `directory`;
     returns the model folders written."""
-    import graphc
+    from graphc.model import export
 
     if kind not in ("KIND_CPU", "KIND_GPU", "KIND_AUTO"):
         raise ServeError(f"instance kind {kind!r}: choose KIND_CPU, KIND_GPU or KIND_AUTO")
@@ -74,7 +74,7 @@ def write_triton_repo(models, directory, *, max_batch_size: int = 8, max_queue_d
                            max_queue_delay_ms=max_queue_delay_ms, instances=instances, kind=kind)
         folder = root / name
         (folder / "1").mkdir(parents=True, exist_ok=True)
-        graphc.export(model, folder / "1" / "model.onnx", opt_level=opt_level)
+        export(model, folder / "1" / "model.onnx", opt_level=opt_level)
         (folder / "config.pbtxt").write_text(text, encoding="utf-8")
         written.append(folder)
     return written

@@ -7,6 +7,9 @@ optimization) and after the O2 pipeline that `graphc compile` and `graphc run` u
 """
 from __future__ import annotations
 
+import json
+
+from graphc import api
 from graphc.errors import GraphcError
 from graphc.ir import SOURCE_OPS, TARGET_OPSET, Graph
 
@@ -38,24 +41,20 @@ def file_opsets(path) -> dict | None:
     """The opsets an ONNX file declares (None for other formats, which have none)."""
     import onnx
 
-    from graphc.api import detect_format
-
-    if detect_format(path) != "onnx":
+    if api.detect_format(path) != "onnx":
         return None
     model = onnx.load(str(path), load_external_data=False)
     return {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in model.opset_import}
 
 
-def _optimized_facts(g: Graph, optimize) -> dict:
+def _optimized_facts(g: Graph) -> dict:
     try:
-        return {"level": "O2", **graph_facts(optimize(g, "O2"))}
+        return {"level": "O2", **graph_facts(api.optimize(g, "O2"))}
     except GraphcError as e:  # inspect still shows the rest; compile and run will raise this
         return {"level": "O2", "error": str(e)}
 
 
 def facts(model, path) -> dict:
-    from graphc.api import optimize
-
     g = model.graph
     info = {
         "model": str(path),
@@ -65,7 +64,7 @@ def facts(model, path) -> dict:
         # loaded as variables) and everything else frozen as Constants (shapes, epsilons, ...)
         "parameters": {"variables": _values(g, "Variable"), "constants": _values(g, "Constant")},
         "imported": graph_facts(g),
-        "optimized": _optimized_facts(g, optimize),
+        "optimized": _optimized_facts(g),
         "opset": {"file": file_opsets(path), "export": {"": TARGET_OPSET}},
     }
     if hasattr(model, "layers"):
@@ -113,3 +112,22 @@ def text(info: dict) -> str:
 def _shape_text(t: dict) -> str:
     dims = "..." if t["shape"] is None else ",".join("?" if d is None else str(d) for d in t["shape"])
     return f"{t['dtype'] or '?'}[{dims}]"
+
+
+def cmd_inspect(args) -> int:
+    model = api.load(args.model)
+    info = facts(model, args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    if hasattr(model, "layers"):  # a Keras model: its own layer table first
+        print(model.summary(print_fn=None))
+    print(text(info))
+    return 0
+
+
+def add_commands(sub) -> None:
+    s = sub.add_parser("inspect", help="inputs, outputs, ops, parameters of a model")
+    s.add_argument("model")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_inspect)
