@@ -47,7 +47,7 @@ def folded_value(x, to: int, like: bool) -> np.ndarray:
 
 def run(g: Graph, x):
     exe = OrtExecutable(to_onnx(g), threads=1, label=g.name)
-    return exe.run({"x": x} if exe.inputs else {})["y"]
+    return exe.run({"x": x} if exe.input_names else {})["y"]
 
 
 @pytest.mark.parametrize("to", TARGETS, ids=[TensorProto.DataType.Name(t) for t in TARGETS])
