@@ -180,8 +180,12 @@ def build_app(dataplane, max_request_bytes: int) -> FastAPI:
         return JSONResponse(status_code=400, content={"error": "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())})
 
-    async def http_error(_, exc):
-        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)})
+    async def http_error(request, exc):
+        detail = str(exc.detail)
+        if exc.status_code == 404:  # no route: a model name never reaches anything but the model table
+            detail = (f"no endpoint {request.url.path!r}; the endpoints are /v2, /v2/health/live, /v2/health/ready, "
+                      f"/v2/models/NAME, /v2/models/NAME/ready, /v2/models/NAME/infer, /v2/models/NAME/stats")
+        return JSONResponse(status_code=exc.status_code, content={"error": detail})
 
     for exc, handler in ((InvalidInput, invalid_input_handler), (InferenceError, inference_error_handler),
                          (ModelNotFound, model_not_found_handler), (ModelNotReady, model_not_ready_handler),

@@ -6,12 +6,7 @@ names (`inference.*`) and cannot share a process, so the server always runs as a
 from __future__ import annotations
 
 import importlib.util
-import os
-import queue
-import re
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +16,10 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
 
+from graphc.runtime.serving.process import ServerProcess
+
 if importlib.util.find_spec("kserve") is None or importlib.util.find_spec("tritonclient") is None:
     pytest.skip("the serve extra (kserve, tritonclient) is not installed", allow_module_level=True)
-
-ANNOUNCE = re.compile(r"graphc serve: http://([^:]+):(\d+)(?: grpc [^:]+:(\d+))?")
-
 
 def _save(graph, path: Path) -> str:
     onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 21)]), path)
@@ -58,53 +52,16 @@ def write_models(folder: Path) -> dict:
             "fixed": _save(fixed, folder / "fixed.onnx")}
 
 
-class Server:
-    def __init__(self, proc, host, http_port, grpc_port):
-        self.proc, self.host = proc, host
-        self.http = f"{host}:{http_port}"
-        self.grpc = f"{host}:{grpc_port}" if grpc_port else None
-
-
 def graphc_command(*args) -> list:
     return [sys.executable, "-m", "graphc.cli", *args]
 
 
-def start_server(cwd: Path, models: dict, *options, timeout: float = 120.0) -> Server:
-    """`graphc serve name=path ... --http-port 0 --grpc-port 0 OPTIONS`, once it says it listens."""
-    specs = [f"{n}={p}" for n, p in models.items()]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(graphc_command("serve", *specs, "--http-port", "0", "--grpc-port", "0", *options),
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-    seen = []
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    while True:
-        try:
-            line = lines.get(timeout=timeout)
-        except queue.Empty:
-            proc.kill()
-            raise RuntimeError("graphc serve did not start:\n" + "".join(seen)) from None
-        if line is None:
-            raise RuntimeError(f"graphc serve exited with {proc.wait()}:\n" + "".join(seen))
-        seen.append(line)
-        m = ANNOUNCE.search(line)
-        if m:
-            return Server(proc, m.group(1), int(m.group(2)), int(m.group(3)) if m.group(3) else None)
+def start_server(cwd: Path, models: dict, *options) -> ServerProcess:
+    return ServerProcess(models, *options, cwd=cwd)
 
 
-def stop_server(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
+def stop_server(server: ServerProcess) -> None:
+    server.stop()
 
 
 @pytest.fixture(scope="module")
