@@ -106,6 +106,14 @@ class OrtExecutable(Executable):
     def provider(self) -> str:
         return self.providers[0]
 
+    def _execute_plain(self, feed: dict) -> list:
+        if self._ml_outputs:
+            return self._execute(feed)
+        try:
+            return self.session.run(None, feed)
+        except Exception as e:
+            raise _run_error(self.label, e) from None
+
     def _execute(self, feed: dict) -> list:
         try:
             # numpy's binding can neither take nor (from a plain input) give these element types
