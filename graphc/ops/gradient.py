@@ -14,7 +14,7 @@ input gradients the caller wants (`needs(i)`). The rule emits backward nodes of 
 ops into the node's own graph with `ctx.emit` / `ctx.const` and returns one value per formal
 input: the gradient of the loss with respect to that input, shaped like it, or None (no
 gradient: an integer index, a shape, an input the caller does not want). It is called only when
-at least one output gradient is not None.
+at least one output gradient is not None (`input_gradients` answers all None otherwise).
 
 `register_gradient` refuses an op the registry does not know (add its `@register` first) and a
 second rule for the same op. `input_gradients` runs the rule of one node and checks its answer;
@@ -131,6 +131,8 @@ def input_gradients(graph, node: str, output_grads: Sequence, wanted: Sequence[b
         raise UnsupportedOpError(f"node {node!r}: {label} has no gradient rule; register one with "
                                  f"@gradient({d['op']!r}) in its family file")
     ctx = GradContext(graph, node, output_grads, wanted)
+    if all(g is None for g in ctx.output_grads):  # no gradient reaches the node
+        return [None] * len(ctx.inputs)
     grads = list(spec.grad(ctx))
     if len(grads) != len(ctx.inputs):
         raise ShapeError(f"node {node!r} ({label}): its gradient rule returned {len(grads)} values "

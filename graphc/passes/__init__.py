@@ -81,7 +81,7 @@ def optimize_for_inference(graph: Graph, level="O2", stats: PassStats | None = N
     return optimize(graph.frozen(), level=level, stats=stats)
 
 
-__all__ = ["optimize", "optimize_for_inference", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass",
+__all__ = ["optimize", "optimize_for_inference", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass", "NodeRewrite",
            "ActivationFusion", "BatchNormFolding", "BiasFolding", "CommonSubexpressionElimination", "ConstantFolding",
            "DeadCodeElimination", "FlattenWeightPermutation", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
            "ShapeFolding", "TransposeOptimization"]

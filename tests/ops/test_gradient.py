@@ -101,3 +101,14 @@ def test_unbroadcast_with_a_symbolic_batch():
     xs = np.arange(12, dtype=np.float32).reshape(3, 4)
     (got,) = ReferenceEvaluator(to_onnx(g)).run(None, {"x": xs, "b": np.zeros(4, np.float32)})
     np.testing.assert_allclose(got, xs.sum(0))
+
+
+def test_no_output_gradient_gives_no_input_gradients_and_unwanted_ones_are_dropped():
+    g = Graph()
+    x = g.add_input("x", TensorType(np.float32, (3,)))
+    y = g.add_input("y", TensorType(np.float32, (3,)))
+    m = g.add_node("Mul", [x, y])
+    before = len(g)
+    assert input_gradients(g, m, [None]) == [None, None] and len(g) == before
+    dx, dy = input_gradients(g, m, [(m, 0)], wanted=[True, False])
+    assert dy is None and g.type_of(dx) == TensorType(np.float32, (3,))
