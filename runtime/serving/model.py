@@ -7,6 +7,7 @@ is the server's own fault (500 / INTERNAL). Request data are only ever read as n
 """
 from __future__ import annotations
 
+import math
 import uuid
 
 import numpy as np
@@ -109,11 +110,14 @@ class GraphcModel(Model):
                 if seen[0] != have:
                     raise InvalidInput(f"{where} has {dim}={have} in dimension {axis}, but input {seen[1]!r} "
                                        f"has {dim}={seen[0]}; they must agree")
-        count = int(np.prod(shape))
+        count = math.prod(shape)  # exact: np.prod would wrap around on a huge shape
         raw = inp._raw_data
         if raw is not None:
             if spec.datatype == "BYTES":
-                arr = deserialize_bytes_tensor(raw)
+                try:
+                    arr = deserialize_bytes_tensor(raw)
+                except Exception:  # a length prefix past the end: the client's framing, not ours
+                    raise InvalidInput(f"{where}: binary BYTES data are not length-prefixed strings") from None
             else:
                 if len(raw) != count * spec.dtype.itemsize:
                     raise InvalidInput(f"{where}: {len(raw)} bytes of binary data, but shape {shape} of "
