@@ -23,7 +23,7 @@ class GraphcRep(BackendRep):
             graph = optimize(graph, level=opt_level, verify=True)
         exported = to_onnx(graph)
         self.exe = OrtExecutable(exported, threads=1, label=graph.name)
-        self.inputs = [s.name for s in self.exe.inputs]
+        self.inputs = self.exe.input_names
 
     def run(self, inputs, **kwargs):
         return list(self.exe.run(as_feed(inputs, self.inputs)).values())
