@@ -5,7 +5,8 @@ touched). Pipelines: `O0` runs nothing, `O1` cleans up (dead code, constants, no
 arithmetic, duplicate subexpressions, reshape chains), `O2` (the default) adds layout and fusion
 rewrites (transpose sinking, flatten-weight permutation, BatchNormalization and bias folding, MatMul+Add -> Gemm, Pad
 folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
-numbers and prints as a table.
+numbers and prints as a table. The local rewrites (`NodeRewrite` passes) and dead-code
+elimination work inside If/Loop/Scan bodies too.
 """
 from __future__ import annotations
 
