@@ -139,3 +139,18 @@ def test_statistics_count_requests(server):
     stats = c.get_inference_statistics("fixed")["model_stats"][0]
     assert stats["inference_count"] == before + 1
     assert {b["batch_size"] for b in stats["batch_stats"]} == {1}  # no batch dimension: never batched
+
+
+def test_port_in_use_and_bad_name_are_errors(server, model_files):
+    import subprocess
+
+    from tests.serving.conftest import graphc_command
+
+    port = server.http.split(":")[1]
+    r = subprocess.run(graphc_command("serve", f"mlp={model_files['mlp']}", "--http-port", port, "--no-grpc"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+    r = subprocess.run(graphc_command("serve", f"a/b={model_files['mlp']}", "--http-port", "0"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "model name 'a/b' is not allowed" in r.stderr
+    assert th.InferenceServerClient(server.http).is_server_live()
