@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import onnx_dtype, register
 
 # bits of each sub-byte integer type (ml_dtypes names)
@@ -55,4 +56,15 @@ def _cast(ctx):
 @register("CastLike")
 def _cast_like(ctx):
     return [ctx.input(0).with_dtype(ctx.input(1).dtype)]
+
+
+@gradient("Cast", "CastLike")
+def _cast_grad(ctx):
+    """Float to float: the gradient cast back to the input's type; anything through an integer or
+    a boolean has none."""
+    x, t = ctx.inputs[0], ctx.input_types[0]
+    grads = [None] * len(ctx.inputs)
+    if t.dtype is not None and np.issubdtype(t.dtype, np.floating) and np.issubdtype(ctx.output_types[0].dtype, np.floating):
+        grads[0] = ctx.emit("CastLike", ctx.output_grads[0], x)
+    return grads
 

@@ -6,6 +6,7 @@ import string
 import numpy as np
 
 from graphc.ops._shapes import broadcast_shapes, merge_dims
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import register
 from graphc.types import TensorType
 
@@ -33,6 +34,44 @@ def _matmul(ctx):
     return [TensorType(a.dtype, _matmul_shape(ctx, a.shape, b.shape))]
 
 
+def _swap_last(ctx, v):
+    r = len(ctx.graph.type_of(v).shape)
+    return ctx.emit("Transpose", v, perm=list(range(r - 2)) + [r - 1, r - 2])
+
+
+def _sum_to_vector(ctx, v, keep: int):
+    """A (..., n, m) product summed over every axis but `keep` (-1 or -2): a 1-D operand's gradient."""
+    r = len(ctx.graph.type_of(v).shape)
+    keep = keep + r
+    return ctx.emit("ReduceSum", v, ctx.ints([a for a in range(r) if a != keep]), keepdims=0)
+
+
+@gradient("MatMul")
+def _matmul_grad(ctx):
+    """dA = g B^T, dB = A^T g (Gemm with transA/transB for 2-D operands), summed over broadcast
+    batch dims; a 1-D operand is a row (A) or a column (B) whose inserted dim is summed away."""
+    g, (a, b) = ctx.output_grads[0], ctx.inputs
+    ra, rb = len(ctx.input_types[0].shape), len(ctx.input_types[1].shape)
+    if ra == 2 and rb == 2:
+        return [ctx.emit("Gemm", g, b, transB=1) if ctx.needs(0) else None,
+                ctx.emit("Gemm", a, g, transA=1) if ctx.needs(1) else None]
+    a2 = ctx.emit("Unsqueeze", a, ctx.ints([0])) if ra == 1 else a
+    b2 = ctx.emit("Unsqueeze", b, ctx.ints([1])) if rb == 1 else b
+    g2 = g
+    if rb == 1:
+        g2 = ctx.emit("Unsqueeze", g2, ctx.ints([-1]))
+    if ra == 1:
+        g2 = ctx.emit("Unsqueeze", g2, ctx.ints([-2]))
+    da = db = None
+    if ctx.needs(0):
+        d = ctx.emit("MatMul", g2, _swap_last(ctx, b2))
+        da = _sum_to_vector(ctx, d, -1) if ra == 1 else ctx.unbroadcast(d, 0)
+    if ctx.needs(1):
+        d = ctx.emit("MatMul", _swap_last(ctx, a2), g2)
+        db = _sum_to_vector(ctx, d, -2) if rb == 1 else ctx.unbroadcast(d, 1)
+    return [da, db]
+
+
 @register("MatMulInteger")
 def _matmul_integer(ctx):
     return [TensorType(np.int32, _matmul_shape(ctx, ctx.input(0).shape, ctx.input(1).shape))]
@@ -51,6 +90,25 @@ def _gemm(ctx):
         k2, n = b.shape[::-1] if ctx.attr("transB", 0) else b.shape
     merge_dims([k1, k2], ctx, "contracted dims of A and B")
     return [TensorType(a.dtype, (m, n))]
+
+
+@gradient("Gemm")
+def _gemm_grad(ctx):
+    """Y = alpha A' B' + beta C (A' = A^T when transA): each gradient is one Gemm again."""
+    g, (a, b, *c) = ctx.output_grads[0], ctx.inputs
+    alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
+    ta, tb = ctx.attr("transA", 0), ctx.attr("transB", 0)
+    da = db = dc = None
+    if ctx.needs(0):  # dA' = alpha g B'^T; dA = dA'^T when transA
+        da = ctx.emit("Gemm", b, g, alpha=alpha, transA=tb, transB=1) if ta else \
+            ctx.emit("Gemm", g, b, alpha=alpha, transB=1 - tb)
+    if ctx.needs(1):  # dB' = alpha A'^T g; dB = dB'^T when transB
+        db = ctx.emit("Gemm", g, a, alpha=alpha, transA=1, transB=ta) if tb else \
+            ctx.emit("Gemm", a, g, alpha=alpha, transA=1 - ta)
+    if ctx.needs(2):
+        gc = g if beta == 1.0 else ctx.emit("Mul", g, ctx.const(beta))
+        dc = ctx.unbroadcast(gc, 2)
+    return [da, db] + ([dc] if c else [])
 
 
 def _einsum_terms(ctx, equation: str, n_inputs: int):
@@ -101,3 +159,26 @@ def _einsum(ctx):
         else:
             out.append(dims[c])
     return [TensorType(dtype, tuple(out))]
+
+
+@gradient("Einsum")
+def _einsum_grad(ctx):
+    """The gradient of operand i is an Einsum of the output gradient with the other operands,
+    written to operand i's term. Refused: an ellipsis, a label repeated within a term (a
+    diagonal) and a label only operand i has (summed away, so it cannot be written back)."""
+    terms, rhs = _einsum_terms(ctx, ctx.attr("equation"), len(ctx.inputs))
+    if "..." in rhs or any("..." in t for t in terms):
+        ctx.fail(f"equation {ctx.attr('equation')!r} has an ellipsis; write its labels out")
+    g = ctx.output_grads[0]
+    grads = []
+    for i, term in enumerate(terms):
+        if not ctx.needs(i):
+            grads.append(None)
+            continue
+        others = [t for j, t in enumerate(terms) if j != i]
+        known = set(rhs).union(*others)
+        if len(set(term)) != len(term) or not set(term) <= known:
+            ctx.fail(f"operand {i} ({term!r}) repeats a label or sums one away alone")
+        eq = ",".join([rhs] + others) + "->" + term
+        grads.append(ctx.emit("Einsum", g, *[v for j, v in enumerate(ctx.inputs) if j != i], equation=eq))
+    return grads

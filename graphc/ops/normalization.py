@@ -6,6 +6,7 @@ BatchNormalization has no traits: its inference form is pointwise but its traini
 from __future__ import annotations
 
 from graphc.ops._shapes import merge_dims
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import norm_axis, onnx_dtype, register, same_as
 from graphc.types import TensorType
 
@@ -26,6 +27,53 @@ def _batch_norm(ctx):
     return [x, ctx.input(3).with_shape(channels), ctx.input(4).with_shape(channels), stats, stats]
 
 
+@gradient("BatchNormalization")
+def _batch_norm_grad(ctx):
+    """Inference form: an affine map per channel, so all five inputs have gradients. Training form
+    (`training_mode=1`): the batch statistics are functions of X, so dX has the two extra terms,
+    and the running mean/var inputs (which only feed the running outputs) get none."""
+    g, (x, scale, bias, mean, var) = ctx.output_grads[0], ctx.inputs[:5]
+    rank = len(ctx.input_types[0].shape)
+    axes = ctx.ints([0] + list(range(2, rank)))
+    per_channel = ctx.ints([-1] + [1] * (rank - 2))
+
+    def bc(v):  # (C,) -> (C, 1, ..., 1), broadcasting against (N, C, ...)
+        return ctx.emit("Reshape", v, per_channel)
+
+    def total(v):
+        return ctx.emit("ReduceSum", v, axes, keepdims=0)
+
+    eps = ctx.const(ctx.attr("epsilon", 1e-5))
+    grads = [None] * len(ctx.inputs)
+    if g is None:
+        return grads
+    if ctx.attr("training_mode", 0):
+        mu = ctx.emit("ReduceMean", x, axes, keepdims=1)
+        centered = ctx.emit("Sub", x, mu)
+        inv = ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", ctx.emit(
+            "ReduceMean", ctx.emit("Mul", centered, centered), axes, keepdims=1), eps)))
+        xhat = ctx.emit("Mul", centered, inv)
+        if ctx.needs(0):  # inv scale (g - mean(g) - xhat mean(g xhat))
+            mg = ctx.emit("ReduceMean", g, axes, keepdims=1)
+            mgx = ctx.emit("ReduceMean", ctx.emit("Mul", g, xhat), axes, keepdims=1)
+            d = ctx.emit("Sub", ctx.emit("Sub", g, mg), ctx.emit("Mul", xhat, mgx))
+            grads[0] = ctx.emit("Mul", d, ctx.emit("Mul", inv, bc(scale)))
+    else:
+        inv = bc(ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, eps))))
+        xhat = ctx.emit("Mul", ctx.emit("Sub", x, bc(mean)), inv)
+        gs = total(g)
+        k = ctx.emit("Mul", inv, bc(scale))  # dY/dX per channel
+        grads[0] = ctx.emit("Mul", g, k) if ctx.needs(0) else None
+        grads[3] = ctx.emit("Neg", ctx.emit("Mul", gs, ctx.emit("Reshape", k, ctx.ints([-1])))) if ctx.needs(3) else None
+        if ctx.needs(4):  # -1/2 scale (x - mean) inv^3 summed
+            inv3 = ctx.emit("Mul", ctx.emit("Mul", inv, inv), inv)
+            d = total(ctx.emit("Mul", g, ctx.emit("Mul", ctx.emit("Sub", x, bc(mean)), inv3)))
+            grads[4] = ctx.emit("Mul", d, ctx.emit("Mul", scale, ctx.const(-0.5)))
+    grads[1] = total(ctx.emit("Mul", g, xhat)) if ctx.needs(1) else None
+    grads[2] = total(g) if ctx.needs(2) else None
+    return grads
+
+
 @register("LayerNormalization")
 def _layer_norm(ctx):
     x = ctx.input(0)
@@ -35,3 +83,32 @@ def _layer_norm(ctx):
     axis = norm_axis(ctx.attr("axis", -1), len(x.shape), ctx)
     reduced = stash.with_shape(x.shape[:axis] + (1,) * (len(x.shape) - axis))
     return [x, reduced, reduced]
+
+
+@gradient("LayerNormalization")
+def _layer_norm_grad(ctx):
+    """dX = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) over the normalized axes, with
+    dxhat = g scale; the statistics are recomputed (the node may not output them)."""
+    g = ctx.output_grads[0]
+    x, scale, *bias = ctx.inputs
+    rank = len(ctx.input_types[0].shape)
+    axis = norm_axis(ctx.attr("axis", -1), rank)
+    axes = ctx.ints(list(range(axis, rank)))
+    grads = [None] * len(ctx.inputs)
+    if g is None:
+        return grads
+    mu = ctx.emit("ReduceMean", x, axes, keepdims=1)
+    centered = ctx.emit("Sub", x, mu)
+    var = ctx.emit("ReduceMean", ctx.emit("Mul", centered, centered), axes, keepdims=1)
+    inv = ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, ctx.const(ctx.attr("epsilon", 1e-5)))))
+    xhat = ctx.emit("Mul", centered, inv)
+    if ctx.needs(0):
+        dxhat = ctx.emit("Mul", g, scale)
+        m1 = ctx.emit("ReduceMean", dxhat, axes, keepdims=1)
+        m2 = ctx.emit("ReduceMean", ctx.emit("Mul", dxhat, xhat), axes, keepdims=1)
+        grads[0] = ctx.emit("Mul", inv, ctx.emit("Sub", ctx.emit("Sub", dxhat, m1), ctx.emit("Mul", xhat, m2)))
+    if ctx.needs(1):
+        grads[1] = ctx.unbroadcast(ctx.emit("Mul", g, xhat), 1)
+    if bias and ctx.needs(2):
+        grads[2] = ctx.unbroadcast(g, 2)
+    return grads

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ops._shapes import DYNAMIC, ints_arg, ints_attr, is_int, sliding_window, vector_length
+from graphc.ops.conv import static_window, transposed_window
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import register
 from graphc.types import TensorType
 
@@ -31,9 +33,48 @@ def _max_pool(ctx):
     return [TensorType(ctx.input(0).dtype, shape), TensorType(np.int64, shape)]
 
 
+@gradient("MaxPool")
+def _max_pool_grad(ctx):
+    """`g` scatter-added to the argmax of each window (MaxPool's Indices output; flat indices into
+    the input, so the scatter works on the flattened input)."""
+    g, x = ctx.output_grads[0], ctx.inputs[0]
+    if ctx.attr("storage_order", 0):
+        ctx.fail("storage_order=1 (column-major indices) is not differentiated")
+    idx = ctx.outputs[1] if len(ctx.outputs) > 1 else \
+        ctx.emit("MaxPool", x, n_outputs=2, **ctx.attrs)[1]  # the forward node did not keep its indices
+    flat, shape = ctx.ints([-1]), ctx.emit("Shape", x)
+    zeros = ctx.emit("Reshape", ctx.emit("Expand", ctx.const(0), shape), flat)
+    out = ctx.emit("ScatterElements", zeros, ctx.emit("Reshape", idx, flat), ctx.emit("Reshape", g, flat),
+                   axis=0, reduction="add")
+    return [ctx.emit("Reshape", out, shape)]
+
+
 @register("AveragePool", "LpPool")
 def _pool(ctx):
     return [TensorType(ctx.input(0).dtype, _window_shape(ctx))]
+
+
+@gradient("AveragePool")
+def _average_pool_grad(ctx):
+    """`g` over each window's divisor, spread back by a depthwise ConvTranspose with a ones kernel.
+    Without count_include_pad a padded window's divisor is its count of real input elements (a
+    Conv of ones, a constant the optimizer folds)."""
+    g, t = ctx.output_grads[0], ctx.input_types[0]
+    kernel = ints_attr(ctx, "kernel_shape")
+    strides, dilations, pads = static_window(ctx, t, kernel)
+    channels = t.shape[1]
+    if not is_int(channels):
+        ctx.fail(f"input {t} needs static channels")
+    if ctx.attr("ceil_mode", 0):
+        ctx.fail("ceil_mode=1 is not differentiated")
+    if any(pads) and not ctx.attr("count_include_pad", 0):
+        divisor = ctx.emit("Conv", ctx.const(np.ones((1, 1, *t.shape[2:]))), ctx.const(np.ones((1, 1, *kernel))),
+                           strides=strides, dilations=dilations, pads=pads)
+    else:
+        divisor = ctx.const(float(np.prod(kernel)))
+    ones_w = ctx.const(np.ones((channels, 1, *kernel)))
+    return [transposed_window(ctx, ctx.emit("Div", g, divisor), ones_w, t.shape[2:], kernel, strides, dilations,
+                              pads, channels)]
 
 
 @register("GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool")
@@ -44,6 +85,20 @@ def _global_pool(ctx):
     if len(x.shape) < 2:
         ctx.fail(f"input must have rank >= 2, got {x}")
     return [x.with_shape((*x.shape[:2], *[1] * (len(x.shape) - 2)))]
+
+
+@gradient("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool_grad(ctx):
+    g, x, t = ctx.output_grads[0], ctx.inputs[0], ctx.input_types[0]
+    gx = ctx.emit("Expand", g, ctx.emit("Shape", x))
+    if ctx.op == "GlobalMaxPool":  # to the maxima (tied maxima each get all of it)
+        return [ctx.emit("Where", ctx.emit("Equal", x, ctx.outputs[0]), gx, ctx.const(0))]
+    spatial = t.shape[2:]
+    if all(is_int(d) for d in spatial):
+        n = ctx.const(float(np.prod(spatial)))
+    else:
+        n = ctx.emit("CastLike", ctx.emit("Div", ctx.emit("Size", x), ctx.emit("Size", ctx.outputs[0])), g)
+    return [ctx.emit("Div", gx, n)]
 
 
 @register("MaxRoiPool")

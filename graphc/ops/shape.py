@@ -13,10 +13,43 @@ import numpy as np
 from graphc.ops._shapes import (DYNAMIC, broadcast_shapes, const_scalar, dim_add, dim_div, dim_mul, dim_prod,
                                 ints, ints_arg, ints_attr, is_int, merge_dims, normalized_axes, str_attr,
                                 vector_length)
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import norm_axis, register, same_as
 from graphc.types import TensorType
 
 register("ScatterElements", "ScatterND", "Scatter", "CumSum", "Trilu", "ReverseSequence")(same_as(0))
+
+
+# ---- gradient rules: shape ops move elements, so their gradients move them back --------------
+
+def _shape_of(ctx, v):
+    return ctx.emit("Shape", v)
+
+
+def _zeros_like(ctx, v):
+    return ctx.emit("Expand", ctx.const(0), _shape_of(ctx, v))
+
+
+def _index_adjoint(ctx, g, reduction: str = "add"):
+    """The gradient of an op that only picks elements of input 0 (Slice, Tile, Gather, Pad, ...):
+    run the op on a grid of input 0's flat indices, then scatter-add `g` to the indices it picked."""
+    x = ctx.inputs[0]
+    shape, flat = _shape_of(ctx, x), ctx.ints([-1])
+    grid = ctx.emit("Reshape", ctx.emit("Range", ctx.ints(0), ctx.emit("Size", x), ctx.ints(1)), shape)
+    picked = ctx.emit(ctx.op, grid, *ctx.inputs[1:], **ctx.attrs)
+    zeros = ctx.emit("Reshape", _zeros_like(ctx, x), flat)
+    out = ctx.emit("ScatterElements", zeros, ctx.emit("Reshape", picked, flat), ctx.emit("Reshape", g, flat),
+                   axis=0, reduction=reduction)
+    return ctx.emit("Reshape", out, shape)
+
+
+def _data_grad(value, n_inputs: int):
+    return [value] + [None] * (n_inputs - 1)
+
+
+def _reshape_back(ctx):
+    """Reshape, Flatten, Squeeze, Unsqueeze: the gradient takes input 0's shape again."""
+    return _data_grad(ctx.emit("Reshape", ctx.output_grads[0], _shape_of(ctx, ctx.inputs[0])), len(ctx.inputs))
 
 
 def _unknown_dims(t: TensorType, rank) -> TensorType:
@@ -81,6 +114,9 @@ def _reshape(ctx):
     return [x.with_shape(tuple(out))]
 
 
+gradient("Reshape")(_reshape_back)
+
+
 @register("Flatten")
 def _flatten(ctx):
     x = ctx.input(0)
@@ -95,6 +131,9 @@ def _flatten(ctx):
     return [x.with_shape((dim_prod(x.shape[:axis]), dim_prod(x.shape[axis:])))]
 
 
+gradient("Flatten")(_reshape_back)
+
+
 @register("Transpose")
 def _transpose(ctx):
     x = ctx.input(0)
@@ -105,6 +144,12 @@ def _transpose(ctx):
     if sorted(norm_axis(p, len(x.shape), ctx) for p in perm) != list(range(len(x.shape))):
         ctx.fail(f"perm {perm} is not a permutation of the {len(x.shape)} axes")
     return [x.with_shape(tuple(x.shape[p] for p in perm))]
+
+
+@gradient("Transpose")
+def _transpose_grad(ctx):
+    perm = ctx.attr("perm") or list(range(len(ctx.input_types[0].shape)))[::-1]
+    return [ctx.emit("Transpose", ctx.output_grads[0], perm=[int(p) for p in np.argsort(perm)])]
 
 
 @register("Squeeze")
@@ -127,6 +172,9 @@ def _squeeze(ctx):
     return [x.with_shape(tuple(d for i, d in enumerate(x.shape) if i not in axes))]
 
 
+gradient("Squeeze")(_reshape_back)
+
+
 @register("Unsqueeze")
 def _unsqueeze(ctx):
     x = ctx.input(0)
@@ -143,6 +191,9 @@ def _unsqueeze(ctx):
     return [x.with_shape(tuple(1 if i in axes else next(dims) for i in range(len(x.shape) + len(axes))))]
 
 
+gradient("Unsqueeze")(_reshape_back)
+
+
 @register("Expand")
 def _expand(ctx):
     x = ctx.input(0)
@@ -155,6 +206,16 @@ def _expand(ctx):
     # a dim other than 1 survives any target; 1s and symbols may grow
     kept = [d if is_int(d) and d != 1 else None for d in x.shape]
     return [x.with_shape((None,) * max(k - len(kept), 0) + tuple(kept))]
+
+
+@gradient("Expand")
+def _expand_grad(ctx):
+    g, x = ctx.output_grads[0], ctx.input_types[0]
+    out = ctx.output_types[0]
+    # the summed axes are known from static shapes; otherwise pick them by the index grid
+    static = x.shape is not None and out.shape is not None and all(
+        d == 1 or d == o for d, o in zip(x.shape, out.shape[len(out.shape) - len(x.shape):]))
+    return _data_grad(ctx.unbroadcast(g, 0) if static else _index_adjoint(ctx, g), 2)
 
 
 # ---- joining and splitting ------------------------------------------------------------------
@@ -178,6 +239,18 @@ def _concat(ctx):
         total = dim_add(total, None if t.shape is None else t.shape[axis])
     out[axis] = total
     return [types[0].with_shape(tuple(out))]
+
+
+@gradient("Concat")
+def _concat_grad(ctx):
+    rank = len(ctx.input_types[0].shape)
+    axis = norm_axis(ctx.attr("axis"), rank)
+    sizes = [t.shape[axis] for t in ctx.input_types]
+    if not all(is_int(d) for d in sizes):
+        ctx.fail(f"the joined dims {sizes} must be static to split the gradient")
+    parts = ctx.emit("Split", ctx.output_grads[0], ctx.ints(sizes), axis=axis, n_outputs=len(sizes))
+    parts = [parts] if len(sizes) == 1 else parts
+    return [p if ctx.needs(i) else None for i, p in enumerate(parts)]
 
 
 @register("Split")
@@ -209,6 +282,12 @@ def _split(ctx):
     return [x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in sizes]
 
 
+@gradient("Split")
+def _split_grad(ctx):
+    grads = [g if g is not None else _zeros_like(ctx, y) for g, y in zip(ctx.output_grads, ctx.outputs)]
+    return _data_grad(ctx.emit("Concat", *grads, axis=ctx.attr("axis", 0)), len(ctx.inputs))
+
+
 @register("Tile")
 def _tile(ctx):
     x = ctx.input(0)
@@ -220,6 +299,11 @@ def _tile(ctx):
     if len(repeats) != len(x.shape):
         ctx.fail(f"{len(repeats)} repeats for a rank-{len(x.shape)} input")
     return [x.with_shape(tuple(dim_mul(d, r) for d, r in zip(x.shape, repeats)))]
+
+
+@gradient("Tile")
+def _tile_grad(ctx):
+    return _data_grad(_index_adjoint(ctx, ctx.output_grads[0]), 2)
 
 
 # ---- slicing and padding --------------------------------------------------------------------
@@ -269,6 +353,11 @@ def _slice(ctx):
     return [x.with_shape(tuple(out))]
 
 
+@gradient("Slice")
+def _slice_grad(ctx):
+    return _data_grad(_index_adjoint(ctx, ctx.output_grads[0], "none"), len(ctx.inputs))
+
+
 @register("Pad")
 def _pad(ctx):
     x = ctx.input(0)
@@ -292,6 +381,27 @@ def _pad(ctx):
     for i, a in enumerate(axes):
         out[a] = dim_add(out[a], pads[i] + pads[i + len(axes)])
     return [x.with_shape(tuple(out))]
+
+
+@gradient("Pad")
+def _pad_grad(ctx):
+    """Constant padding: the gradient is the middle of `g`, a Slice; reflect/edge/wrap padding copies
+    elements, so their gradients add up through the index grid."""
+    g, n = ctx.output_grads[0], len(ctx.inputs)
+    if ctx.attr("mode", "constant") != "constant":
+        return _data_grad(_index_adjoint(ctx, g), n)
+    pads = ctx.graph.const_value(ctx.inputs[1]) if n > 1 else None
+    if pads is None:
+        ctx.fail("the pads must be a constant")
+    pads = [int(p) for p in np.asarray(pads).reshape(-1)]
+    rank = len(ctx.input_types[0].shape)
+    axes = ctx.graph.const_value(ctx.inputs[3]) if n > 3 and ctx.inputs[3] is not None else range(rank)
+    axes = [norm_axis(int(a), rank) for a in axes]
+    k = len(axes)
+    if min(pads, default=0) < 0:
+        ctx.fail(f"negative pads {pads} (cropping) are not differentiated; use a Slice")
+    ends = [-e if e else np.iinfo(np.int64).max for e in pads[k:]]
+    return _data_grad(ctx.emit("Slice", g, ctx.ints(pads[:k]), ctx.ints(ends), ctx.ints(axes)), n)
 
 
 @register("CenterCropPad")
@@ -322,9 +432,27 @@ def _gather(ctx):
     return [data.with_shape(data.shape[:axis] + idx.shape + data.shape[axis + 1:])]
 
 
+@gradient("Gather")
+def _gather_grad(ctx):
+    """Axis 0 (an embedding): ScatterND adds each gathered row's gradient to its row; other axes
+    go through the index grid."""
+    g, (data, idx) = ctx.output_grads[0], ctx.inputs
+    if norm_axis(ctx.attr("axis", 0), len(ctx.input_types[0].shape)) != 0:
+        return [_index_adjoint(ctx, g), None]
+    rows = ctx.emit("Unsqueeze", idx, ctx.ints([-1]))
+    return [ctx.emit("ScatterND", _zeros_like(ctx, data), rows, g, reduction="add"), None]
+
+
 @register("GatherElements")
 def _gather_elements(ctx):
     return [ctx.input(0).with_shape(ctx.input(1).shape)]
+
+
+@gradient("GatherElements")
+def _gather_elements_grad(ctx):
+    g, (data, idx) = ctx.output_grads[0], ctx.inputs
+    return [ctx.emit("ScatterElements", _zeros_like(ctx, data), idx, g, axis=ctx.attr("axis", 0), reduction="add"),
+            None]
 
 
 @register("GatherND")
@@ -451,6 +579,11 @@ def _space_to_depth(ctx):
         if is_int(d) and d % b:
             ctx.fail(f"spatial dim {d} does not divide by blocksize {b}")
     return [x.with_shape((s[0], dim_mul(s[1], b * b), dim_div(s[2], b), dim_div(s[3], b)))]
+
+
+@gradient("DepthToSpace", "SpaceToDepth")
+def _depth_space_grad(ctx):
+    return [_index_adjoint(ctx, ctx.output_grads[0], "none")]
 
 
 def _float_arg(ctx, port: int):
