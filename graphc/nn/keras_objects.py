@@ -12,11 +12,12 @@ class KerasObject:
 
     def get_config(self) -> dict:
         params = inspect.signature(type(self).__init__).parameters
-        return {k: getattr(self, k) for k in params if k != "self"}
+        return {k: getattr(self, k) for k, p in params.items()
+                if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
     def serialize(self) -> dict:
         return {"module": self.module, "class_name": type(self).__name__, "config": self.get_config(),
-                "registered_name": None}
+                "registered_name": None, **getattr(self, "_extra_keys", {})}
 
     def __eq__(self, other):
         return type(self) is type(other) and self.get_config() == other.get_config()
@@ -66,9 +67,13 @@ def lookup(value, classes: dict, aliases: dict, kind: str):
         if cls is None:
             return Opaque(value, kind)
         params = inspect.signature(cls.__init__).parameters
-        if any(k not in params for k in cfg):  # a newer Keras's option: kept, refused when used
-            return Opaque(value, kind)
-        return cls(**cfg)
+        if any(k not in params or params[k].kind is params[k].VAR_KEYWORD for k in cfg):
+            return Opaque(value, kind)  # a newer Keras's option: kept, refused when used
+        obj = cls(**cfg)
+        # what else Keras wrote beside the config (`shared_object_id`) comes back in serialize()
+        obj._extra_keys = {k: v for k, v in value.items() if k not in ("module", "class_name", "config",
+                                                                        "registered_name")}
+        return obj
     raise ValueError(f"a {kind} must be a name, a config dict or an object, not {value!r}")
 
 
