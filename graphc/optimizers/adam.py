@@ -39,7 +39,7 @@ class Adam(_Moments):
     def slots(self):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
-    def _prepare(self, s, state, t, lr):
+    def _prepare(self, s, state, t, lr, epoch=None):
         _, b1p, b2p = self._powers(s, t)
         return {"alpha": s.div(s.mul(lr, s.sqrt(s.sub(1.0, b2p))), s.sub(1.0, b1p))}, {}
 
@@ -65,7 +65,7 @@ class AdamW(Adam):
 class Adamax(_Moments):
     slot_names = ("momentum", "norm")
 
-    def _prepare(self, s, state, t, lr):
+    def _prepare(self, s, state, t, lr, epoch=None):
         _, b1p, _ = self._powers(s, t)
         return {"correction": s.sub(1.0, b1p)}, {}
 
@@ -83,13 +83,13 @@ class Nadam(_Moments):
     def global_state(self):
         return {self.U_PRODUCT: np.asarray(1.0, np.float32)}
 
-    def _prepare(self, s, state, t, lr):
+    def _prepare(self, s, state, t, lr, epoch=None):
         local, _, b2p = self._powers(s, t)
         u_t = s.mul(self.beta_1, s.sub(1.0, s.mul(0.5, s.pow(0.96, local))))
         u_t_1 = s.mul(self.beta_1, s.sub(1.0, s.mul(0.5, s.pow(0.96, s.add(t, 2.0)))))
         prod_t = s.mul(state[self.U_PRODUCT], u_t)
         prod_t_1 = s.mul(prod_t, u_t_1)
-        shared = {"u_t": u_t, "u_t_1": u_t_1, "one_minus_prod_t": s.sub(1.0, prod_t),
+        shared = {"one_minus_u_t": s.sub(1.0, u_t), "u_t_1": u_t_1, "one_minus_prod_t": s.sub(1.0, prod_t),
                   "one_minus_prod_t_1": s.sub(1.0, prod_t_1), "one_minus_b2p": s.sub(1.0, b2p)}
         return shared, {self.U_PRODUCT: prod_t}
 
@@ -97,7 +97,7 @@ class Nadam(_Moments):
         m = _moving(s, slots["momentum"], g, self.beta_1)
         v = _moving(s, slots["velocity"], s.square(g), self.beta_2)
         m_hat = s.add(s.div(s.mul(m, shared["u_t_1"]), shared["one_minus_prod_t_1"]),
-                      s.div(s.mul(g, s.sub(1.0, shared["u_t"])), shared["one_minus_prod_t"]))
+                      s.div(s.mul(g, shared["one_minus_u_t"]), shared["one_minus_prod_t"]))
         v_hat = s.div(v, shared["one_minus_b2p"])
         step = s.div(s.mul(m_hat, lr), s.add(s.sqrt(v_hat), self.epsilon))
         return s.sub(p, step), {"momentum": m, "velocity": v}

@@ -89,7 +89,7 @@ class Optimizer:
     def global_state(self) -> dict[str, np.ndarray]:
         return {}
 
-    def _prepare(self, s, state, t, lr) -> tuple[dict, dict]:
+    def _prepare(self, s, state, t, lr, epoch=None) -> tuple[dict, dict]:
         """Per-step scalars shared by every parameter, and the new shared state."""
         return {}, {}
 
@@ -128,8 +128,7 @@ class Optimizer:
         grads = keras_clip(s, grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
         if self.loss_scale_factor:
             grads = {n: s.div(g, self.loss_scale_factor) for n, g in grads.items()}
-        shared, new_state = self._prepare(s, state, t, lr)
-        shared.update(step=t, epoch=ep)
+        shared, new_state = self._prepare(s, state, t, lr, ep)
         new_params = {}
         for name, p in params.items():
             g = grads[name]

@@ -45,32 +45,30 @@ def _positive(name, what, value):
         raise ScheduleError(f"{name}: `{what}` must be > 0, got {value!r}")
 
 
-class ExponentialDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+class _TimeDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: p = step / decay_steps (floored if staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        name = name or type(self).__name__
         _positive(name, "decay_steps", decay_steps)
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                             decay_rate=decay_rate, staircase=staircase, name=name)
 
+    def _p(self, s, step):
+        p = s.div(step, self._config["decay_steps"])
+        return s.unary("Floor", p) if self._config["staircase"] else p
+
+
+class ExponentialDecay(_TimeDecay):
     def __call__(self, s, step, epoch=None):
         k = self._config
-        p = s.div(step, k["decay_steps"])
-        if k["staircase"]:
-            p = s.unary("Floor", p)
-        return s.mul(k["initial_learning_rate"], s.pow(k["decay_rate"], p))
+        return s.mul(k["initial_learning_rate"], s.pow(k["decay_rate"], self._p(s, step)))
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _positive(name, "decay_steps", decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase, name=name)
-
+class InverseTimeDecay(_TimeDecay):
     def __call__(self, s, step, epoch=None):
         k = self._config
-        p = s.div(step, k["decay_steps"])
-        if k["staircase"]:
-            p = s.unary("Floor", p)
-        return s.div(k["initial_learning_rate"], s.add(1.0, s.mul(k["decay_rate"], p)))
+        return s.div(k["initial_learning_rate"], s.add(1.0, s.mul(k["decay_rate"], self._p(s, step))))
 
 
 def _table_lookup(s, x, keys, values, op):

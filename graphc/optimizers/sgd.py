@@ -25,8 +25,8 @@ class SGD(Optimizer):
     def slots(self):
         return ("momentum",) if self.momentum != 0 else ()
 
-    def _prepare(self, s, state, t, lr):
-        return {"momentum": self.hyper(s, self.momentum, t)} if self.slots() else {}, {}
+    def _prepare(self, s, state, t, lr, epoch=None):
+        return {"momentum": self.hyper(s, self.momentum, t, epoch)} if self.slots() else {}, {}
 
     def _update(self, s, p, g, slots, lr, shared):
         step = s.mul(g, lr)

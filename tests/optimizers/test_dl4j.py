@@ -137,6 +137,12 @@ def test_map_schedule_by_epoch():
         assert_close(runner.step(g, epoch=i // 3), expected[i], what=f"step {i}")
     with pytest.raises(O.ScheduleError, match="epoch"):
         UpdateRunner(O.SGD(learning_rate=sched), params)
+    # momentum by epoch too
+    mu = O.MapSchedule({0: 0.9, 2: 0.5}, schedule_type="epoch")
+    runner = UpdateRunner(O.SGD(learning_rate=0.1, momentum=mu, nesterov=True), params, epoch_input=True)
+    expected = _sgd_reference(params, grads, lambda i: 0.1, lambda i: 0.9 if i < 6 else 0.5, True)
+    for i, g in enumerate(grads):
+        assert_close(runner.step(g, epoch=i // 3), expected[i], what=f"momentum step {i}")
 
 
 @pytest.mark.parametrize("name,cls,expected", [
