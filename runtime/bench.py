@@ -25,7 +25,7 @@ from graphc.passes import optimize_for_inference
 from graphc.sample_inputs import random_feed
 
 KERAS_EXPORT_SUFFIX = ".keras-export.onnx"
-ADD_KERAS = "`.venv/bin/pip install keras torch==2.13.0`, then run with KERAS_BACKEND=torch"
+ADD_KERAS = "`pip install \"graphc[keras]\"` (./dev installs it from the lock)"
 _NO_KERAS = "Keras not importable"
 
 

@@ -286,7 +286,7 @@ def test_demo_without_keras_still_has_the_raw_onnxruntime_peer():
     assert "mobilenetv2.keras-export.onnx" in r.stdout and "O2 vs raw ORT" in r.stdout
     assert "MISMATCH" not in r.stdout
     notes = [line for line in r.stdout.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "keras predict" in notes[0] and "pip install keras" in notes[0]
+    assert len(notes) == 1 and "keras predict" in notes[0] and "graphc[keras]" in notes[0]
 
 
 def test_bench_says_why_a_peer_is_missing(tmp_path):
@@ -301,7 +301,7 @@ def test_bench_says_why_a_peer_is_missing(tmp_path):
     assert {row["variant"] for row in report["results"]} == {"graphc O2", "graphc O0", "keras predict"}
     raw_note, keras_note = report["notes"]
     assert "no raw ONNX Runtime row" in raw_note and "alone.keras-export.onnx" in raw_note
-    assert "ratios are to graphc O0" in raw_note and "pip install keras" in raw_note
+    assert "ratios are to graphc O0" in raw_note and "graphc[keras]" in raw_note
     assert "no keras predict row: Keras not importable" in keras_note
 
 
