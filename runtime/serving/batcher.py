@@ -61,6 +61,7 @@ class DynamicBatcher:
         self.stats = BatchStats()
         self._on_batch = on_batch            # (rows) -> None, e.g. a Prometheus histogram
         self._queue: asyncio.Queue | None = None
+        self._pending = 0
         self._workers: list = []
         self._pool = ThreadPoolExecutor(max_workers=self.instances, thread_name_prefix=f"graphc-{name}")
 
@@ -70,6 +71,10 @@ class DynamicBatcher:
             self._queue = asyncio.Queue()
             self._workers = [asyncio.get_running_loop().create_task(self._worker()) for _ in range(self.instances)]
 
+    def pending(self) -> int:
+        """Requests submitted whose batch has not started running yet."""
+        return self._pending
+
     async def submit(self, feed: dict) -> dict:
         """Queue one request (validated arrays by input name); its outputs when its batch has run."""
         self.start()
@@ -78,6 +83,7 @@ class DynamicBatcher:
         rows = int(first.shape[0]) if self.batchable else 1
         key = tuple((k, a.dtype.str, a.shape[1:]) for k, a in feed.items()) if self.batchable else None
         item = _Item(feed, rows, key, loop.create_future(), time.monotonic())
+        self._pending += 1
         await self._queue.put(item)
         return await item.future
 
@@ -109,6 +115,7 @@ class DynamicBatcher:
             await self._execute(batch, rows)
 
     async def _execute(self, batch: list, rows: int) -> None:
+        self._pending -= len(batch)
         batch = [it for it in batch if not it.future.done()]  # a client that went away
         if not batch:
             return

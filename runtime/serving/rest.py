@@ -132,6 +132,7 @@ def stats_body(model) -> dict:
         return {"model_stats": [{
             "name": model.name, "version": "1", "inference_count": s.inference_count,
             "execution_count": s.execution_count,
+            "pending_count": model.batcher.pending(),  # graphc's: requests queued or in a batch being formed
             "inference_stats": {"success": {"count": s.inference_count, "ns": s.success_ns}},
             "batch_stats": [{"batch_size": b, "compute_infer": {"count": c, "ns": ns}}
                             for b, (c, ns) in sorted(s.by_batch_size.items())]}]}

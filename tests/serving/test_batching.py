@@ -18,7 +18,8 @@ th = pytest.importorskip("tritonclient.http")
 
 @pytest.fixture(scope="module")
 def server(model_files, tmp_path_factory):
-    s = start_server(tmp_path_factory.mktemp("serve"), {"mlp": model_files["mlp"]}, "--max-batch-size", "4",
+    models = {"mlp": model_files["mlp"], "multi": model_files["multi"]}
+    s = start_server(tmp_path_factory.mktemp("serve"), models, "--max-batch-size", "4",
                      "--max-queue-delay-ms", "60000", "--no-grpc")
     yield s
     stop_server(s)
@@ -62,3 +63,37 @@ def test_a_request_of_four_rows_runs_at_once(server, reference):
     inp.set_data_from_numpy(x, binary_data=True)
     got = th.InferenceServerClient(server.http, network_timeout=120).infer("mlp", [inp]).as_numpy("y")
     np.testing.assert_allclose(got, reference["mlp"].run({"x": x})["y"], rtol=1e-6, atol=1e-6)
+
+
+def test_a_waiting_model_does_not_hold_up_another(server, reference):
+    """A request to mlp waits in mlp's queue for its batch to fill; multi, with its own queue and
+    workers, answers meanwhile. Then three more mlp requests fill the batch and release it."""
+    done = []
+
+    def call(i):
+        c = th.InferenceServerClient(server.http, network_timeout=120)
+        inp = th.InferInput("x", [1, 16], "FP32")
+        inp.set_data_from_numpy(np.full((1, 16), i, np.float32), binary_data=True)
+        done.append(c.infer("mlp", [inp]).as_numpy("y"))
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    c = th.InferenceServerClient(server.http, network_timeout=120)
+    while c.get_inference_statistics("mlp")["model_stats"][0]["pending_count"] != 1:
+        assert first.is_alive(), "the first mlp request ended before its batch could fill"
+        first.join(0.01)  # until mlp's request is queued on the server
+    inputs = []
+    # four rows: a full batch for multi too, so it runs at once rather than after the queue delay
+    for name, arr in (("a", np.ones((4, 4), np.float32)), ("b", np.ones((4, 4), np.float32)),
+                      ("k", np.array([3, 4, 5, 6], np.int64))):
+        i = th.InferInput(name, list(arr.shape), "FP32" if arr.dtype == np.float32 else "INT64")
+        i.set_data_from_numpy(arr, binary_data=True)
+        inputs.append(i)
+    np.testing.assert_array_equal(c.infer("multi", inputs).as_numpy("twice"), [6, 8, 10, 12])
+    assert not done  # mlp's lone request is still waiting for its batch (it cannot run before 4 rows)
+    rest = [threading.Thread(target=call, args=(i,)) for i in (1, 2, 3)]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join(180)
+    assert len(done) == 4
