@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.nn.base import Layer
+from graphc.nn.base import Layer, weight_objects
+from graphc.nn.regularization import dropout
 
 _NEG = -1e9  # what Keras's masked softmax puts at masked positions
 
@@ -11,8 +12,9 @@ _NEG = -1e9  # what Keras's masked softmax puts at masked positions
 class _Projection(Layer):
     """One of MultiHeadAttention's EinsumDense projections: a kernel and an optional bias."""
 
-    def __init__(self, name, kernel_shape, bias_shape):
+    def __init__(self, name, kernel_shape, bias_shape, objects):
         super().__init__(name=name)
+        self.keras_objects.update(objects)  # the attention layer's kernel_/bias_ initializers and the rest
         self.kernel = self.add_weight("kernel", kernel_shape)
         self.bias = self.add_weight("bias", bias_shape, "zeros") if bias_shape is not None else None
         self.built = True
@@ -42,6 +44,7 @@ class MultiHeadAttention(Layer):
             raise UnsupportedOpError(f"MultiHeadAttention {self.name!r}: use_gate and sliding_window "
                                      f"are not supported")
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
+        self.dropout, self.seed = float(dropout), seed
         self.value_dim = int(value_dim) if value_dim else self.key_dim
         self.use_bias = bool(use_bias)
         self.out_dim = output_shape
@@ -59,10 +62,11 @@ class MultiHeadAttention(Layer):
         out = self.out_dim if self.out_dim is not None else q_shape[-1]
         out = [out] if isinstance(out, int) else list(out)
         b = self.use_bias
-        self.query_dense = _Projection("query", (q_shape[-1], h, kd), (h, kd) if b else None)
-        self.key_dense = _Projection("key", (k_shape[-1], h, kd), (h, kd) if b else None)
-        self.value_dense = _Projection("value", (v_shape[-1], h, vd), (h, vd) if b else None)
-        self.output_dense = _Projection("attention_output", (h, vd, *out), tuple(out) if b else None)
+        objects = weight_objects(self)
+        self.query_dense = _Projection("query", (q_shape[-1], h, kd), (h, kd) if b else None, objects)
+        self.key_dense = _Projection("key", (k_shape[-1], h, kd), (h, kd) if b else None, objects)
+        self.value_dense = _Projection("value", (v_shape[-1], h, vd), (h, vd) if b else None, objects)
+        self.output_dense = _Projection("attention_output", (h, vd, *out), tuple(out) if b else None, objects)
 
     def sublayers(self):
         if not hasattr(self, "query_dense"):
@@ -97,7 +101,7 @@ class MultiHeadAttention(Layer):
         if keep is not None:
             scores = em.op("Where", em.unsqueeze(keep, [1]), scores, em.const(np.float32(_NEG)))
         probs = em.op("Softmax", scores, axis=-1)
-        attn = em.op("MatMul", probs, v)  # (B, h, T, vd)
+        attn = em.op("MatMul", dropout(em, probs, self.dropout, seed=self.seed), v)  # (B, h, T, vd)
         merged = em.reshape(em.transpose(attn, [0, 2, 1, 3]), [0, T, h * vd])
         out = self.output_dense.project(em, merged, 2)
         out_shape = self.output_dense.kernel.shape[2:]
@@ -138,6 +142,7 @@ class Attention(Layer):
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.use_scale, self.score_mode = bool(use_scale), score_mode
+        self.dropout, self.seed = float(dropout), seed
 
     def build(self, input_shape):
         self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
@@ -166,7 +171,7 @@ class Attention(Layer):
             keep.append(em.const(np.tril(np.ones((1, T, S), bool)), np.bool_))
         for m in keep:
             s = em.op("Where", m, s, em.const(np.float32(_NEG)))
-        probs = em.op("Softmax", s, axis=-1)
+        probs = dropout(em, em.op("Softmax", s, axis=-1), self.dropout, seed=self.seed)  # Keras returns these
         out = em.op("MatMul", probs, v)
         if isinstance(mask, list) and mask[0] is not None:
             out = em.op("Mul", out, em.unsqueeze(em.op("Cast", mask[0], to=1), [-1]))

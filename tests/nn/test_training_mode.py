@@ -151,3 +151,44 @@ def test_activity_regularization_adds_loss_terms():
     np.testing.assert_allclose(l2_term, 0.01 * np.sum(h ** 2), rtol=1e-5)
     np.testing.assert_allclose(l1_term, 0.1 * np.sum(np.abs(h)), rtol=1e-5)
     assert m.graph.outputs == [(m.graph.outputs[0][0], m.graph.outputs[0][1])]  # inference: no losses
+
+
+@pytest.mark.parametrize("steps", [3, None])  # unrolled, and the ONNX Scan of an unknown length
+def test_rnn_dropout_masks_are_per_sequence(steps):
+    """A linear SimpleRNN of one unit makes the masks visible: with kernel 1 on a one-hot input and
+    no recurrence, every step outputs the input mask (0 or 1/(1-rate)), the same at every step; with
+    kernel 0, recurrence 1 and bias 1, step two outputs 1 + recurrent mask."""
+    rate = 0.4
+    x = nn.Input((steps, 4))
+    rnn = nn.SimpleRNN(1, activation="linear", return_sequences=True, dropout=rate)
+    m = nn.Model(x, rnn(x))
+    rnn.set_weights([np.array([[0], [1], [0], [0]]), np.zeros((1, 1)), np.zeros(1)])
+    data = np.zeros((2000, 3, 4), np.float32)
+    data[:, :, 1] = 1
+    _, (y,) = run_training(m, data)
+    assert (y[:, :, 0] == y[:, :1, 0]).all() and abs((y == 0).mean() - rate) < 0.04
+    np.testing.assert_allclose(np.unique(y), [0, 1 / (1 - rate)], rtol=1e-6)
+    np.testing.assert_array_equal(m.predict(data, opt_level="O0"), data[:, :, 1:2])  # inference: no dropout
+
+    rec = nn.SimpleRNN(1, activation="linear", return_sequences=True, recurrent_dropout=rate)
+    m = nn.Model(x2 := nn.Input((steps, 4)), rec(x2))
+    rec.set_weights([np.zeros((4, 1)), np.ones((1, 1)), np.ones(1)])
+    _, (y,) = run_training(m, data)
+    np.testing.assert_allclose(y[:, 0, 0], 1)
+    assert abs((y[:, 1, 0] == 1).mean() - rate) < 0.04
+    np.testing.assert_allclose(np.unique(y[:, 1, 0]), [1, 1 + 1 / (1 - rate)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_gated_rnn_training_graph_with_both_dropouts(cls):
+    x = nn.Input((None, 3))
+    layer = cls(4, dropout=0.3, recurrent_dropout=0.3, seed=2)
+    m = nn.Model(x, layer(x))
+    data = RNG.normal(size=(8, 5, 3)).astype(np.float32)
+    _, (y,) = run_training(m, data)
+    assert y.shape == (8, 4) and np.isfinite(y).all()
+    assert not np.allclose(y, m.predict(data, opt_level="O0"))
+    clean = cls(4)
+    m2 = nn.Model(x2 := nn.Input((None, 3)), clean(x2))
+    clean.set_weights(layer.get_weights())
+    np.testing.assert_allclose(m.predict(data, opt_level="O0"), m2.predict(data, opt_level="O0"), rtol=1e-6)
