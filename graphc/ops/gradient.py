@@ -111,12 +111,24 @@ class GradContext:
             if xd == gd:
                 continue
             if xd != 1:  # a symbol or unknown dim: it may be 1 (broadcast) or the same as the output's
-                self.fail(f"dim {j} of input {i} is {xd!r} and that of the result {gd!r}; give static shapes")
+                return self._unbroadcast_at_run_time(grad, i, lead)
             axes.append(lead + j)
         if not axes:
             return grad
         out = self.emit("ReduceSum", grad, self.ints(axes), keepdims=1)
         return self.emit("Squeeze", out, self.ints(list(range(lead)))) if lead else out
+
+    def _unbroadcast_at_run_time(self, grad, i: int, lead: int):
+        """Input `i`'s gradient when its shapes leave the broadcast axes unknown until run time
+        (a symbolic dim against an unknown one): the leading axes summed, then every axis where
+        the input is 1 and the gradient is not."""
+        if lead:
+            grad = self.emit("ReduceSum", grad, self.ints(list(range(lead))), keepdims=0)
+        one = self.ints(1)
+        spread = self.emit("And", self.emit("Equal", self.emit("Shape", self.inputs[i]), one),
+                           self.emit("Not", self.emit("Equal", self.emit("Shape", grad), one)))
+        axes = self.emit("Reshape", self.emit("NonZero", spread), self.ints([-1]))
+        return self.emit("ReduceSum", grad, axes, keepdims=1, noop_with_empty_axes=1)
 
 
 def input_gradients(graph, node: str, output_grads: Sequence, wanted: Sequence[bool] | None = None) -> list:
