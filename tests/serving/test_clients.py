@@ -1,6 +1,8 @@
 """`graphc serve` driven by the real Triton clients, tritonclient.http and tritonclient.grpc."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,9 +12,13 @@ th = pytest.importorskip("tritonclient.http")
 tg = pytest.importorskip("tritonclient.grpc")
 
 
+MOBILENET = Path(__file__).resolve().parents[2] / "examples" / "mobilenetv2.keras"
+
+
 @pytest.fixture(scope="module")
 def server(model_files, tmp_path_factory):
-    s = start_server(tmp_path_factory.mktemp("serve"), model_files, "--max-batch-size", "8",
+    models = dict(model_files, mobilenet=str(MOBILENET))  # a .keras file too
+    s = start_server(tmp_path_factory.mktemp("serve"), models, "--max-batch-size", "8",
                      "--max-queue-delay-ms", "1", "--threads", "1")
     yield s
     stop_server(s)
@@ -154,3 +160,15 @@ def test_port_in_use_and_bad_name_are_errors(server, model_files):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "model name 'a/b' is not allowed" in r.stderr
     assert th.InferenceServerClient(server.http).is_server_live()
+
+
+def test_keras_file_served(server):
+    import graphc
+
+    x = np.random.default_rng(5).random((2, 96, 96, 3)).astype(np.float32)
+    want = graphc.compile(graphc.load(MOBILENET)).run({"input_layer": x})["predictions"]
+    c = th.InferenceServerClient(server.http)
+    assert c.get_model_metadata("mobilenet")["inputs"] == [
+        {"name": "input_layer", "datatype": "FP32", "shape": [-1, 96, 96, 3]}]
+    r = c.infer("mobilenet", http_inputs({"input_layer": x}, binary=True))
+    np.testing.assert_allclose(r.as_numpy("predictions"), want, rtol=1e-5, atol=1e-6)
