@@ -27,7 +27,7 @@ from graphc.nn.base import snake_case
 from graphc.optimizers import schedules as S
 from graphc.optimizers.clipping import GradientNormalization, keras_clip
 from graphc.optimizers.math import F32, Scalars, is_value
-from graphc.optimizers.regularization import Exclusion, Regularization, decay
+from graphc.optimizers.regularization import Exclusion, Regularization, decay_factor
 
 GLOBAL = "optimizer"
 
@@ -129,15 +129,23 @@ class Optimizer:
         if self.loss_scale_factor:
             grads = {n: s.div(g, self.loss_scale_factor) for n, g in grads.items()}
         shared, new_state = self._prepare(s, state, t, lr, ep)
+        factors = {}  # decay factors by (coefficient, apply_lr): built once a step
+
+        def decayed(p, coeff, apply_lr=True):
+            if (coeff, apply_lr) not in factors:
+                factors[coeff, apply_lr] = decay_factor(s, lr, coeff, apply_lr)
+            return s.mul(p, factors[coeff, apply_lr])
+
         new_params = {}
         for name, p in params.items():
             g = grads[name]
-            if self.regularization is not None:
-                g = self.regularization.gradient(s, name, p, g)
+            reg = self.regularization
+            if reg is not None:
+                g = reg.gradient(s, name, p, g)
             if self.weight_decay and not self._exclusion.excluded(name):
-                p = decay(s, p, lr, self.weight_decay)
-            if self.regularization is not None and self.regularization.coefficients(name)[2]:
-                p = decay(s, p, lr, self.regularization.coefficients(name)[2], self.regularization.apply_lr)
+                p = decayed(p, self.weight_decay)
+            if reg is not None and reg.coefficients(name)[2]:
+                p = decayed(p, reg.coefficients(name)[2], reg.apply_lr)
             slots = {slot: state[f"{name}/{slot}"] for slot in self.slots()}
             p, slots = self._update(s, p, g, slots, lr, shared)
             if constraints and constraints.get(name) is not None:

@@ -25,10 +25,9 @@ def default_is_bias(name: str) -> bool:
     return last in ("bias", "b") or last.endswith("_bias")
 
 
-def decay(s, p, lr, coeff, apply_lr=True):
-    """The decoupled weight decay of parameter value `p`: p * (1 - coeff * lr) (Keras's torch form)."""
-    factor = s.sub(1.0, s.mul(coeff, lr)) if apply_lr else s.c(1.0 - coeff)
-    return s.mul(p, factor)
+def decay_factor(s, lr, coeff, apply_lr=True):
+    """What decoupled weight decay multiplies a parameter by: 1 - coeff * lr (Keras's torch form)."""
+    return s.sub(1.0, s.mul(coeff, lr)) if apply_lr else s.c(1.0 - coeff)
 
 
 class Regularization:
