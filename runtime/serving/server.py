@@ -3,7 +3,7 @@
 The protocol is kserve's (its dataplane, v2 endpoints, gRPC servicer and Prometheus metrics);
 graphc composes the two servers itself rather than through `kserve.ModelServer`, because
 ModelServer binds every interface (`0.0.0.0`, `[::]`) with no way to choose, reads the process's
-own command line when imported, and serves the model-repository load/unload endpoints. Here both
+own command line when imported, and lets clients load and unload models (refused here). Here both
 servers bind `host` (loopback by default), model names are only ever dictionary keys, and the
 REST infer body is read by `rest.py`.
 """
@@ -71,6 +71,20 @@ class _QuietBadRequests(logging.Filter):
         return type(exc).__name__ not in ("InvalidInput", "ModelNotFound", "BodyTooLarge")
 
 
+def _no_model_control(repo):
+    """kserve's gRPC servicer would let any client unload (or "load") a served model: refused."""
+    from grpc_interceptor.exceptions import Unimplemented  # kserve's interceptor passes its status on
+    from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+
+    class NoModelControl(ModelRepositoryExtension):
+        async def load(self, model_name: str) -> None:
+            raise Unimplemented("graphc serve loads its models when it starts; restart it to change them")
+
+        unload = load
+
+    return NoModelControl(model_registry=repo)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds ~40 ms)
@@ -94,7 +108,6 @@ async def _run(models: list, host: str, http_port: int, grpc_port: int | None, m
     from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
     from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
     from kserve.protocol.grpc.servicer import InferenceServicer
-    from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 
     repo = ModelRepository()
     for m in models:
@@ -110,7 +123,7 @@ async def _run(models: list, host: str, http_port: int, grpc_port: int | None, m
                                  options=[("grpc.max_receive_message_length", max_request_bytes),
                                           ("grpc.max_send_message_length", max(max_request_bytes, 64 << 20))])
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(dataplane, ModelRepositoryExtension(model_registry=repo)), grpc_server)
+            InferenceServicer(dataplane, _no_model_control(repo)), grpc_server)
         address = f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"
         try:
             bound = grpc_server.add_insecure_port(address)

@@ -172,3 +172,11 @@ def test_keras_file_served(server):
         {"name": "input_layer", "datatype": "FP32", "shape": [-1, 96, 96, 3]}]
     r = c.infer("mobilenet", http_inputs({"input_layer": x}, binary=True))
     np.testing.assert_allclose(r.as_numpy("predictions"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_clients_cannot_unload_models(server):
+    c = tg.InferenceServerClient(server.grpc)
+    with pytest.raises(tg.InferenceServerException) as e:
+        c.unload_model("mlp")
+    assert e.value.status() == "StatusCode.UNIMPLEMENTED" and "restart it" in e.value.message()
+    assert c.is_model_ready("mlp")
