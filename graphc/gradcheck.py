@@ -24,6 +24,7 @@ from graphc.autodiff import gradient_graph, is_float, loss_value
 from graphc.errors import InputError
 from graphc.ir import Graph
 from graphc.ops import infer_node
+from graphc.ops.registry import schema_of
 from graphc.types import TensorType
 
 _FLOAT_ELEMS = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
@@ -36,7 +37,7 @@ def as_float64(graph: Graph) -> Graph:
         d = g.data(n)
         if g.is_source(n):
             t = d["outputs"][0]
-            if is_float(t):
+            if is_float(t) and not _fixed_float_port(g, n):
                 d["outputs"] = [t.with_dtype(np.float64)]
                 if "value" in d["attrs"]:
                     d["attrs"] = {**d["attrs"], "value": np.asarray(d["attrs"]["value"], np.float64)}
@@ -87,6 +88,16 @@ def _reference_conv_transpose():
             return (out.astype(x.dtype),)
 
     return ConvTranspose
+
+
+def _fixed_float_port(g: Graph, node: str) -> bool:
+    """Whether `node` feeds an input whose schema fixes its type to float (Resize's scales)."""
+    for reader, port in g.consumers((node, 0)):
+        d = g.data(reader)
+        schema = schema_of(d["op"], d["domain"], g.opset_imports.get(d["domain"] or "", 1))
+        if schema is not None and port < len(schema.inputs) and schema.inputs[port].type_str.startswith("tensor("):
+            return True
+    return False
 
 
 class _Runner:

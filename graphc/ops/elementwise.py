@@ -26,6 +26,11 @@ def _relu_grad(ctx):
     return [ctx.emit("Where", ctx.emit("Greater", x, zero), ctx.output_grads[0], zero)]
 
 
+@gradient("Floor", "Ceil", "Round", "Sign")
+def _step_grad(ctx):
+    """Piecewise constant: the derivative is 0 wherever it exists, so no gradient flows."""
+    return [None]
+
 # ---- gradient rules of the unary maths and activations (g: the output gradient) ----------
 
 def _g(ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ops._shapes import ints_attr, is_int
+from graphc.ops.gradient import gradient
 from graphc.ops.registry import norm_axis, onnx_dtype, register
 from graphc.types import TensorType
 
@@ -22,6 +23,12 @@ def _like(ctx):
 
 
 register("RandomNormalLike", "RandomUniformLike", "Bernoulli", traits=("nondeterministic",))(_like)
+
+
+@gradient("RandomNormalLike", "RandomUniformLike", "Bernoulli", "EyeLike")
+def _like_grad(ctx):
+    """These read only their input's shape (and Bernoulli draws): no gradient flows to it."""
+    return [None]
 
 
 @register("RandomNormal", "RandomUniform", traits=("nondeterministic",))

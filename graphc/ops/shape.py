@@ -467,6 +467,14 @@ def _gather_nd(ctx):
     return [data.with_shape(idx.shape[:-1] + data.shape[b + k:])]
 
 
+@gradient("GatherND")
+def _gather_nd_grad(ctx):
+    g, (data, idx) = ctx.output_grads[0], ctx.inputs
+    if ctx.attr("batch_dims", 0):
+        ctx.fail("batch_dims > 0 is not differentiated")
+    return [ctx.emit("ScatterND", _zeros_like(ctx, data), idx, g, reduction="add"), None]
+
+
 @register("Compress")
 def _compress(ctx):
     x = ctx.input(0)
@@ -495,6 +503,14 @@ def _topk(ctx):
             ctx.fail(f"k={d} exceeds dim {x.shape[axis]}")
         x = x.with_shape(x.shape[:axis] + (d,) + x.shape[axis + 1:])
     return [x, x.with_dtype(np.int64)]
+
+
+@gradient("TopK")
+def _topk_grad(ctx):
+    """The values' gradient goes back to where they were taken from (the Indices output)."""
+    g = ctx.output_grads[0]
+    return [ctx.emit("ScatterElements", _zeros_like(ctx, ctx.inputs[0]), ctx.outputs[1], g,
+                     axis=ctx.attr("axis", -1), reduction="add"), None]
 
 
 # ---- shape queries and generators -----------------------------------------------------------
@@ -646,6 +662,41 @@ def _resize(ctx):
     else:
         scales, sizes = _float_arg(ctx, 2), _float_arg(ctx, 3)
     return [x.with_shape(_resize_shape(ctx, x, scales, sizes, ints_attr(ctx, "axes")))]
+
+
+@gradient("Resize")
+def _resize_grad(ctx):
+    """Resize is separable and linear in X (nearest, linear and cubic alike): along each resized
+    axis it multiplies by an (n, m) matrix, which is the same Resize applied to eye(n) along its
+    second axis; the gradient multiplies `g` by each matrix transposed. Needs static dims and
+    constant scales or sizes; tf_crop_and_resize (roi) and keep_aspect_ratio_policy are refused."""
+    g, x = ctx.output_grads[0], ctx.inputs[0]
+    xt, yt = ctx.input_types[0], ctx.output_types[0]
+    if ctx.attr("coordinate_transformation_mode") == "tf_crop_and_resize" or \
+            ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+        ctx.fail("tf_crop_and_resize and keep_aspect_ratio_policy are not differentiated")
+    if not (xt.is_static and yt.is_static):
+        ctx.fail(f"input {xt} and output {yt} need static shapes")
+    rank = len(xt.shape)
+    axes = ctx.attr("axes") or list(range(rank))
+    axes = [norm_axis(a, rank) for a in axes]
+    scales = ctx.graph.const_value(ctx.inputs[2]) if len(ctx.inputs) > 2 and ctx.inputs[2] is not None else None
+    scales = None if scales is None or not np.size(scales) else [float(s) for s in np.asarray(scales).reshape(-1)]
+    attrs = {k: v for k, v in ctx.attrs.items() if k not in ("axes", "keep_aspect_ratio_policy")}
+    for j, a in enumerate(axes):
+        n, m = xt.shape[a], yt.shape[a]
+        if n == m and (scales is None or scales[j] == 1):
+            continue
+        eye = ctx.const(np.eye(n))
+        if scales is not None:
+            mat = ctx.emit("Resize", eye, None, ctx.const([1.0, scales[j]], np.float32), **attrs)
+        else:
+            mat = ctx.emit("Resize", eye, None, None, ctx.ints([n, m]), **attrs)
+        perm = [p for p in range(rank) if p != a] + [a]  # the axis last, multiplied, put back
+        back = [int(p) for p in np.argsort(perm)]
+        g = ctx.emit("Transpose", ctx.emit("MatMul", ctx.emit("Transpose", g, perm=perm),
+                                           ctx.emit("Transpose", mat, perm=[1, 0])), perm=back)
+    return [g] + [None] * (len(ctx.inputs) - 1)
 
 
 @register("Upsample")
