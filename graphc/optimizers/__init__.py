@@ -8,27 +8,19 @@ Keras's optimizers with Keras's rules, defaults and config keys: SGD, Adagrad, R
 AdamW, Adamax, Nadam. `get` accepts an Optimizer, a Keras string ("adam"), a Keras config dict
 (`{"class_name": "Adam", "config": {...}}`), a DL4J updater name or a member of `Updater`.
 
-DL4J names build the Keras optimizer with the same rule and DL4J's default hyper-parameters
-(`dl4j(name, **overrides)`; DL4J's camelCase keys such as learningRate, rmsDecay, beta1 are accepted):
-- Sgd: learning_rate 1e-3;  Nesterovs: learning_rate 0.1, momentum 0.9, nesterov;
-- AdaGrad: learning_rate 0.1, epsilon 1e-6, initial_accumulator_value 0 (DL4J adds epsilon outside the
-  square root, lr g / (sqrt(acc) + eps); here it is Keras's sqrt(acc + eps));
-- RmsProp: learning_rate 0.1, rho (rmsDecay) 0.95, epsilon 1e-8;
-- AdaDelta: rho 0.95, epsilon 1e-6, learning_rate 1.0 (DL4J's AdaDelta has no learning rate);
-- Adam, AdaMax: learning_rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-8;
-- Nadam: as Adam; Keras's Nadam rule (DL4J's own Nadam has no 0.96 momentum schedule and no bias
-  correction of v, so its numbers differ from this one).
-Where a DL4J spelling is also a Keras class name ("Adam", "Nadam") `get` gives Keras's defaults; use
-`dl4j("Adam")` or `Updater.ADAM` for DL4J's.
+DL4J's updater names (`dl4j(name, **overrides)`, `Updater.ADAM`, or `get("Nesterovs")`) build DL4J's
+defaults and, where DL4J's rule differs from Keras's (AdaGrad, RmsProp, AdaMax, Nadam), DL4J's rule:
+see `graphc/optimizers/dl4j_updaters.py`. DL4J's camelCase keys (learningRate, rmsDecay, beta1, ...) are
+accepted. Where a DL4J spelling is also a Keras class name ("Adam", "Nadam") `get` gives Keras's;
+use `dl4j("Nadam")` or `Updater.NADAM` for DL4J's.
 """
 from __future__ import annotations
-
-import enum
 
 from graphc.optimizers import schedules
 from graphc.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from graphc.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from graphc.optimizers.base import GLOBAL, Optimizer, OptimizerError
+from graphc.optimizers.dl4j_updaters import DEFAULTS as DL4J, AdaGrad, AdaMax, RmsProp, Updater, dl4j
 from graphc.optimizers.clipping import ClippingError, GradientNormalization
 from graphc.optimizers.regularization import Regularization, RegularizationError
 from graphc.optimizers.schedules import (CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,
@@ -38,45 +30,6 @@ from graphc.optimizers.sgd import SGD
 
 CLASSES = {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, Nadam)}
 KERAS_NAMES = {name.lower(): cls for name, cls in CLASSES.items()}
-
-_DL4J_ADAM = dict(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
-DL4J = {
-    "Sgd": (SGD, dict(learning_rate=1e-3)),
-    "Nesterovs": (SGD, dict(learning_rate=0.1, momentum=0.9, nesterov=True)),
-    "AdaGrad": (Adagrad, dict(learning_rate=0.1, epsilon=1e-6, initial_accumulator_value=0.0)),
-    "RmsProp": (RMSprop, dict(learning_rate=0.1, rho=0.95, epsilon=1e-8)),
-    "AdaDelta": (Adadelta, dict(learning_rate=1.0, rho=0.95, epsilon=1e-6)),
-    "Adam": (Adam, _DL4J_ADAM),
-    "AdaMax": (Adamax, _DL4J_ADAM),
-    "Nadam": (Nadam, _DL4J_ADAM),
-}
-# DL4J's builder keys -> Keras's
-DL4J_KEYS = {"learningRate": "learning_rate", "learningRateSchedule": "learning_rate", "rmsDecay": "rho",
-             "beta1": "beta_1", "beta2": "beta_2", "momentumSchedule": "momentum"}
-
-
-class Updater(enum.Enum):
-    """DL4J's legacy `Updater` enum (value: the DL4J updater class name)."""
-    SGD = "Sgd"
-    NESTEROVS = "Nesterovs"
-    ADAGRAD = "AdaGrad"
-    RMSPROP = "RmsProp"
-    ADADELTA = "AdaDelta"
-    ADAM = "Adam"
-    ADAMAX = "AdaMax"
-    NADAM = "Nadam"
-
-
-def dl4j(name, **overrides) -> Optimizer:
-    """The optimizer for a DL4J updater name (or `Updater` member) with DL4J's defaults."""
-    key = name.value if isinstance(name, Updater) else str(name).split(".")[-1]
-    match = {k.lower(): k for k in DL4J}.get(key.lower())
-    if match is None:
-        raise OptimizerError(f"unknown DL4J updater {name!r}; one of {sorted(DL4J)}")
-    cls, defaults = DL4J[match]
-    overrides = {DL4J_KEYS.get(k, k): v for k, v in overrides.items()}
-    return cls(**{**defaults, **overrides})
-
 
 def get(identifier, **kwargs) -> Optimizer:
     """An Optimizer from an instance, a Keras string or config dict, or a DL4J updater name."""
@@ -109,7 +62,7 @@ def get(identifier, **kwargs) -> Optimizer:
     raise OptimizerError(f"cannot make an optimizer from {identifier!r} ({type(identifier).__name__})")
 
 
-__all__ = ["Optimizer", "OptimizerError", "Updater", "GLOBAL", "get", "dl4j", "schedules", "GradientNormalization",
+__all__ = ["AdaGrad", "RmsProp", "AdaMax", "Optimizer", "OptimizerError", "Updater", "GLOBAL", "get", "dl4j", "schedules", "GradientNormalization",
            "Regularization", "ClippingError", "RegularizationError", "ScheduleError", "LearningRateSchedule",
            "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay",
            "CosineDecayRestarts", "StepSchedule", "MapSchedule", *CLASSES]

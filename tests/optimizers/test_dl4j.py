@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphc.optimizers as O
+from graphc.optimizers import dl4j_updaters
 from tests.optimizers.helpers import UpdateRunner, assert_close, random_case
 
 
@@ -148,12 +149,12 @@ def test_map_schedule_by_epoch():
 @pytest.mark.parametrize("name,cls,expected", [
     ("Sgd", O.SGD, {"learning_rate": 1e-3, "momentum": 0.0}),
     ("Nesterovs", O.SGD, {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
-    ("AdaGrad", O.Adagrad, {"learning_rate": 0.1, "epsilon": 1e-6, "initial_accumulator_value": 0.0}),
-    ("RmsProp", O.RMSprop, {"learning_rate": 0.1, "rho": 0.95, "epsilon": 1e-8}),
+    ("AdaGrad", O.AdaGrad, {"learning_rate": 0.1, "epsilon": 1e-6}),
+    ("RmsProp", O.RmsProp, {"learning_rate": 0.1, "rho": 0.95, "epsilon": 1e-8}),
     ("AdaDelta", O.Adadelta, {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6}),
     ("Adam", O.Adam, {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
-    ("AdaMax", O.Adamax, {"learning_rate": 1e-3, "epsilon": 1e-8}),
-    ("Nadam", O.Nadam, {"learning_rate": 1e-3, "epsilon": 1e-8}),
+    ("AdaMax", O.AdaMax, {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
+    ("Nadam", dl4j_updaters.Nadam, {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
 ])
 def test_dl4j_names_and_defaults(name, cls, expected):
     for opt in (O.dl4j(name), O.get(O.Updater[name.upper()]), O.dl4j(f"org.nd4j.linalg.learning.config.{name}")):
@@ -161,3 +162,50 @@ def test_dl4j_names_and_defaults(name, cls, expected):
         config = opt.get_config()
         assert {k: config[k] for k in expected} == expected
     assert O.dl4j(name, learningRate=0.5).learning_rate == 0.5
+
+
+def dl4j_reference(name, params, grads, lr, b1=0.9, b2=0.999, eps=None):
+    """DL4J's updaters (AdaGradUpdater, RmsPropUpdater, AdaMaxUpdater, NadamUpdater, AdamUpdater,
+    AdaDeltaUpdater) in float64, as their Java source writes them; DL4J then subtracts the update."""
+    p = {n: v.astype(np.float64) for n, v in params.items()}
+    st = {n: {} for n in p}
+    out = []
+    for i, g in enumerate(grads):
+        t = i + 1
+        for n, w in p.items():
+            x, a = g[n].astype(np.float64), st[n]
+            if name == "AdaGrad":
+                a["h"] = a.get("h", np.full_like(w, eps)) + x * x
+                u = lr * x / (np.sqrt(a["h"]) + eps)
+            elif name == "RmsProp":
+                a["G"] = 0.95 * a.get("G", np.full_like(w, eps)) + 0.05 * x * x
+                u = lr * x / (np.sqrt(a["G"]) + eps)
+            elif name == "AdaMax":
+                a["m"] = b1 * a.get("m", 0 * w) + (1 - b1) * x
+                a["u"] = np.maximum(b2 * a.get("u", 0 * w), np.abs(x))
+                u = a["m"] * (lr / (1 - b1 ** t)) / (a["u"] + 1e-32)
+            elif name == "Nadam":
+                a["m"] = b1 * a.get("m", 0 * w) + (1 - b1) * x
+                a["v"] = b2 * a.get("v", 0 * w) + (1 - b2) * x * x
+                u = lr * (b1 * a["m"] / (1 - b1 ** t) + (1 - b1) * x / (1 - b1 ** t)) / (np.sqrt(a["v"]) + eps)
+            elif name == "Adam":
+                a["m"] = b1 * a.get("m", 0 * w) + (1 - b1) * x
+                a["v"] = b2 * a.get("v", 0 * w) + (1 - b2) * x * x
+                u = a["m"] * (lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)) / (np.sqrt(a["v"]) + eps)
+            else:  # AdaDelta
+                a["msg"] = 0.95 * a.get("msg", 0 * w) + 0.05 * x * x
+                u = np.sqrt(a.get("msdx", 0 * w) + eps) / np.sqrt(a["msg"] + eps) * x
+                a["msdx"] = 0.95 * a.get("msdx", 0 * w) + 0.05 * u * u
+            p[n] = w - u
+        out.append({n: w.copy() for n, w in p.items()})
+    return out
+
+
+@pytest.mark.parametrize("name,lr,eps", [("AdaGrad", 0.1, 1e-6), ("RmsProp", 0.1, 1e-8), ("AdaMax", 1e-3, None),
+                                         ("Nadam", 1e-3, 1e-8), ("Adam", 1e-3, 1e-8), ("AdaDelta", 1.0, 1e-6)])
+def test_dl4j_rules_match_dl4j_source(name, lr, eps):
+    params, grads = random_case(40)
+    expected = dl4j_reference(name, params, grads, lr, eps=eps)
+    runner = UpdateRunner(O.dl4j(name), params)
+    for i, g in enumerate(grads):
+        assert_close(runner.step(g), expected[i], rtol=1e-5, atol=1e-6, what=f"{name} step {i}")
