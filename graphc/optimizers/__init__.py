@@ -3,6 +3,7 @@
     opt = graphc.optimizers.get("adam")
     state = opt.init_state({"dense/kernel": w, ...})        # {"dense/kernel/momentum": zeros, ...}
     new_params, new_state = opt.build_update(em, params, grads, state_values, step)
+    graph = graphc.optimizers.update_graph(opt, {"dense/kernel": w, ...})   # the same, standalone
 
 Keras's optimizers with Keras's rules, defaults and config keys: SGD, Adagrad, RMSprop, Adadelta, Adam,
 AdamW, Adamax, Nadam. `get` accepts an Optimizer, a Keras string ("adam"), a Keras config dict
@@ -27,6 +28,7 @@ from graphc.optimizers.schedules import (CosineDecay, CosineDecayRestarts, Expon
                                          LearningRateSchedule, MapSchedule, PiecewiseConstantDecay, PolynomialDecay,
                                          ScheduleError, StepSchedule)
 from graphc.optimizers.sgd import SGD
+from graphc.optimizers.update_graph import update_graph
 
 CLASSES = {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, Nadam)}
 KERAS_NAMES = {name.lower(): cls for name, cls in CLASSES.items()}
@@ -62,7 +64,7 @@ def get(identifier, **kwargs) -> Optimizer:
     raise OptimizerError(f"cannot make an optimizer from {identifier!r} ({type(identifier).__name__})")
 
 
-__all__ = ["AdaGrad", "RmsProp", "AdaMax", "Optimizer", "OptimizerError", "Updater", "GLOBAL", "get", "dl4j", "schedules", "GradientNormalization",
+__all__ = ["AdaGrad", "RmsProp", "AdaMax", "Optimizer", "OptimizerError", "Updater", "GLOBAL", "get", "dl4j", "update_graph", "schedules", "GradientNormalization",
            "Regularization", "ClippingError", "RegularizationError", "ScheduleError", "LearningRateSchedule",
            "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay",
            "CosineDecayRestarts", "StepSchedule", "MapSchedule", *CLASSES]

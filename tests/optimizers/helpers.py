@@ -7,10 +7,8 @@ import os
 import numpy as np
 import onnxruntime as ort
 
-from graphc.ir import Graph
 from graphc.lower.onnx import to_onnx
-from graphc.nn.base import Emitter
-from graphc.types import TensorType
+from graphc.optimizers.update_graph import update_graph
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -19,49 +17,32 @@ class UpdateRunner:
     """The update graph of `opt` for parameters {name: array}; `step(grads)` applies one update."""
 
     def __init__(self, opt, params: dict, lr_input=False, epoch_input=False, constraints=None):
-        self.opt = opt
         self.params = {n: np.asarray(v, np.float32).copy() for n, v in params.items()}
         self.state = opt.init_state(self.params)
         self.iterations = 0
-        g = Graph("update")
-        em = Emitter(g)
-        f32 = np.float32
-
-        def inp(name, shape, dtype=f32):
-            return g.add_input(name, TensorType(np.dtype(dtype), tuple(shape)))
-
-        pv = {n: inp(f"p:{n}", v.shape) for n, v in self.params.items()}
-        gv = {n: inp(f"g:{n}", v.shape) for n, v in self.params.items()}
-        sv = {n: inp(f"s:{n}", v.shape) for n, v in self.state.items()}
-        step = inp("step", (), np.int64)
-        lr = inp("lr", ()) if lr_input else None
-        epoch = inp("epoch", (), np.int64) if epoch_input else None
-        new_p, new_s = opt.build_update(em, pv, gv, sv, step, learning_rate=lr, epoch=epoch,
-                                        constraints=constraints)
-        self.names = [("p", n) for n in new_p] + [("s", n) for n in new_s]
-        for kind, n in self.names:
-            g.add_output(f"new_{kind}:{n}", (new_p if kind == "p" else new_s)[n])
-        g.verify()
-        self.graph = g
-        self.model = to_onnx(g)
+        self.graph = update_graph(opt, self.params, lr_input, epoch_input, constraints)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = 1
-        self.sess = ort.InferenceSession(self.model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(to_onnx(self.graph).SerializeToString(), options,
+                                         providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.sess.get_inputs()}
+        self.names = [tuple(o.name.split(":", 1)) for o in self.sess.get_outputs()]
 
-    def step(self, grads: dict, lr=None, epoch=0):
-        feeds = {f"p:{n}": v for n, v in self.params.items()}
-        feeds.update({f"g:{n}": np.asarray(v, np.float32) for n, v in grads.items()})
-        feeds.update({f"s:{n}": v for n, v in self.state.items()})
+    def feeds(self, grads: dict, lr=None, epoch=0):
+        feeds = {f"param:{n}": v for n, v in self.params.items()}
+        feeds.update({f"grad:{n}": np.asarray(v, np.float32) for n, v in grads.items()})
+        feeds.update({f"state:{n}": v for n, v in self.state.items()})
         feeds["step"] = np.asarray(self.iterations, np.int64)
         if lr is not None:
-            feeds["lr"] = np.asarray(lr, np.float32)
+            feeds["learning_rate"] = np.asarray(lr, np.float32)
         feeds["epoch"] = np.asarray(epoch, np.int64)
-        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
-        outs = self.sess.run(None, feeds)
+        return {k: v for k, v in feeds.items() if k in self.input_names}
+
+    def step(self, grads: dict, lr=None, epoch=0):
+        outs = self.sess.run(None, self.feeds(grads, lr, epoch))
         for (kind, n), v in zip(self.names, outs):
-            (self.params if kind == "p" else self.state)[n] = v
+            (self.params if kind == "new_param" else self.state)[n] = v
         self.iterations += 1
         return self.params
 

@@ -27,15 +27,10 @@ def test_o2_keeps_the_update(opt):
     sess = ort.InferenceSession(to_onnx(fused).SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in runner.sess.get_outputs()]
     assert [o.name for o in sess.get_outputs()] == names
-    inputs = {i.name for i in sess.get_inputs()}
     for g in grads:
-        feeds = {f"p:{n}": v for n, v in runner.params.items()}
-        feeds.update({f"g:{n}": v for n, v in g.items()})
-        feeds.update({f"s:{n}": v for n, v in runner.state.items()})
-        feeds["step"] = np.asarray(runner.iterations, np.int64)
-        got = sess.run(None, {k: v for k, v in feeds.items() if k in inputs})
+        got = sess.run(None, runner.feeds(g))
         runner.step(g)
-        want = [(runner.params if kind == "p" else runner.state)[n] for kind, n in runner.names]
+        want = [(runner.params if kind == "new_param" else runner.state)[n] for kind, n in runner.names]
         for a, b, name in zip(got, want, names):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
 
@@ -51,3 +46,22 @@ def test_shared_scalars_are_built_once():
     pows = many.op_counts().get("Pow", 0)
     assert pows == few.op_counts().get("Pow", 0) == 4  # b2^t, 0.96^t, 0.96^(t+1) and b1^t, not per parameter
     assert per_param == 18, per_param  # m 3, v 4, m_hat 5, v_hat 1, the step 5
+
+
+def test_standalone_update_graph_names():
+    g = O.update_graph(O.Adam(), {"d/kernel": (2, 3), "d/bias": (3,)}, learning_rate_input=True)
+    sess = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == [
+        "param:d/kernel", "param:d/bias", "grad:d/kernel", "grad:d/bias", "state:d/kernel/momentum",
+        "state:d/kernel/velocity", "state:d/bias/momentum", "state:d/bias/velocity", "step", "learning_rate"]
+    assert [o.name for o in sess.get_outputs()] == [
+        "new_param:d/kernel", "new_param:d/bias", "new_state:d/kernel/momentum", "new_state:d/kernel/velocity",
+        "new_state:d/bias/momentum", "new_state:d/bias/velocity"]
+    # a zero learning rate leaves the parameters and moves the moments
+    w, b = np.ones((2, 3), np.float32), np.ones(3, np.float32)
+    feeds = {"param:d/kernel": w, "param:d/bias": b, "grad:d/kernel": w, "grad:d/bias": b,
+             "step": np.asarray(0, np.int64), "learning_rate": np.asarray(0, np.float32)}
+    feeds.update({f"state:{k}": v for k, v in O.Adam().init_state({"d/kernel": w, "d/bias": b}).items()})
+    out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+    np.testing.assert_array_equal(out["new_param:d/kernel"], w)
+    np.testing.assert_allclose(out["new_state:d/bias/momentum"], 0.1 * b, rtol=1e-6)
