@@ -32,22 +32,30 @@ _FLOAT_ELEMS = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorPro
 
 def as_float64(graph: Graph) -> Graph:
     """A copy of `graph` computing in float64: float sources cast, dtype attributes switched, types re-inferred."""
+    return with_float_type(graph, np.float64)
+
+
+def with_float_type(graph: Graph, dtype) -> Graph:
+    """A copy of `graph` whose floating-point sources and dtype attributes are `dtype`."""
+    dtype = np.dtype(dtype)
+    elem = int(onnx.helper.np_dtype_to_tensor_dtype(dtype))
+    floats = _FLOAT_ELEMS | {onnx.TensorProto.DOUBLE}
     g = graph.copy()
     for n in g.topo_order():
         d = g.data(n)
         if g.is_source(n):
             t = d["outputs"][0]
             if is_float(t) and not _fixed_float_port(g, n):
-                d["outputs"] = [t.with_dtype(np.float64)]
+                d["outputs"] = [t.with_dtype(dtype)]
                 if "value" in d["attrs"]:
-                    d["attrs"] = {**d["attrs"], "value": np.asarray(d["attrs"]["value"], np.float64)}
+                    d["attrs"] = {**d["attrs"], "value": np.asarray(d["attrs"]["value"], dtype)}
             continue
         attrs = dict(d["attrs"])
         for key in ("to", "dtype", "stash_type"):  # Cast, RandomUniformLike, LayerNormalization
-            if attrs.get(key) in _FLOAT_ELEMS:
-                attrs[key] = onnx.TensorProto.DOUBLE
+            if attrs.get(key) in floats:
+                attrs[key] = elem
         if isinstance(attrs.get("value"), np.ndarray) and np.issubdtype(attrs["value"].dtype, np.floating):
-            attrs["value"] = attrs["value"].astype(np.float64)  # ConstantOfShape
+            attrs["value"] = attrs["value"].astype(dtype)  # ConstantOfShape
         d["attrs"] = attrs
         types = infer_node(g, n, len(d["outputs"]))
         if types is not None:
@@ -228,4 +236,4 @@ def check_gradients(graph: Graph, loss, feeds: dict | None = None, wrt=None, *, 
     return result
 
 
-__all__ = ["GradCheckResult", "ParamCheck", "as_float64", "check_gradients"]
+__all__ = ["GradCheckResult", "ParamCheck", "as_float64", "check_gradients", "with_float_type"]

@@ -181,6 +181,75 @@ def _gelu_grad(ctx, g, x, y):
     return ctx.emit("Mul", g, d)
 
 
+@_unary_rule("Cos")
+def _cos_grad(ctx, g, x, y):
+    return ctx.emit("Neg", ctx.emit("Mul", g, ctx.emit("Sin", x)))
+
+
+@_unary_rule("Tan")
+def _tan_grad(ctx, g, x, y):
+    return ctx.emit("Mul", g, ctx.emit("Add", ctx.const(1), ctx.emit("Mul", y, y)))
+
+
+def _over_root(ctx, g, t, sign: float = 1.0):
+    """g / sqrt(t) (times `sign`): the inverse trigonometric and hyperbolic derivatives."""
+    d = ctx.emit("Div", g, ctx.emit("Sqrt", t))
+    return d if sign > 0 else ctx.emit("Neg", d)
+
+
+@_unary_rule("Asin", "Acos")
+def _asin_grad(ctx, g, x, y):
+    return _over_root(ctx, g, ctx.emit("Sub", ctx.const(1), ctx.emit("Mul", x, x)), 1.0 if ctx.op == "Asin" else -1.0)
+
+
+@_unary_rule("Atan")
+def _atan_grad(ctx, g, x, y):
+    return ctx.emit("Div", g, ctx.emit("Add", ctx.const(1), ctx.emit("Mul", x, x)))
+
+
+@_unary_rule("Sinh")
+def _sinh_grad(ctx, g, x, y):
+    return ctx.emit("Mul", g, ctx.emit("Cosh", x))
+
+
+@_unary_rule("Cosh")
+def _cosh_grad(ctx, g, x, y):
+    return ctx.emit("Mul", g, ctx.emit("Sinh", x))
+
+
+@_unary_rule("Asinh")
+def _asinh_grad(ctx, g, x, y):
+    return _over_root(ctx, g, ctx.emit("Add", ctx.emit("Mul", x, x), ctx.const(1)))
+
+
+@_unary_rule("Acosh")
+def _acosh_grad(ctx, g, x, y):
+    return _over_root(ctx, g, ctx.emit("Sub", ctx.emit("Mul", x, x), ctx.const(1)))
+
+
+@_unary_rule("Atanh")
+def _atanh_grad(ctx, g, x, y):
+    return ctx.emit("Div", g, ctx.emit("Sub", ctx.const(1), ctx.emit("Mul", x, x)))
+
+
+@_unary_rule("ThresholdedRelu")
+def _thresholded_relu_grad(ctx, g, x, y):
+    return ctx.emit("Where", ctx.emit("Greater", x, ctx.const(ctx.attr("alpha", 1.0))), g, ctx.const(0))
+
+
+@_unary_rule("Celu")
+def _celu_grad(ctx, g, x, y):  # x <= 0: exp(x / alpha)
+    alpha = ctx.attr("alpha", 1.0)
+    return _where_positive(ctx, x, g, ctx.emit("Mul", g, ctx.emit("Exp", ctx.emit("Div", x, ctx.const(alpha)))))
+
+
+@_unary_rule("Mish")
+def _mish_grad(ctx, g, x, y):  # x tanh(softplus x): tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2)
+    t = ctx.emit("Tanh", ctx.emit("Softplus", x))
+    sech2 = ctx.emit("Sub", ctx.const(1), ctx.emit("Mul", t, t))
+    return ctx.emit("Mul", g, ctx.emit("Add", t, ctx.emit("Mul", ctx.emit("Mul", x, ctx.emit("Sigmoid", x)), sech2)))
+
+
 @gradient("Clip")
 def _clip_grad(ctx):
     x, lo, hi = (list(ctx.inputs) + [None, None])[:3]  # the bounds are inputs from opset 11

@@ -11,6 +11,42 @@ from graphc.ops.registry import norm_axis, onnx_dtype, register, same_as
 from graphc.types import TensorType
 
 register("InstanceNormalization", "GroupNormalization", "LpNormalization", "MeanVarianceNormalization")(same_as(0))
+
+
+def _standardize(ctx, x, axes, eps):
+    """(xhat, 1/std) of `x` over `axes` (a constant), the statistics kept as 1s."""
+    centered = ctx.emit("Sub", x, ctx.emit("ReduceMean", x, axes, keepdims=1))
+    var = ctx.emit("ReduceMean", ctx.emit("Mul", centered, centered), axes, keepdims=1)
+    inv = ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, ctx.const(eps))))
+    return ctx.emit("Mul", centered, inv), inv
+
+
+def _standardized_grad(ctx, dxhat, xhat, inv, axes):
+    """dX of xhat = (x - mean) / std over `axes`: inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat))."""
+    m1 = ctx.emit("ReduceMean", dxhat, axes, keepdims=1)
+    m2 = ctx.emit("ReduceMean", ctx.emit("Mul", dxhat, xhat), axes, keepdims=1)
+    return ctx.emit("Mul", inv, ctx.emit("Sub", ctx.emit("Sub", dxhat, m1), ctx.emit("Mul", xhat, m2)))
+
+
+@gradient("InstanceNormalization")
+def _instance_norm_grad(ctx):
+    """Normalization over the spatial axes of each (sample, channel), scale and bias per channel:
+    LayerNormalization's gradient with the channel's scale broadcast."""
+    g, (x, scale, bias) = ctx.output_grads[0], ctx.inputs
+    rank = len(ctx.input_types[0].shape)
+    axes = ctx.ints(list(range(2, rank)))
+    per_channel = ctx.ints([-1] + [1] * (rank - 2))
+    xhat, inv = _standardize(ctx, x, axes, ctx.attr("epsilon", 1e-5))
+    outer = ctx.ints([0] + list(range(2, rank)))
+    grads = [None, None, None]
+    if ctx.needs(0):
+        dxhat = ctx.emit("Mul", g, ctx.emit("Reshape", scale, per_channel))
+        grads[0] = _standardized_grad(ctx, dxhat, xhat, inv, axes)
+    if ctx.needs(1):
+        grads[1] = ctx.emit("ReduceSum", ctx.emit("Mul", g, xhat), outer, keepdims=0)
+    if ctx.needs(2):
+        grads[2] = ctx.emit("ReduceSum", g, outer, keepdims=0)
+    return grads
 register("LRN")(same_as(0))
 
 
@@ -43,23 +79,16 @@ def _batch_norm_grad(ctx):
     def total(v):
         return ctx.emit("ReduceSum", v, axes, keepdims=0)
 
-    eps = ctx.const(ctx.attr("epsilon", 1e-5))
+    eps = ctx.attr("epsilon", 1e-5)
     grads = [None] * len(ctx.inputs)
     if g is None:
         return grads
     if ctx.attr("training_mode", 0):
-        mu = ctx.emit("ReduceMean", x, axes, keepdims=1)
-        centered = ctx.emit("Sub", x, mu)
-        inv = ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", ctx.emit(
-            "ReduceMean", ctx.emit("Mul", centered, centered), axes, keepdims=1), eps)))
-        xhat = ctx.emit("Mul", centered, inv)
-        if ctx.needs(0):  # inv scale (g - mean(g) - xhat mean(g xhat))
-            mg = ctx.emit("ReduceMean", g, axes, keepdims=1)
-            mgx = ctx.emit("ReduceMean", ctx.emit("Mul", g, xhat), axes, keepdims=1)
-            d = ctx.emit("Sub", ctx.emit("Sub", g, mg), ctx.emit("Mul", xhat, mgx))
-            grads[0] = ctx.emit("Mul", d, ctx.emit("Mul", inv, bc(scale)))
+        xhat, inv = _standardize(ctx, x, axes, eps)
+        if ctx.needs(0):
+            grads[0] = _standardized_grad(ctx, ctx.emit("Mul", g, bc(scale)), xhat, inv, axes)
     else:
-        inv = bc(ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, eps))))
+        inv = bc(ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, ctx.const(eps)))))
         xhat = ctx.emit("Mul", ctx.emit("Sub", x, bc(mean)), inv)
         gs = total(g)
         k = ctx.emit("Mul", inv, bc(scale))  # dY/dX per channel
@@ -97,16 +126,9 @@ def _layer_norm_grad(ctx):
     grads = [None] * len(ctx.inputs)
     if g is None:
         return grads
-    mu = ctx.emit("ReduceMean", x, axes, keepdims=1)
-    centered = ctx.emit("Sub", x, mu)
-    var = ctx.emit("ReduceMean", ctx.emit("Mul", centered, centered), axes, keepdims=1)
-    inv = ctx.emit("Reciprocal", ctx.emit("Sqrt", ctx.emit("Add", var, ctx.const(ctx.attr("epsilon", 1e-5)))))
-    xhat = ctx.emit("Mul", centered, inv)
+    xhat, inv = _standardize(ctx, x, axes, ctx.attr("epsilon", 1e-5))
     if ctx.needs(0):
-        dxhat = ctx.emit("Mul", g, scale)
-        m1 = ctx.emit("ReduceMean", dxhat, axes, keepdims=1)
-        m2 = ctx.emit("ReduceMean", ctx.emit("Mul", dxhat, xhat), axes, keepdims=1)
-        grads[0] = ctx.emit("Mul", inv, ctx.emit("Sub", ctx.emit("Sub", dxhat, m1), ctx.emit("Mul", xhat, m2)))
+        grads[0] = _standardized_grad(ctx, ctx.emit("Mul", g, scale), xhat, inv, axes)
     if ctx.needs(1):
         grads[1] = ctx.unbroadcast(ctx.emit("Mul", g, xhat), 1)
     if bias and ctx.needs(2):

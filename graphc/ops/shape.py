@@ -51,6 +51,19 @@ def _reshape_back(ctx):
     """Reshape, Flatten, Squeeze, Unsqueeze: the gradient takes input 0's shape again."""
     return _data_grad(ctx.emit("Reshape", ctx.output_grads[0], _shape_of(ctx, ctx.inputs[0])), len(ctx.inputs))
 
+@gradient("CumSum")
+def _cumsum_grad(ctx):
+    """Each input element reaches every later (or, reversed, earlier) sum: the cumulative sum of
+    `g` the other way round, exclusive as the forward one."""
+    return [ctx.emit("CumSum", ctx.output_grads[0], ctx.inputs[1], exclusive=ctx.attr("exclusive", 0),
+                     reverse=1 - ctx.attr("reverse", 0)), None]
+
+
+@gradient("Trilu")
+def _trilu_grad(ctx):
+    return [ctx.emit("Trilu", ctx.output_grads[0], *ctx.inputs[1:], upper=ctx.attr("upper", 1))] + \
+        [None] * (len(ctx.inputs) - 1)
+
 
 def _unknown_dims(t: TensorType, rank) -> TensorType:
     """`t` with every dim unknown: `rank` of them, or unknown rank when `rank` is None."""

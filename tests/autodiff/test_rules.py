@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from graphc.autodiff import gradient_graph
-from graphc.gradcheck import as_float64, check_gradients
+from graphc.gradcheck import as_float64, check_gradients, with_float_type
 from tests.autodiff._cases import away_from, one_op_graph
 
 RNG = np.random.default_rng(0)
@@ -46,6 +46,18 @@ CASES = {
     "HardSigmoid": ("HardSigmoid", [away_from(r(8) * 3, (-2.5, 2.5))], {}),
     "HardSwish": ("HardSwish", [away_from(r(8) * 3, (-3, 3))], {}),
     "Identity": ("Identity", [r(3)], {}),
+    "Cos": ("Cos", [r(4)], {}),
+    "Tan": ("Tan", [r(4) * 0.5], {}),
+    "Asin": ("Asin", [r(4) * 0.3], {}),
+    "Acos": ("Acos", [r(4) * 0.3], {}),
+    "Atan": ("Atan", [r(4)], {}),
+    "Sinh": ("Sinh", [r(4)], {}),
+    "Cosh": ("Cosh", [r(4)], {}),
+    "Asinh": ("Asinh", [r(4)], {}),
+    "Acosh": ("Acosh", [pos(4) + 1], {}),
+    "Atanh": ("Atanh", [r(4) * 0.3], {}),
+    "ThresholdedRelu": ("ThresholdedRelu", [away_from(r(6) * 2, (0.5,))], {"alpha": 0.5}),
+    "Mish": ("Mish", [r(6)], {}),
     "Max": ("Max", [r(3, 4), r(4)], {}),
     "Min": ("Min", [r(3, 4), r(3, 1), r(4)], {}),
     "Sum": ("Sum", [r(3, 4), r(4), r(3, 1)], {}),
@@ -90,6 +102,7 @@ CASES = {
     "BatchNormalization": ("BatchNormalization", [r(2, 3, 4), r(3), r(3), r(3), pos(3)], {}),
     "LayerNormalization": ("LayerNormalization", [r(2, 3, 4), r(3, 4), r(3, 4)], {"axis": 1}),
     "LayerNormalization-last": ("LayerNormalization", [r(2, 5), r(5)], {}),
+    "InstanceNormalization": ("InstanceNormalization", [r(2, 3, 4, 2), r(3), r(3)], {}),
     # shapes
     "Reshape": ("Reshape", [r(2, 6), np.array([3, -1], I64)], {}),
     "Flatten": ("Flatten", [r(2, 3, 2)], {"axis": 2}),
@@ -107,6 +120,9 @@ CASES = {
     "Pad-constant": ("Pad", [r(2, 3), np.array([1, 0, 0, 2])], {}),
     "Pad-reflect": ("Pad", [r(3, 4), np.array([1, 2, 1, 0])], {"mode": "reflect"}),
     "DepthToSpace": ("DepthToSpace", [r(1, 4, 2, 3)], {"blocksize": 2}),
+    "CumSum-reverse-exclusive": ("CumSum", [r(3, 4), np.array(1)], {"reverse": 1, "exclusive": 1}),
+    "CumSum": ("CumSum", [r(5), np.array(0)], {}),
+    "Trilu": ("Trilu", [r(3, 4), np.array(1)], {"upper": 0}),
     "SpaceToDepth": ("SpaceToDepth", [r(1, 2, 4, 2)], {"blocksize": 2}),
     # reductions
     "ReduceSum": ("ReduceSum", [r(3, 4), np.array([0])], {"keepdims": 0}),
@@ -176,23 +192,29 @@ def test_dropout_training_uses_the_mask():
     assert 0 < mask.mean() < 1
 
 
-@pytest.mark.parametrize("op,attrs,fn", [
-    ("Gelu", {}, "gelu"), ("Gelu", {"approximate": "tanh"}, "gelu_tanh"), ("Erf", {}, "erf")])
-def test_erf_and_gelu_against_torch(op, attrs, fn):
+@pytest.mark.parametrize("op,attrs,fn,dtype", [
+    ("Gelu", {}, "gelu", np.float64), ("Gelu", {"approximate": "tanh"}, "gelu_tanh", np.float64),
+    ("Erf", {}, "erf", np.float64), ("Celu", {"alpha": 0.8}, "celu", np.float32)])
+def test_against_torch_where_float64_is_missing(op, attrs, fn, dtype):
     """Erf and Gelu have no float64 kernel in ONNX Runtime and onnx.reference computes them in
-    float32, so finite differences cannot check them; PyTorch's float64 autograd does."""
+    float32, Celu is float32-only in ONNX: finite differences cannot check them, PyTorch's
+    autograd can."""
     import torch
 
     from graphc.gradcheck import _Runner
 
-    x = r(7) * 2
+    x = away_from(r(7) * 2).astype(dtype)
     g, loss = one_op_graph(op, [x], attrs)
+    if dtype != np.float64:
+        g = with_float_type(g, dtype)
     got = _Runner(gradient_graph(g, loss))({})[1]
     t = torch.tensor(x, requires_grad=True)
-    f = {"gelu": torch.nn.functional.gelu, "erf": torch.erf,
+    f = {"gelu": torch.nn.functional.gelu, "erf": torch.erf, "celu": lambda v: torch.celu(v, alpha=0.8),
          "gelu_tanh": lambda v: torch.nn.functional.gelu(v, approximate="tanh")}[fn]
     (f(t) * torch.tensor(g.attrs("w0")["value"])).sum().backward()
-    np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+    tol = 1e-6 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, t.grad.numpy(), rtol=tol, atol=tol)
+
 
 
 def test_as_float64_switches_cast_targets():
