@@ -39,6 +39,9 @@ class Adam(_Moments):
     def slots(self):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
+    def slot_groups(self):
+        return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
+
     def _prepare(self, s, state, t, lr, epoch=None):
         _, b1p, b2p = self._powers(s, t)
         return {"alpha": s.div(s.mul(lr, s.sqrt(s.sub(1.0, b2p))), s.sub(1.0, b1p))}, {}

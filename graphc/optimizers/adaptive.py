@@ -43,6 +43,9 @@ class RMSprop(Optimizer):
         return ("velocity",) + (("momentum",) if self.momentum > 0 else ()) + \
             (("average_gradient",) if self.centered else ())
 
+    def slot_groups(self):
+        return tuple((slot,) for slot in self.slots())  # Keras adds each slot for all variables in turn
+
     def _update(self, s, p, g, slots, lr, shared):
         new = {"velocity": _moving(s, slots["velocity"], s.square(g), self.rho)}
         denominator = s.add(new["velocity"], self.epsilon)

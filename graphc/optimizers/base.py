@@ -83,6 +83,10 @@ class Optimizer:
     def slots(self) -> tuple[str, ...]:
         return self.slot_names
 
+    def slot_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The slots in the order Keras creates them: a group's slots interleaved per parameter."""
+        return (self.slots(),)
+
     def slot_init(self, slot: str) -> float:
         return 0.0
 
@@ -112,6 +116,14 @@ class Optimizer:
                 state[f"{name}/{slot}"] = np.full(shape, self.slot_init(slot), np.float32)
         state.update(self.global_state())
         return state
+
+    def keras_variables(self, param_names) -> list[str]:
+        """State names in the order of Keras's `optimizer.variables` (what a `.keras` file saves under
+        `optimizer/vars`), with Keras's own "iteration" and, for a constant rate, "learning_rate"."""
+        names = ["iteration"] + ([] if isinstance(self.learning_rate, S.LearningRateSchedule) else ["learning_rate"])
+        for group in self.slot_groups():
+            names += [f"{p}/{slot}" for p in param_names for slot in group]
+        return names + list(self.global_state())
 
     # ---- the update graph -----------------------------------------------------------------------
     def build_update(self, em, params: dict, grads: dict, state: dict, step, learning_rate=None, epoch=None,

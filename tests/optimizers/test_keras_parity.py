@@ -127,3 +127,21 @@ def test_state_names_are_keras_slot_names():
     opt = keras.optimizers.RMSprop(momentum=0.9, centered=True)
     opt.build([keras.Variable(np.zeros(3, np.float32), name="bias")])
     assert {v.name for v in opt.variables} >= {"bias_velocity", "bias_momentum", "bias_average_gradient"}
+
+
+@pytest.mark.parametrize("name,config", [("SGD", {"momentum": 0.9}), ("SGD", {"learning_rate": EXP}),
+                                         ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adam", {"amsgrad": True}),
+                                         ("Nadam", {}), ("Adamax", {}), ("Adadelta", {}), ("Adagrad", {})])
+def test_keras_variable_order(name, config):
+    """The order a .keras file saves optimizer variables in: Keras's `<variable>_<slot>` names."""
+    ours, theirs = _both(name, config)
+    theirs.build([keras.Variable(np.zeros(3, np.float32), name="kernel"),
+                  keras.Variable(np.zeros(2, np.float32), name="bias")])
+    got = ours.keras_variables(["dense/kernel", "dense/bias"])
+    keras_names = [v.name for v in theirs.variables]
+    assert len(got) == len(keras_names)
+    for mine, kname in zip(got, keras_names):
+        if mine == "optimizer/u_product":
+            assert kname == "variable"  # Nadam's unnamed scalar
+        else:
+            assert mine.replace("dense/", "").replace("/", "_") == kname
