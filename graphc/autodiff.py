@@ -4,6 +4,7 @@
 
     grads = gradients(graph, loss)             # {variable name: gradient value}, nodes added to `graph`
     g = gradient_graph(graph, loss)            # a new Graph: outputs "loss", then "grad/<variable>"
+    grads = vjp(graph, {y: dy}, wrt=["x"])     # vector-Jacobian products for given output gradients
 
 How it works (micrograd's walk, over whole tensors):
 
@@ -76,15 +77,14 @@ def loss_value(graph: Graph, loss) -> Value:
     return loss
 
 
-def _active_nodes(graph: Graph, loss: Value, starts: Iterable[Value]) -> tuple[set, set]:
-    """(values on a float path from `starts`, nodes among them that the loss depends on)."""
+def _active_nodes(graph: Graph, ends: Iterable[Value], starts: Iterable[Value]) -> tuple[set, set]:
+    """(values on a float path from `starts`, nodes among them that some value in `ends` depends on)."""
     active = set(starts)
-    order = graph.topo_order()
-    for n in order:
+    for n in graph.topo_order():
         if any(v in active for v in graph.input_values(n) if v is not None):
             d = graph.data(n)
             active.update((n, i) for i, t in enumerate(d["outputs"]) if is_float(t))
-    needed, stack = set(), [loss[0]]
+    needed, stack = set(), [v[0] for v in ends]
     while stack:
         n = stack.pop()
         if n in needed:
@@ -118,14 +118,19 @@ def gradients(graph: Graph, loss, wrt=None, *, unconnected: str = "omit") -> dic
     the trainable Variables). A value the loss does not depend on gets no entry, or a zero
     constant when `unconnected="zeros"`.
     """
+    loss = loss_value(graph, loss)
+    return vjp(graph, {loss: _seed(graph, loss)}, wrt, unconnected=unconnected)
+
+
+def vjp(graph: Graph, cotangents: dict, wrt=None, *, unconnected: str = "omit") -> dict[str, Value]:
+    """Vector-Jacobian products: the gradients of sum(c * v) over {value v: cotangent value c}
+    (each c shaped like its v) with respect to `wrt`, as `gradients` gives them for one loss."""
     if unconnected not in ("omit", "zeros"):
         raise InputError(f"autodiff: unconnected must be 'omit' or 'zeros', not {unconnected!r}")
-    loss = loss_value(graph, loss)
+    seeds = {loss_value(graph, v): c for v, c in cotangents.items()}
     targets = _resolve_wrt(graph, wrt)
-    active, nodes = _active_nodes(graph, loss, [v for _, v in targets])
-    parts: dict[Value, list] = {}
-    if loss in active:
-        parts[loss] = [_seed(graph, loss)]
+    active, nodes = _active_nodes(graph, seeds, [v for _, v in targets])
+    parts: dict[Value, list] = {v: [c] for v, c in seeds.items() if v in active}
     wanted_sources = {v for _, v in targets}
     for n in reversed(graph.topo_order()):
         if n not in nodes:
@@ -176,4 +181,4 @@ def gradient_graph(graph: Graph, loss, wrt=None, *, unconnected: str = "omit", l
     return g
 
 
-__all__ = ["gradient_graph", "gradients", "is_float", "loss_value", "trainable_variables"]
+__all__ = ["gradient_graph", "gradients", "is_float", "loss_value", "trainable_variables", "vjp"]

@@ -149,3 +149,22 @@ def test_bad_arguments_name_what_is_wrong():
         gradients(g, shape)
     with pytest.raises(InputError, match="unconnected"):
         gradients(g, loss, unconnected="ignore")
+
+
+def test_vjp_with_given_cotangents_of_two_outputs():
+    """sum(c1 * y1) + sum(c2 * y2): the gradients of both meet at the shared input."""
+    g = Graph()
+    x = g.add_input("x", TensorType(F64, (2, 3)))
+    w = g.add_variable(RNG.standard_normal((3, 3)), "w")
+    y1 = (g.add_node("MatMul", [x, w]), 0)
+    y2 = (g.add_node("Tanh", [x]), 0)
+    c1, c2 = g.add_input("c1", TensorType(F64, (2, 3))), g.add_input("c2", TensorType(F64, (2, 3)))
+    from graphc.autodiff import vjp
+
+    grads = vjp(g, {y1: c1, y2: c2}, wrt=["x", "w"])
+    g.outputs = [("dx", grads["x"]), ("dw", grads["w"])]
+    xs, cs1, cs2 = (RNG.standard_normal((2, 3)) for _ in range(3))
+    dx, dw = ReferenceEvaluator(to_onnx(g)).run(None, {"x": xs, "c1": cs1, "c2": cs2})
+    wv = g.attrs("w")["value"]
+    np.testing.assert_allclose(dx, cs1 @ wv.T + cs2 * (1 - np.tanh(xs) ** 2))
+    np.testing.assert_allclose(dw, xs.T @ cs1)
