@@ -142,6 +142,6 @@ def test_keras_variable_order(name, config):
     assert len(got) == len(keras_names)
     for mine, kname in zip(got, keras_names):
         if mine == "optimizer/u_product":
-            assert kname == "variable"  # Nadam's unnamed scalar
+            assert kname.split("_")[0] == "variable"  # Nadam's unnamed scalar ("variable_2" in a busy process)
         else:
             assert mine.replace("dense/", "").replace("/", "_") == kname
