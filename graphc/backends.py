@@ -27,7 +27,7 @@ from graphc.passes import optimize_for_inference
 DEFAULT = "ort"
 # graphc's own backends: name -> "module:class", imported when first used (runtime/ is a room the
 # core does not import from; this table is the one place that names it)
-BUILTIN = {"ort": "graphc.runtime.ort:OrtBackend"}
+BUILTIN = {"ort": "graphc.runtime.ort:OrtBackend", "triton": "graphc.runtime.triton:TritonBackend"}
 ENTRY_POINTS = "graphc.backends"
 
 _factories: dict[str, Callable[[], object]] = {}
@@ -98,6 +98,8 @@ def check_request(backend, target: str, options: dict) -> None:
 def compile(graph: Graph, *, target: str = "cpu", backend: str | None = None, opt_level="O2", **options):
     """`graph` optimized at `opt_level` (see `graphc.passes.optimize_for_inference`) and compiled
     by `backend` for `target` with the backend's own `options`."""
+    if backend is None and target in BUILTIN and target != DEFAULT:
+        backend, target = target, get(target).targets[0]  # target="triton": that backend, its default target
     b = get(backend)
     check_request(b, target, options)
     return b.compile(optimize_for_inference(graph, opt_level), target, **options)

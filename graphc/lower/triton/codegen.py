@@ -1,0 +1,350 @@
+"""Write a schedule as one readable Python module: `@triton.jit` kernels and a `forward` that
+allocates buffers, launches them and calls the torch fallbacks in between.
+
+A kernel is named after the ops it holds and lists its IR nodes in a comment. Shapes are
+concrete (one module per specialization), so index arithmetic is written with constants.
+`forward(w, *inputs)` takes the weights {Constant node name: tensor} and the inputs as torch
+tensors on one device, and returns the outputs in order. Buffers are reused by liveness: a
+kernel's output takes the storage of a dead intermediate of the same size and dtype.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from graphc.lower.triton import fallback
+from graphc.lower.triton.lowering import (INJECTIVE, POINTWISE, ZERO, NodeExpr, activation, activation_of,
+                                          broadcast_index, channel_index, delinear, linear, literal,
+                                          reduce_axes, reduction_body, tl_dtype)
+from graphc.lower.triton.schedule import Schedule
+
+HEADER = '''"""graphc Triton program for graph {name!r} (generated: edit the model, not this file).
+
+{summary}
+Run: forward(w, *inputs) with torch tensors on the GPU (or CPU tensors under TRITON_INTERPRET=1,
+set before this module is imported); w maps Constant node names to tensors (weights.npz).
+"""
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+'''
+
+
+def _np2(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def ident(name: str) -> str:
+    s = re.sub(r"\W", "_", str(name))
+    return s if s and not s[0].isdigit() else "_" + s
+
+
+class Blocks:
+    """Fixed block sizes: large tiles under the interpreter (it pays per program, not per lane)."""
+
+    def __init__(self, interpret: bool):
+        self.pointwise = 16384 if interpret else 1024
+        self.tile = 8192 if interpret else 4096
+        self.interpret = interpret
+
+    def matmul(self, m, n, k):
+        cap = 64
+        return (min(max(16, _np2(m)), cap), min(max(16, _np2(n)), cap),
+                min(max(16, _np2(k)), 128 if self.interpret else 32))
+
+
+class KernelWriter:
+    """The body of one kernel: values computed at an index, loads of buffers, one store."""
+
+    def __init__(self, graph, kernel, host_names):
+        self.g, self.k, self.host = graph, kernel, host_names
+        self.inline = set(kernel.nodes)
+        self.lines, self.params, self.ptrs, self.memo, self.masks = [], [], {}, {}, {}
+        self.n = 0
+
+    def var(self, base="t"):
+        self.n += 1
+        return f"{base}{self.n}"
+
+    def emit(self, line):
+        self.lines.append(line)
+
+    def mask(self, deps):
+        ms = [self.masks[a] for a in sorted(deps)]
+        return " & ".join(ms) if ms else None
+
+    def pointer(self, v):
+        if v not in self.ptrs:
+            self.ptrs[v] = f"in_ptr{len(self.ptrs)}"
+            self.params.append(self.host[v])
+        return self.ptrs[v]
+
+    def load(self, v, index):
+        c = self.g.const_value(v)
+        t = self.g.type_of(v)
+        if c is not None and c.size == 1:
+            return literal(c.reshape(-1)[0], t.dtype)
+        addr, deps = linear(index, t.shape)
+        m = self.mask(deps)
+        out = self.var("x")
+        self.emit(f"{out} = tl.load({self.pointer(v)} + ({addr})" + (f", mask={m}, other=0)" if m else ")"))
+        return out
+
+    def value(self, v, index):
+        """The variable holding value `v` at `index` (coordinates of `v`'s shape)."""
+        key = (v, tuple(c for c, _ in index))
+        if key in self.memo:
+            return self.memo[key]
+        node = v[0]
+        if node not in self.inline or node == self.k.anchor:
+            out = self.load(v, index)
+        elif self.g.op(node) in INJECTIVE:
+            out = self.value(self.g.input_values(node)[0], INJECTIVE[self.g.op(node)](self.g, node, index))
+        else:
+            vals = self.g.input_values(node)
+            args = [None if u is None else self.value(u, channel_index(self.g, node, p, index))
+                    for p, u in enumerate(vals)]
+            dt = tl_dtype(self.g.type_of(v).dtype)
+            expr = POINTWISE[self.g.op(node)](NodeExpr(self.g, node, args, dt))
+            out = self.var()
+            self.emit(f"{out} = {expr}  # {node}")
+        self.memo[key] = out
+        return out
+
+    def store(self, index, var):
+        root = (self.k.root, 0)
+        addr, deps = linear(index, self.g.type_of(root).shape)
+        m = self.mask(deps)
+        self.emit(f"tl.store(out_ptr0 + ({addr}), {var}" + (f", mask={m})" if m else ")"))
+
+
+def _nodes_comment(g, k):
+    return "    # IR nodes: " + ", ".join(f"{n} ({g.op(n)})" for n in k.nodes)
+
+
+def kernel_name(g, k, i):
+    ops = []
+    for n in k.nodes:
+        o = re.sub(r"(?<!^)(?=[A-Z])", "_", g.op(n)).lower()
+        if o not in ops:
+            ops.append(o)
+    return f"k{i}_" + "_".join(ops[:4]) + ("_etc" if len(ops) > 4 else "")
+
+
+def write_pointwise(g, k, w, blocks):
+    shape = g.type_of((k.root, 0)).shape
+    numel = int(np.prod(shape))
+    w.masks["x"] = "xmask"
+    w.emit("xidx = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)")
+    w.emit(f"xmask = xidx < {numel}")
+    index = delinear(("xidx", frozenset("x")), shape)
+    w.store(index, w.value((k.root, 0), index))
+    block = min(_np2(numel), blocks.pointwise)
+    return {"XBLOCK": block}, f"(triton.cdiv({numel}, {block}),)"
+
+
+def write_reduction(g, k, w, blocks):
+    a = k.anchor
+    x_in = g.input_values(a)[0]
+    shape = g.type_of(x_in).shape
+    axes, keep, along = reduce_axes(g, a)
+    kept = [d for d in range(len(shape)) if d not in axes]
+    xnumel = int(np.prod([shape[d] for d in kept]))
+    rnumel = int(np.prod([shape[d] for d in axes]))
+    rblock = _np2(rnumel)
+    xblock = max(1, min(_np2(xnumel), blocks.tile // rblock))
+    w.masks.update(x="xmask", r="rmask")
+    w.emit("xidx = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]")
+    w.emit(f"xmask = xidx < {xnumel}")
+    w.emit("ridx = tl.arange(0, RBLOCK)[None, :]")
+    w.emit(f"rmask = ridx < {rnumel}")
+    xc = delinear(("xidx", frozenset("x")), [shape[d] for d in kept])
+    rc = delinear(("ridx", frozenset("r")), [shape[d] for d in axes])
+    index = tuple(xc[kept.index(d)] if d in kept else rc[axes.index(d)] for d in range(len(shape)))
+    x = w.value(x_in, index)
+    dt = tl_dtype(g.type_of(x_in).dtype)
+    tile = w.var("tile")
+    w.emit(f"{tile} = {x} + tl.zeros([XBLOCK, RBLOCK], {dt})  # {a} ({g.op(a)}) over axes {list(axes)}")
+    out = w.var("red")
+    for line in reduction_body(g, a, tile, "xmask & rmask", rnumel, out):
+        w.emit(line)
+    if g.op(a) == "LayerNormalization":
+        vals = g.input_values(a)
+        scale = w.value(vals[1], broadcast_index(index, shape, g.type_of(vals[1]).shape))
+        y = f"{out} * {scale}"
+        if len(vals) > 2 and vals[2] is not None:
+            y += f" + {w.value(vals[2], broadcast_index(index, shape, g.type_of(vals[2]).shape))}"
+        w.emit(f"{out}_y = {y}")
+        out = f"{out}_y"
+    if along:
+        native = index
+    elif keep:
+        native = tuple(ZERO if d in axes else xc[kept.index(d)] for d in range(len(shape)))
+    else:
+        native = tuple(xc)
+    w.memo[((a, 0), tuple(c for c, _ in native))] = out
+    w.store(native, w.value((k.root, 0), native))
+    return {"XBLOCK": xblock, "RBLOCK": rblock}, f"(triton.cdiv({xnumel}, {xblock}),)"
+
+
+def write_matmul(g, k, w, blocks):
+    a = k.anchor
+    op, attrs = g.op(a), g.attrs(a)
+    vals = g.input_values(a)
+    A, B = vals[0], vals[1]
+    sa, sb = g.type_of(A).shape, g.type_of(B).shape
+    out_shape = g.type_of((a, 0)).shape
+    M, N = out_shape[-2], out_shape[-1]
+    ta, tb = (attrs.get("transA", 0), attrs.get("transB", 0)) if op != "MatMul" else (0, 0)
+    K = sa[-2] if ta else sa[-1]
+    # strides of A along (m, k) and of B along (k, n), row-major
+    sam, sak = (1, sa[-1]) if ta else (sa[-1], 1)
+    sbk, sbn = (1, sb[-1]) if tb else (sb[-1], 1)
+    bshape = out_shape[:-2]
+    batch = int(np.prod(bshape)) if bshape else 1
+    bc = delinear(("pid_b", frozenset()), bshape) if bshape else ()
+    a_off = linear(broadcast_index(bc, bshape, sa[:-2]), sa[:-2])[0] if len(sa) > 2 else "0"
+    b_off = linear(broadcast_index(bc, bshape, sb[:-2]), sb[:-2])[0] if len(sb) > 2 else "0"
+    bm, bn, bk = blocks.matmul(M, N, K)
+    pa, pb = w.pointer(A), w.pointer(B)
+    prec = ', input_precision="ieee"' if np.dtype(g.type_of(A).dtype).name == "float32" else ""
+    w.emit(f"# {a} ({op}): [{M}x{K}] @ [{K}x{N}], batch {list(bshape)}")
+    w.emit("pid_m = tl.program_id(0)")
+    w.emit("pid_n = tl.program_id(1)")
+    w.emit("pid_b = tl.program_id(2)")
+    w.emit("rm = pid_m * BM + tl.arange(0, BM)")
+    w.emit("rn = pid_n * BN + tl.arange(0, BN)")
+    w.emit("rk = tl.arange(0, BK)")
+    w.emit(f"a_base = {pa} + ({a_off}) * {sa[-1] * sa[-2]}")
+    w.emit(f"b_base = {pb} + ({b_off}) * {sb[-1] * sb[-2]}")
+    w.emit("acc = tl.zeros((BM, BN), dtype=tl.float32)")
+    w.emit(f"for k0 in range(0, {K}, BK):")
+    w.emit("    kk = k0 + rk")
+    w.emit(f"    a = tl.load(a_base + rm[:, None] * {sam} + kk[None, :] * {sak}, "
+           f"mask=(rm[:, None] < {M}) & (kk[None, :] < {K}), other=0.0)")
+    w.emit(f"    b = tl.load(b_base + kk[:, None] * {sbk} + rn[None, :] * {sbn}, "
+           f"mask=(kk[:, None] < {K}) & (rn[None, :] < {N}), other=0.0)")
+    w.emit(f"    acc += tl.dot(a, b{prec})")
+    w.masks.update(m=f"(rm[:, None] < {M})", n=f"(rn[None, :] < {N})")
+    native = tuple(bc) + (("rm[:, None]", frozenset("m")), ("rn[None, :]", frozenset("n")))
+    out = "acc"
+    if op != "MatMul":
+        alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+        if alpha != 1.0:
+            out = f"acc * {alpha!r}"
+        if len(vals) > 2 and vals[2] is not None:
+            c = w.value(vals[2], broadcast_index(native, out_shape, g.type_of(vals[2]).shape))
+            out = f"{out} + {c}" if beta == 1.0 else f"{out} + {beta!r} * {c}"
+        act = activation_of(g, a)
+        if act:
+            out = activation(act, f"({out})", attrs.get("activation_params", ()))
+        w.emit(f"mm = {out}")
+        out = "mm"
+    w.memo[((a, 0), tuple(c for c, _ in native))] = out
+    w.store(native, w.value((k.root, 0), native))
+    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
+
+
+WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul}
+
+
+def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
+    """(source of the program module, names of the Constant nodes `forward` reads from `w`)."""
+    g, blocks = graph, Blocks(interpret)
+    host: dict = {}
+    body, kernels, weights = [], [], []
+    in_names = []
+    for i, n in enumerate(g.inputs):
+        host[(n, 0)] = f"in_{ident(n)}"
+        in_names.append(host[(n, 0)])
+    for c in g.constants():
+        if g.readers(c) or g.is_output((c, 0)):
+            host[(c, 0)] = f"w_{ident(c)}"
+    step_vars = []
+    for s in sched.steps:
+        host[(s.node, 0)] = f"v_{ident(s.node)}"
+        step_vars.append(host[(s.node, 0)])
+    # liveness: the last step reading each host value; outputs live to the end
+    last, outputs = {}, {v for _, v in g.outputs}
+    for i, s in enumerate(sched.steps):
+        nodes = s.kernel.nodes if s.kernel else [s.node]
+        for n in nodes:
+            for u in g.input_values(n):
+                if u is not None and u in host:
+                    last[u] = i
+    storage, pool, owned = {}, {}, set()  # host value -> value owning its storage; free buffers
+    used_weights = set()
+    for i, s in enumerate(sched.steps):
+        v = (s.node, 0)
+        t = g.type_of(v)
+        shape = tuple(t.shape)
+        if s.kind == "view":
+            src = g.input_values(s.node)[0]
+            body.append(f"{host[v]} = {host[src]}.view({shape})  # {s.node} ({g.op(s.node)})")
+            storage[v] = storage.get(src, src)
+        elif s.kind == "fallback":
+            args = [None if u is None else host[u] for u in g.input_values(s.node)]
+            body.append(f"{host[v]} = ({fallback.expression(g, s.node, args)}).contiguous()  "
+                        f"# fallback: {s.node} ({g.op(s.node)})")
+            storage[v] = v
+        else:
+            k = s.kernel
+            name = kernel_name(g, k, len(kernels))
+            w = KernelWriter(g, k, host)
+            meta, grid = WRITERS[k.kind](g, k, w, blocks)
+            key = (int(np.prod(shape)), np.dtype(t.dtype).name)
+            free = pool.get(key)
+            if free and v not in outputs:
+                reuse = free.pop()
+                body.append(f"{host[v]} = {host[reuse]}.view({shape})  # reuses the buffer of {reuse[0]}")
+                storage[v] = storage.get(reuse, reuse)
+            else:
+                body.append(f"{host[v]} = torch.empty({shape}, dtype={fallback.torch_dtype(t.dtype)}, device=device)")
+                storage[v] = v
+                owned.add(v)
+            args = ", ".join(w.params + [host[v]])
+            metas = ", ".join(f"{m}={b}" for m, b in meta.items())
+            body.append(f"{name}[{grid}]({args}, {metas})")
+            params = ", ".join([f"in_ptr{j}" for j in range(len(w.params))] + ["out_ptr0"] +
+                               [f"{m}: tl.constexpr" for m in meta])
+            src = [f"@triton.jit", f"def {name}({params}):", _nodes_comment(g, k)]
+            src += ["    " + line for line in w.lines]
+            kernels.append("\n".join(src))
+        for u in g.input_values(s.node) if s.kind != "kernel" else [x for n in s.kernel.nodes for x in g.input_values(n)]:
+            if u is not None and u[0] in g.constants() and u in host:
+                used_weights.add(u[0])
+        # storages whose every alias is dead go back to the pool
+        dead = [u for u, j in last.items() if j == i and u not in outputs]
+        for u in dead:
+            root = storage.get(u)
+            if root in owned and not any(storage.get(x) == root and (last.get(x, -1) > i or x in outputs)
+                                         for x in storage):
+                owned.discard(root)
+                pool.setdefault((int(np.prod(g.type_of(root).shape)), np.dtype(g.type_of(root).dtype).name),
+                                []).append(root)
+    for name, v in g.outputs:
+        if v[0] in g.constants():
+            used_weights.add(v[0])
+    weights = sorted(used_weights)
+    lines = [HEADER.format(name=g.name, summary=summary_text(g, sched))]
+    lines += [k + "\n\n" for k in kernels]
+    lines.append(f"def forward(w, {', '.join(in_names)}):" if in_names else "def forward(w):")
+    lines.append(f'    """Inputs: {", ".join(in_names) or "none"}; outputs: {[n for n, _ in g.outputs]}."""')
+    dev = in_names[0] + ".device" if in_names else "torch.device('cuda' if torch.cuda.is_available() else 'cpu')"
+    lines.append(f"    device = {dev}")
+    for c in weights:
+        lines.append(f"    w_{ident(c)} = w[{c!r}]")
+    lines += ["    " + b for b in body]
+    lines.append(f"    return [{', '.join(host[v] for _, v in g.outputs)}]")
+    return "\n".join(lines) + "\n", weights
+
+
+def summary_text(g, sched) -> str:
+    ks = sched.kernels
+    out = f"{len(ks)} kernels, {len(sched.fallbacks)} torch fallbacks"
+    if sched.fallbacks:
+        out += ": " + ", ".join(f"{n} ({op}: {why})" for n, op, why in sched.fallbacks)
+    return out + "."
