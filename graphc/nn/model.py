@@ -223,6 +223,13 @@ class Model(Layer, GraphModel):
         super().set_weights(arrays, source)
         self._compiled.clear()
 
+    def apply_updates(self, graph: Graph, results: dict) -> None:
+        """Write the state updates of a training step into their weights: `graph` is a training
+        graph of this model, `results` its outputs by name (those `graph.meta["updates"]` names)."""
+        by_key = {(w.layer.name, w.name): w for w in self.weights}
+        for output, key in graph.meta.get("updates", {}).items():
+            by_key[tuple(key)].assign(results[output])
+
 
 class Sequential(Model):
     """A stack of layers; built as soon as its input shape is known."""

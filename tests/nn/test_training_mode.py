@@ -94,6 +94,24 @@ def test_batchnorm_training_matches_numpy_and_reports_updates():
                                rtol=1e-4, atol=1e-4)
 
 
+def test_applied_updates_reach_inference():
+    i = nn.Input((3,))
+    bn = nn.BatchNormalization(momentum=0.5)
+    x = nn.Input((3,))
+    m = nn.Model(x, nn.Model(i, bn(i), name="inner")(x))  # the updated weight sits in a nested model
+    x_data = (RNG.normal(size=(32, 3)) + 3).astype(np.float32)
+    before = m.predict(x_data, opt_level="O2")
+    g = m.build_graph(training=True)
+    outs = GraphModel(g).predict(x_data, opt_level="O0")
+    m.apply_updates(g, dict(zip([n for n, _ in g.outputs], outs)))
+    mean, var = 0.5 * x_data.mean(0), 0.5 + 0.5 * x_data.var(0)
+    np.testing.assert_allclose(bn.moving_mean.value, mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.value, var, rtol=1e-5)
+    after = m.predict(x_data, opt_level="O2")  # the weights changed: predict recompiles
+    np.testing.assert_allclose(after, (x_data - mean) / np.sqrt(var + 1e-3), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(before, after)
+
+
 def test_batchnorm_training_with_a_mask_uses_masked_moments():
     x_in = nn.Input((6, 3))
     m = nn.Model(x_in, nn.BatchNormalization()(nn.Masking()(x_in)))
