@@ -14,6 +14,11 @@ defaults and, where DL4J's rule differs from Keras's (AdaGrad, RmsProp, AdaMax, 
 see `graphc/optimizers/dl4j_updaters.py`. DL4J's camelCase keys (learningRate, rmsDecay, beta1, ...) are
 accepted. Where a DL4J spelling is also a Keras class name ("Adam", "Nadam") `get` gives Keras's;
 use `dl4j("Nadam")` or `Updater.NADAM` for DL4J's.
+
+Every optimizer also takes Keras's `weight_decay` (with `exclude_from_weight_decay`), `clipnorm` /
+`clipvalue` / `global_clipnorm`, a schedule as `learning_rate` (schedules.py; SGD's `momentum` too), and
+graphc's DL4J settings `regularization=Regularization(l1, l2, ...)` and
+`gradient_normalization=GradientNormalization(mode, threshold, layers)`.
 """
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ from graphc.optimizers import schedules
 from graphc.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from graphc.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from graphc.optimizers.base import GLOBAL, Optimizer, OptimizerError
-from graphc.optimizers.dl4j_updaters import DEFAULTS as DL4J, AdaGrad, AdaMax, RmsProp, Updater, dl4j
 from graphc.optimizers.clipping import ClippingError, GradientNormalization
+from graphc.optimizers.dl4j_updaters import DEFAULTS as DL4J, AdaGrad, AdaMax, RmsProp, Updater, dl4j
 from graphc.optimizers.regularization import Regularization, RegularizationError
 from graphc.optimizers.schedules import (CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,
                                          LearningRateSchedule, MapSchedule, PiecewiseConstantDecay, PolynomialDecay,

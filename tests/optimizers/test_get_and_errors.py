@@ -47,6 +47,10 @@ def test_get_forms():
     rebuilt = O.get({"class_name": "SGD", "config": dl4j.get_config()})
     assert rebuilt.regularization.l2 == 1e-4 and rebuilt.gradient_normalization.mode == "ClipL2PerLayer"
     assert "regularization" not in O.SGD().get_config()
+    # DL4J spellings: class names, enum member names, config dicts with DL4J's keys
+    assert O.get("NESTEROVS").nesterov and type(O.get("RmsProp")) is O.RmsProp
+    ada = O.get({"class_name": "AdaGrad", "config": {"learningRate": 0.05}})
+    assert type(ada) is O.AdaGrad and ada.learning_rate == 0.05 and ada.epsilon == 1e-6
 
 
 def test_constraints_apply_after_the_update_as_in_keras():
