@@ -38,6 +38,7 @@ from graphc.optimizers.update_graph import update_graph
 CLASSES = {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, Nadam)}
 KERAS_NAMES = {name.lower(): cls for name, cls in CLASSES.items()}
 
+
 def get(identifier, **kwargs) -> Optimizer:
     """An Optimizer from an instance, a Keras string or config dict, or a DL4J updater name."""
     if isinstance(identifier, Optimizer):
@@ -46,10 +47,10 @@ def get(identifier, **kwargs) -> Optimizer:
         return dl4j(identifier, **kwargs)
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
+        if name not in CLASSES and name in DL4J:
+            return dl4j(name, **{**(identifier.get("config") or {}), **kwargs})
         cls = CLASSES.get(name) or KERAS_NAMES.get(str(name).lower())
         if cls is None:
-            if name in DL4J:
-                return dl4j(name, **{**(identifier.get("config") or {}), **kwargs})
             raise OptimizerError(f"unknown optimizer class {name!r} in config {identifier!r}; "
                                  f"known: {sorted(CLASSES)}")
         try:
