@@ -1,7 +1,9 @@
 """ConvLSTM1D/2D/3D: an LSTM whose projections are convolutions, unrolled over the time axis.
 
 Works channels-first inside: the input is transposed once to (B, T, C, spatial...), states are
-NC(D)HW, and the result is transposed back to channels-last at the end.
+NC(D)HW, and the result is transposed back to channels-last at the end. In a training graph
+`dropout` / `recurrent_dropout` act as Keras's: four keep masks per sequence (one per gate) on the
+step input and on the previous output.
 """
 from __future__ import annotations
 
@@ -32,12 +34,23 @@ class ConvLSTMCell(Layer):
                                                 key="recurrent")
         self.bias = self.add_weight("bias", (4 * f,), "zeros") if self.use_bias else None
 
-    def conv(self, em, x, w, bias, padding, strides, dilation):
+    def conv(self, em, x, w, bias, padding, strides, dilation, masks=None):
+        """The gates' convolution of `x` by Weight `w` (+ `bias`); with dropout `masks` (one per
+        gate) each gate's block of filters convolves `x` times its own mask."""
+        if masks:
+            blocks = em.split(em.weight(w), 4, -1)
+            biases = em.split(em.weight(bias), 4, 0) if bias is not None else [None] * 4
+            return em.concat([self._conv(em, em.op("Mul", x, m), k, b, padding, strides, dilation)
+                              for m, k, b in zip(masks, blocks, biases)], 1)
+        return self._conv(em, x, em.weight(w), None if bias is None else em.weight(bias), padding, strides,
+                          dilation)
+
+    def _conv(self, em, x, kernel, bias, padding, strides, dilation):
         n = self.rank
-        k = em.transpose(em.weight(w), [n + 1, n] + list(range(n)))
+        k = em.transpose(kernel, [n + 1, n] + list(range(n)))
         attrs = dict(kernel_shape=list(self.kernel_size), strides=list(strides), dilations=list(dilation),
                      **pad_attrs(padding, em.shape(x)[2:], self.kernel_size, strides, dilation))
-        return em.op("Conv", x, k, *([em.weight(bias)] if bias is not None else []), **attrs)
+        return em.op("Conv", x, k, *([bias] if bias is not None else []), **attrs)
 
 
 class _ConvLSTM(Layer):
@@ -48,8 +61,11 @@ class _ConvLSTM(Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True, unit_forget_bias=True,
                  return_sequences=False, return_state=False, go_backwards=False, zero_output_for_mask=False,
-                 **kwargs):
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.dropout = min(1.0, max(0.0, float(dropout)))
+        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
+        self.seed = seed
         if (data_format or "channels_last") != "channels_last":
             from graphc.errors import UnsupportedOpError
 
@@ -79,12 +95,17 @@ class _ConvLSTM(Layer):
         one = (1,) * n
         h = c = None
         outputs = []
+        step_in = em.op("Gather", xc, em.ints(0), axis=1)
+        masks = self._masks(em, step_in, self.dropout, 0)
+        rec_masks = None
         for t in (range(steps - 1, -1, -1) if self.go_backwards else range(steps)):
             xt = em.op("Gather", xc, em.ints(t), axis=1)
-            z = cell.conv(em, xt, cell.kernel, cell.bias, cell.padding, cell.strides, cell.dilation_rate)
+            z = cell.conv(em, xt, cell.kernel, cell.bias, cell.padding, cell.strides, cell.dilation_rate, masks)
             if h is None:
                 h = c = self._zeros(em, x, z)
-            z = em.op("Add", z, cell.conv(em, h, cell.recurrent_kernel, None, "same", one, cell.dilation_rate))
+                rec_masks = self._masks(em, h, self.recurrent_dropout, 4)
+            z = em.op("Add", z, cell.conv(em, h, cell.recurrent_kernel, None, "same", one, cell.dilation_rate,
+                                          rec_masks))
             i, f, g, o = em.split(z, 4, 1)
             c = em.op("Add", em.op("Mul", ra(f), c), em.op("Mul", ra(i), act(g)))
             h = em.op("Mul", ra(o), act(c))
@@ -95,6 +116,15 @@ class _ConvLSTM(Layer):
         else:
             y = back(outputs[-1], 1)
         return [y, back(h, 1), back(c, 1)] if self.return_state else y
+
+    def _masks(self, em, like, rate, first):
+        """Four keep masks shaped like `like` (one per gate) in a training graph, else None."""
+        from graphc.nn.regularization import keep_scale
+
+        if not em.training or not 0.0 < rate < 1.0:
+            return None
+        return [keep_scale(em, like, rate, None, None if self.seed is None else self.seed + first + i)
+                for i in range(4)]
 
     def _zeros(self, em, x, like):
         """Zero state shaped like one step's gate output (B, filters, spatial...)."""

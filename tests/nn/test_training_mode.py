@@ -210,3 +210,13 @@ def test_gated_rnn_training_graph_with_both_dropouts(cls):
     m2 = nn.Model(x2 := nn.Input((None, 3)), clean(x2))
     clean.set_weights(layer.get_weights())
     np.testing.assert_allclose(m.predict(data, opt_level="O0"), m2.predict(data, opt_level="O0"), rtol=1e-6)
+
+
+def test_conv_lstm_training_graph_with_both_dropouts():
+    x = nn.Input((3, 5, 5, 2))
+    layer = nn.ConvLSTM2D(3, 3, padding="same", dropout=0.3, recurrent_dropout=0.3)
+    m = nn.Model(x, layer(x))
+    data = RNG.normal(size=(4, 3, 5, 5, 2)).astype(np.float32)
+    g, (y,) = run_training(m, data)
+    assert y.shape == (4, 5, 5, 3) and np.isfinite(y).all() and g.op_counts()["RandomUniformLike"] == 8
+    assert not np.allclose(y, m.predict(data, opt_level="O0"))
