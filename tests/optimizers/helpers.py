@@ -2,15 +2,11 @@
 steps through real Keras 3 (torch backend)."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import onnxruntime as ort
 
 from graphc.lower.onnx import to_onnx
 from graphc.optimizers.update_graph import update_graph
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 class UpdateRunner:
