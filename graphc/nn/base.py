@@ -356,14 +356,22 @@ class Layer:
             out = self.call(em, x, mask=mask, **kwargs)
             out_mask = self.compute_mask(em, x, mask)
             if em.training and self.keras_objects.get("activity_regularizer") is not None:
-                reg = self.keras_objects["activity_regularizer"]
                 for y in (out if isinstance(out, list) else [out]):
-                    em.losses.append(reg.penalty(em, y))
+                    em.losses.append(self._activity_loss(em, y))
         finally:
             em.scope, em.training = outer
         outs = list(out) if isinstance(out, list) else [out]
         out_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] * len(outs)
         return outs, out_masks
+
+    def _activity_loss(self, em, y):
+        """Keras 3's activity loss: the regularizer's penalty of an output over its batch size."""
+        loss = self.keras_objects["activity_regularizer"].penalty(em, y)
+        if em.rank(y) == 0:
+            return loss
+        batch = em.op("Cast", em.reshape(em.slice(em.op("Shape", y), [0], [1], [0]), []), to=1)
+        # Keras's divide_no_nan: an empty batch has a zero penalty, and 0 / 1 keeps it so
+        return em.op("Div", loss, em.op("Max", batch, em.const(np.float32(1))))
 
     def bind_call(self, args, kwargs) -> tuple[list, dict]:
         """Keras's call arguments, positional or keyword, as (the inputs making up `x`, keywords)."""
