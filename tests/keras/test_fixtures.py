@@ -1,5 +1,5 @@
 """Every real-Keras fixture in tests/fixtures/keras, in every format it was saved in, imported and run
-through ONNX Runtime, against the outputs Keras computed: max|graphc - keras| / max|keras| <= 1e-4."""
+through ONNX Runtime unoptimized (O0) and after the pass pipeline (O2), against the outputs Keras computed: max|graphc - keras| / max|keras| <= 1e-4."""
 from __future__ import annotations
 
 import json
@@ -34,12 +34,13 @@ def reference(npz, i):
     return npz[key] if key in npz.files else npz[f"output_{i}"]
 
 
+@pytest.mark.parametrize("opt_level", ["O0", "O2"])
 @pytest.mark.parametrize("fixture,fmt,file", list(_cases()))
-def test_fixture_matches_keras(fixture, fmt, file):
+def test_fixture_matches_keras(fixture, fmt, file, opt_level):
     npz = np.load(DIR / (fixture.get("npz_k2") if fmt == "keras2_h5" else fixture["npz"]))
     model = load(DIR / file)
     inputs = [npz[f"input_{i}"] for i in range(len(fixture["input_shapes"]))]
-    outs = model.predict(inputs, opt_level="O0")
+    outs = model.predict(inputs, opt_level=opt_level)
     outs = outs if isinstance(outs, list) else [outs]
     assert len(outs) == len(fixture["output_shapes"])
     for i, got in enumerate(outs):
