@@ -1,5 +1,6 @@
 """Every real-Keras fixture in tests/fixtures/keras, in every format it was saved in, imported and run
-through ONNX Runtime unoptimized (O0) and after the pass pipeline (O2), against the outputs Keras computed: max|graphc - keras| / max|keras| <= 1e-4."""
+through ONNX Runtime unoptimized (O0) and after the pass pipeline (O2), against the outputs Keras
+computed: max|graphc - keras| / max|keras| <= 1e-4."""
 from __future__ import annotations
 
 import json
