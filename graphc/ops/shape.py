@@ -452,6 +452,8 @@ def _gather_grad(ctx):
     g, (data, idx) = ctx.output_grads[0], ctx.inputs
     if norm_axis(ctx.attr("axis", 0), len(ctx.input_types[0].shape)) != 0:
         return [_index_adjoint(ctx, g), None]
+    if ctx.input_types[1].dtype != np.int64:  # ScatterND takes int64 indices only (Keras feeds int32)
+        idx = ctx.emit("Cast", idx, to=7)
     rows = ctx.emit("Unsqueeze", idx, ctx.ints([-1]))
     return [ctx.emit("ScatterND", _zeros_like(ctx, data), rows, g, reduction="add"), None]
 
