@@ -221,3 +221,27 @@ def test_conv_lstm_training_graph_with_both_dropouts():
     g, (y,) = run_training(m, data)
     assert y.shape == (4, 5, 5, 3) and np.isfinite(y).all() and g.op_counts()["RandomUniformLike"] == 8
     assert not np.allclose(y, m.predict(data, opt_level="O0"))
+
+
+def test_training_graph_matches_real_keras_training_call():
+    """BatchNormalization's training output and moving statistics, and the activity losses, as
+    Keras computes them in `model(x, training=True)`."""
+    keras = pytest.importorskip("keras")
+    kx = keras.Input((4,))
+    kd = keras.layers.Dense(3, activity_regularizer=keras.regularizers.L1L2(0.01, 0.02))
+    kbn = keras.layers.BatchNormalization(momentum=0.8)
+    km = keras.Model(kx, kbn(kd(kx)))
+    x = nn.Input((4,))
+    d = nn.Dense(3, activity_regularizer={"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.02}})
+    bn = nn.BatchNormalization(momentum=0.8)
+    m = nn.Model(x, bn(d(x)))
+    d.set_weights(kd.get_weights())
+    kbn.set_weights([RNG.normal(size=3), RNG.normal(size=3), RNG.normal(size=3), RNG.uniform(1, 2, 3)])
+    bn.set_weights(kbn.get_weights())
+    data = RNG.normal(size=(10, 4)).astype(np.float32)
+    expected = keras.ops.convert_to_numpy(km(data, training=True))
+    g, (y, new_mean, new_var, loss) = run_training(m, data)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new_mean, kbn.moving_mean.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_var, kbn.moving_variance.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss, keras.ops.convert_to_numpy(km.losses[0]), rtol=1e-5)
