@@ -143,7 +143,7 @@ class TritonExecutable(Executable):
             if not path.exists() or path.read_text() != prog.source:
                 path = store(prog.key, prog.source)
             mod = _import(path, prog.key)
-            weights = {c: torch.from_numpy(np.ascontiguousarray(g.const_value((c, 0)))).to(self.torch_device)
+            weights = {c: torch.tensor(np.ascontiguousarray(g.const_value((c, 0))), device=self.torch_device)
                        for c in prog.weights}
             self.programs[key] = (prog, mod, weights)
         self._last = self.programs[key]

@@ -117,6 +117,8 @@ class KernelWriter:
     def store(self, index, var):
         root = (self.k.root, 0)
         addr, deps = linear(index, self.g.type_of(root).shape)
+        if not deps:  # one element (a full reduction): the store still needs a block pointer
+            addr, deps = f"{addr} + 0 * xidx", frozenset("x")
         m = self.mask(deps)
         self.emit(f"tl.store(out_ptr0 + ({addr}), {var}" + (f", mask={m})" if m else ")"))
 

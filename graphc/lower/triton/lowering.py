@@ -297,8 +297,36 @@ def _slice(graph, node, index):
     return tuple(out)
 
 
+def gather_progression(graph, node):
+    """(axis, start, step, index rank) of a Gather whose constant indices are a scalar or an
+    arithmetic progression (what q/k/v splits and strided picks are), else None."""
+    vals = graph.input_values(node)
+    idx = graph.const_value(vals[1])
+    if idx is None or idx.ndim > 1 or idx.size == 0:
+        return None
+    shape = graph.type_of(vals[0]).shape
+    axis = int(graph.attrs(node).get("axis", 0))
+    axis = axis + len(shape) if axis < 0 else axis
+    flat = np.where(idx < 0, idx + shape[axis], idx).reshape(-1).astype(np.int64)
+    step = int(flat[1] - flat[0]) if flat.size > 1 else 1
+    if not np.array_equal(flat, flat[0] + step * np.arange(flat.size)):
+        return None
+    return axis, int(flat[0]), step, idx.ndim
+
+
+def _gather(graph, node, index):
+    axis, start, step, rank = gather_progression(graph, node)
+    if rank == 0:
+        c = (str(start), frozenset())
+        return tuple(index[:axis]) + (c,) + tuple(index[axis:])
+    e, d = index[axis]
+    expr = e if step == 1 else f"({e}) * {step}"
+    return tuple(index[:axis]) + ((f"({expr} + {start})" if start else expr, d),) + tuple(index[axis + 1:])
+
+
 RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
-INJECTIVE = {**{op: _reshape for op in RESHAPES}, "Transpose": _transpose, "Expand": _expand, "Slice": _slice}
+INJECTIVE = {**{op: _reshape for op in RESHAPES}, "Transpose": _transpose, "Expand": _expand, "Slice": _slice,
+             "Gather": _gather}
 
 
 # ---- reductions ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import numpy as np
 
 from graphc.lower.triton import fallback
 from graphc.lower.triton.lowering import (INJECTIVE, MAX_RBLOCK, POINTWISE, REDUCTIONS, RESHAPES,
-                                          activation_of, reduce_axes, slice_params)
+                                          activation_of, gather_progression, reduce_axes, slice_params)
 
 KERNEL_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
 ANCHORS = ("reduction", "matmul")
@@ -94,6 +94,8 @@ def classify(graph, node) -> tuple[str, str]:
     if op in INJECTIVE:
         if op == "Slice" and slice_params(graph, node) is None:
             return "fallback", "Slice with non-constant starts/ends"
+        if op == "Gather" and gather_progression(graph, node) is None:
+            return "fallback", "Gather indices not a constant progression"
         return "injective", ""
     if op in REDUCTIONS:
         r = reduce_axes(graph, node)
