@@ -188,7 +188,6 @@ class Node:
         self.keras_inputs: list[KerasTensor] = []  # as Keras's `Node.input_tensors` orders them
 
 
-
 def flatten(x) -> list:
     """Leaves of nested lists/dicts (tuples are leaves: a graph value is a tuple)."""
     if isinstance(x, list):
@@ -215,7 +214,8 @@ def map_structure(fn, x):
     return fn(x)
 
 
-# config keys that change nothing graphc computes
+# config keys that change nothing graphc computes (`seed`, `dropout`: of layers that have no
+# training form here, such as a bare RNN cell; the layers that have one take them by name)
 _IGNORED = re.compile(r"^(dtype|trainable|input_shape|batch_input_shape|batch_size|input_dim|input_length|"
                       r"seed|autocast|quantization_config|lora_rank|lora_alpha|unroll|time_major|stateful|"
                       r"dropout|recurrent_dropout|implementation|supports_masking|module)$")
