@@ -250,6 +250,13 @@ def _mish_grad(ctx, g, x, y):  # x tanh(softplus x): tanh(sp) + x sigmoid(x) (1 
     return ctx.emit("Mul", g, ctx.emit("Add", t, ctx.emit("Mul", ctx.emit("Mul", x, ctx.emit("Sigmoid", x)), sech2)))
 
 
+@_unary_rule("Shrink")
+def _shrink_grad(ctx, g, x, y):  # slope 1 outside [-lambd, lambd], 0 inside
+    lambd = ctx.const(ctx.attr("lambd", 0.5))
+    outside = ctx.emit("Or", ctx.emit("Greater", x, lambd), ctx.emit("Less", x, ctx.emit("Neg", lambd)))
+    return ctx.emit("Where", outside, g, ctx.const(0))
+
+
 @gradient("Clip")
 def _clip_grad(ctx):
     x, lo, hi = (list(ctx.inputs) + [None, None])[:3]  # the bounds are inputs from opset 11

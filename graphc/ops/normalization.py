@@ -27,6 +27,26 @@ def _standardized_grad(ctx, dxhat, xhat, inv, axes):
     m2 = ctx.emit("ReduceMean", ctx.emit("Mul", dxhat, xhat), axes, keepdims=1)
     return ctx.emit("Mul", inv, ctx.emit("Sub", ctx.emit("Sub", dxhat, m1), ctx.emit("Mul", xhat, m2)))
 
+@gradient("LpNormalization")
+def _lp_norm_grad(ctx):
+    """y = x / |x|_p along `axis`: p=2 gives (g - y sum(g y)) / |x|, p=1 (g - sign(x) sum(g y)) / |x|."""
+    g, x, y = ctx.output_grads[0], ctx.inputs[0], ctx.outputs[0]
+    axes = ctx.ints([ctx.attr("axis", -1)])
+    p = ctx.attr("p", 2)
+    norm = ctx.emit("ReduceL2" if p == 2 else "ReduceL1", x, axes, keepdims=1)
+    s = ctx.emit("ReduceSum", ctx.emit("Mul", g, y), axes, keepdims=1)
+    direction = y if p == 2 else ctx.emit("Sign", x)
+    return [ctx.emit("Div", ctx.emit("Sub", g, ctx.emit("Mul", direction, s)), norm)]
+
+
+@gradient("MeanVarianceNormalization")
+def _mvn_grad(ctx):
+    """(x - mean) / std over `axes` (ONNX's function has no epsilon): the standardize backward."""
+    x = ctx.inputs[0]
+    axes = ctx.ints(list(ctx.attr("axes", [0, 2, 3])))
+    xhat, inv = _standardize(ctx, x, axes, 0.0)
+    return [_standardized_grad(ctx, ctx.output_grads[0], xhat, inv, axes)]
+
 
 @gradient("InstanceNormalization")
 def _instance_norm_grad(ctx):

@@ -64,6 +64,21 @@ def _trilu_grad(ctx):
     return [ctx.emit("Trilu", ctx.output_grads[0], *ctx.inputs[1:], upper=ctx.attr("upper", 1))] + \
         [None] * (len(ctx.inputs) - 1)
 
+@gradient("ScatterElements", "ScatterND")
+def _scatter_grad(ctx):
+    """Without a reduction: the data keeps the gradient where nothing was written over it, the
+    updates take it from where they were written (GatherElements / GatherND)."""
+    if ctx.attr("reduction", "none") != "none":
+        ctx.fail(f"reduction={ctx.attr('reduction')!r} is not differentiated")
+    g, (data, idx, updates) = ctx.output_grads[0], ctx.inputs
+    axis = {"axis": ctx.attr("axis", 0)} if ctx.op == "ScatterElements" else {}
+    grads = [None, None, None]
+    if ctx.needs(0):
+        grads[0] = ctx.emit(ctx.op, g, idx, ctx.emit("Expand", ctx.const(0), ctx.emit("Shape", updates)), **axis)
+    if ctx.needs(2):
+        grads[2] = ctx.emit("GatherElements" if ctx.op == "ScatterElements" else "GatherND", g, idx, **axis)
+    return grads
+
 
 def _unknown_dims(t: TensorType, rank) -> TensorType:
     """`t` with every dim unknown: `rank` of them, or unknown rank when `rank` is None."""

@@ -103,6 +103,8 @@ CASES = {
     "LayerNormalization": ("LayerNormalization", [r(2, 3, 4), r(3, 4), r(3, 4)], {"axis": 1}),
     "LayerNormalization-last": ("LayerNormalization", [r(2, 5), r(5)], {}),
     "InstanceNormalization": ("InstanceNormalization", [r(2, 3, 4, 2), r(3), r(3)], {}),
+    "LpNormalization-2": ("LpNormalization", [r(3, 4)], {"axis": 1}),
+    "LpNormalization-1": ("LpNormalization", [away_from(r(3, 4))], {"axis": 0, "p": 1}),
     # shapes
     "Reshape": ("Reshape", [r(2, 6), np.array([3, -1], I64)], {}),
     "Flatten": ("Flatten", [r(2, 3, 2)], {"axis": 2}),
@@ -123,6 +125,8 @@ CASES = {
     "CumSum-reverse-exclusive": ("CumSum", [r(3, 4), np.array(1)], {"reverse": 1, "exclusive": 1}),
     "CumSum": ("CumSum", [r(5), np.array(0)], {}),
     "Trilu": ("Trilu", [r(3, 4), np.array(1)], {"upper": 0}),
+    "ScatterElements": ("ScatterElements", [r(3, 4), np.array([[1, 0], [2, 3], [0, 1]]), r(3, 2)], {"axis": 1}),
+    "ScatterND": ("ScatterND", [r(4, 3), np.array([[2], [0]]), r(2, 3)], {}),
     "SpaceToDepth": ("SpaceToDepth", [r(1, 2, 4, 2)], {"blocksize": 2}),
     # reductions
     "ReduceSum": ("ReduceSum", [r(3, 4), np.array([0])], {"keepdims": 0}),
@@ -192,24 +196,33 @@ def test_dropout_training_uses_the_mask():
     assert 0 < mask.mean() < 1
 
 
-@pytest.mark.parametrize("op,attrs,fn,dtype", [
-    ("Gelu", {}, "gelu", np.float64), ("Gelu", {"approximate": "tanh"}, "gelu_tanh", np.float64),
-    ("Erf", {}, "erf", np.float64), ("Celu", {"alpha": 0.8}, "celu", np.float32)])
-def test_against_torch_where_float64_is_missing(op, attrs, fn, dtype):
-    """Erf and Gelu have no float64 kernel in ONNX Runtime and onnx.reference computes them in
-    float32, Celu is float32-only in ONNX: finite differences cannot check them, PyTorch's
+def _mvn(v):
+    mean = v.mean(dim=(0, 2, 3), keepdim=True)
+    return (v - mean) / v.var(dim=(0, 2, 3), unbiased=False, keepdim=True).sqrt()
+
+
+@pytest.mark.parametrize("op,attrs,fn,dtype,shape", [
+    ("Gelu", {}, "gelu", np.float64, (7,)), ("Gelu", {"approximate": "tanh"}, "gelu_tanh", np.float64, (7,)),
+    ("Erf", {}, "erf", np.float64, (7,)), ("Celu", {"alpha": 0.8}, "celu", np.float32, (7,)),
+    ("Shrink", {"lambd": 0.5, "bias": 0.5}, "softshrink", np.float32, (7,)),
+    ("MeanVarianceNormalization", {"axes": [0, 2, 3]}, "mvn", np.float32, (2, 3, 2, 2))])
+def test_against_torch_where_float64_is_missing(op, attrs, fn, dtype, shape):
+    """Where ONNX Runtime has no float64 kernel and onnx.reference computes in float32 (Erf, Gelu),
+    or ONNX allows float32 only (Celu, MeanVarianceNormalization's function) or ONNX Runtime's
+    float64 kernel is not exact (Shrink), finite differences cannot check the rule; PyTorch's
     autograd can."""
     import torch
 
     from graphc.gradcheck import _Runner
 
-    x = away_from(r(7) * 2).astype(dtype)
+    x = away_from(r(*shape) * 2, (-0.5, 0.5) if op == "Shrink" else (0.0,)).astype(dtype)
     g, loss = one_op_graph(op, [x], attrs)
     if dtype != np.float64:
         g = with_float_type(g, dtype)
     got = _Runner(gradient_graph(g, loss))({})[1]
     t = torch.tensor(x, requires_grad=True)
     f = {"gelu": torch.nn.functional.gelu, "erf": torch.erf, "celu": lambda v: torch.celu(v, alpha=0.8),
+         "softshrink": lambda v: torch.nn.functional.softshrink(v, 0.5), "mvn": _mvn,
          "gelu_tanh": lambda v: torch.nn.functional.gelu(v, approximate="tanh")}[fn]
     (f(t) * torch.tensor(g.attrs("w0")["value"])).sum().backward()
     tol = 1e-6 if dtype == np.float64 else 1e-5
