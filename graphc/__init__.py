@@ -15,6 +15,12 @@ def __getattr__(name):  # the facade loads importers and runtime only when first
         from graphc.model import GraphModel
 
         return GraphModel
+    if name == "spark":  # the Spark runtime, reading model files with the facade's load
+        from graphc import api
+        from graphc.runtime import spark
+
+        spark.use_loader(api.load)
+        return spark
     if name == "backends":
         import graphc.backends
 
@@ -24,4 +30,4 @@ def __getattr__(name):  # the facade loads importers and runtime only when first
 
 __all__ = ["Graph", "TensorType", "OpaqueType", "TARGET_OPSET", "GraphcError", "GraphError",
            "InputError", "ModelFormatError", "ShapeError", "UnsupportedOpError", "BackendError",
-           "load", "compile", "export", "optimize", "serve", "export_triton_repo", "GraphModel", "backends"]
+           "load", "compile", "export", "optimize", "serve", "export_triton_repo", "GraphModel", "backends", "spark"]

@@ -1,0 +1,52 @@
+"""The errors of `graphc.spark`, and the one place that imports pyspark for the rest of it.
+
+Each is raised on the driver before a job starts where the fault can be seen there (a missing
+pyspark, columns that do not fit the model, a model file that does not load); what only an
+executor can see (a file missing on its host, a row of the wrong length) is raised there in the
+same words, and Spark carries it back inside its own exception.
+"""
+from __future__ import annotations
+
+from graphc.errors import GraphcError, InputError, ModelFormatError
+
+INSTALL = 'pip install "graphc[spark]"'
+
+
+class SparkError(GraphcError):
+    """A Spark session, cluster or job that graphc cannot set up as asked."""
+
+
+class SparkUnavailableError(SparkError):
+    """pyspark (or the pandas/pyarrow that batch inference needs) is not installed."""
+
+
+class ColumnError(SparkError, InputError):
+    """DataFrame columns that do not fit the model's inputs: count, names, types, element counts."""
+
+
+class ModelFileError(SparkError, ModelFormatError):
+    """A model file that an executor (or the driver) cannot find or read."""
+
+
+def require_pyspark(what: str = "graphc.spark"):
+    """The pyspark package, or SparkUnavailableError saying how to install it."""
+    try:
+        import pyspark
+    except ImportError as e:
+        raise SparkUnavailableError(f"{what} needs pyspark, which is not installed ({e}); install it with "
+                                    f"{INSTALL} (pyspark 4, pyarrow, pandas; Spark needs Java 17 or newer)") from None
+    return pyspark
+
+
+def require_inference_deps(what: str = "graphc.spark.predict_batch_udf") -> None:
+    """pyspark plus the pandas and pyarrow that pandas UDFs move batches with."""
+    require_pyspark(what)
+    missing = []
+    for name in ("pandas", "pyarrow"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise SparkUnavailableError(f"{what} needs {' and '.join(missing)} next to pyspark (pandas UDFs move "
+                                    f"batches with them); install them with {INSTALL}")
