@@ -162,18 +162,21 @@ def vjp(graph: Graph, cotangents: dict, wrt=None, *, unconnected: str = "omit") 
     return result
 
 
-def gradient_graph(graph: Graph, loss, wrt=None, *, unconnected: str = "omit", loss_name: str = "loss") -> Graph:
-    """A copy of `graph` whose outputs are the loss, then `grad/<name>` for each gradient.
+def gradient_graph(graph: Graph, loss, wrt=None, *, unconnected: str = "omit", loss_name: str = "loss",
+                   keep_outputs: bool = False) -> Graph:
+    """A copy of `graph` whose outputs are the loss, then `grad/<name>` for each gradient, then
+    (with `keep_outputs`) the graph's own outputs: predictions, state updates.
 
-    Nodes neither the loss nor a gradient needs are dropped; Inputs and Variables stay.
+    Nodes no output needs are dropped; Inputs and Variables stay.
     """
     from graphc.passes.dce import DeadCodeElimination  # passes are graphc's own; no back end
 
     g = graph.copy()
     loss = loss_value(g, loss)
     grads = gradients(g, loss, wrt, unconnected=unconnected)
+    own = list(g.outputs) if keep_outputs else []
     g.outputs = []
-    for name, v in [(loss_name, loss)] + [(f"grad/{n}", v) for n, v in grads.items()]:
+    for name, v in [(loss_name, loss)] + [(f"grad/{n}", v) for n, v in grads.items()] + own:
         if g.is_source(v[0]) or g.is_output(v):  # an exported output must be a node's own value
             v = (g.add_node("Identity", [v], name=f"{name}/out"), 0)
         g.add_output(name, v)

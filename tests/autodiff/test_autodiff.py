@@ -168,3 +168,15 @@ def test_vjp_with_given_cotangents_of_two_outputs():
     wv = g.attrs("w")["value"]
     np.testing.assert_allclose(dx, cs1 @ wv.T + cs2 * (1 - np.tanh(xs) ** 2))
     np.testing.assert_allclose(dw, xs.T @ cs1)
+
+
+def test_gradient_graph_can_keep_the_graph_outputs():
+    g, loss = _mlp()
+    y = g.input_values("loss")[0]
+    g.add_output("y", y)
+    gg = gradient_graph(g, loss, keep_outputs=True)
+    assert [n for n, _ in gg.outputs] == ["loss", "grad/w1", "grad/b1", "grad/w2", "loss", "y"]
+    x = RNG.standard_normal((2, 3))
+    out = ReferenceEvaluator(to_onnx(gg)).run(None, {"x": x})
+    np.testing.assert_allclose(out[4], out[0])
+    np.testing.assert_allclose(out[0], np.sum(out[5] ** 2))
