@@ -25,6 +25,7 @@ class Program:
     source: str
     weights: list
     schedule: Schedule
+    graph: object  # the specialized graph it was written for
 
     @property
     def kernel_count(self) -> int:
@@ -40,7 +41,7 @@ def lower(graph, *, interpret: bool, sizes: dict | None = None) -> tuple[Program
     g = specialize(graph, sizes or {})
     sched = schedule(g)
     source, weights = emit_module(g, sched, interpret=interpret)
-    return Program(graph_key(g, interpret), source, weights, sched), g
+    return Program(graph_key(g, interpret), source, weights, sched, g), g
 
 
 __all__ = ["Program", "lower", "schedule", "specialize", "emit_module", "graph_key"]

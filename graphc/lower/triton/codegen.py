@@ -115,12 +115,15 @@ class KernelWriter:
         return out
 
     def store(self, index, var):
+        """Store `var` at `index` of the root's output through a pointer of the whole tile's shape
+        (`self.tile`: its axes, a zero-valued expression of that shape, its mask), so a value of
+        size-1 dims or a scalar lands where it belongs."""
         root = (self.k.root, 0)
         addr, deps = linear(index, self.g.type_of(root).shape)
-        if not deps:  # one element (a full reduction): the store still needs a block pointer
-            addr, deps = f"{addr} + 0 * xidx", frozenset("x")
-        m = self.mask(deps)
-        self.emit(f"tl.store(out_ptr0 + ({addr}), {var}" + (f", mask={m})" if m else ")"))
+        axes, zero, mask = self.tile
+        if deps != axes:
+            addr = f"{addr} + 0 * ({zero})"
+        self.emit(f"tl.store(out_ptr0 + ({addr}), {var}, mask={mask})")
 
 
 def _nodes_comment(g, k):
@@ -143,6 +146,7 @@ def write_pointwise(g, k, w, blocks):
     w.emit("xidx = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)")
     w.emit(f"xmask = xidx < {numel}")
     index = delinear(("xidx", frozenset("x")), shape)
+    w.tile = (frozenset("x"), "xidx", "xmask")
     w.store(index, w.value((k.root, 0), index))
     block = min(_np2(numel), blocks.pointwise)
     return {"XBLOCK": block}, f"(triton.cdiv({numel}, {block}),)"
@@ -188,6 +192,7 @@ def write_reduction(g, k, w, blocks):
     else:
         native = tuple(xc)
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
+    w.tile = (frozenset("xr"), "xidx + ridx", "xmask & rmask") if along else (frozenset("x"), "xidx", "xmask")
     w.store(native, w.value((k.root, 0), native))
     return {"XBLOCK": xblock, "RBLOCK": rblock}, f"(triton.cdiv({xnumel}, {xblock}),)"
 
@@ -246,6 +251,7 @@ def write_matmul(g, k, w, blocks):
         w.emit(f"mm = {out}")
         out = "mm"
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
+    w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
     w.store(native, w.value((k.root, 0), native))
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
 

@@ -77,6 +77,31 @@ def _torch_activation(name, x, params):
             }[name]
 
 
+def _conv_transpose(graph, node, args):
+    a = graph.attrs(node)
+    spatial = len(graph.type_of(graph.input_values(node)[1]).shape) - 2
+    pads = list(a.get("pads", [0] * (2 * spatial)))
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or pads[:spatial] != pads[spatial:] or "output_shape" in a:
+        raise KeyError("ConvTranspose pads")
+    return (f"F.conv_transpose{spatial}d({args[0]}, {args[1]}, {args[2] if len(args) > 2 and args[2] else 'None'}, "
+            f"stride={_ints(a.get('strides', [1] * spatial))}, padding={tuple(pads[:spatial])}, "
+            f"output_padding={_ints(a.get('output_padding', [0] * spatial))}, groups={int(a.get('group', 1))}, "
+            f"dilation={_ints(a.get('dilations', [1] * spatial))})")
+
+
+def _constant_of_shape(graph, node, args):
+    t = graph.type_of((node, 0))
+    value = graph.attrs(node).get("value")
+    fill = float(np.asarray(value).reshape(-1)[0]) if value is not None else 0.0
+    return f"torch.full({tuple(t.shape)}, {fill!r}, dtype={torch_dtype(t.dtype)}, device=device)"
+
+
+def _einsum(graph, node, args):
+    eq = graph.attrs(node)["equation"]
+    eq = eq.decode() if isinstance(eq, bytes) else eq
+    return f"torch.einsum({eq!r}, {', '.join(args)})"
+
+
 def _pool(kind):
     def rule(graph, node, args):
         a = graph.attrs(node)
@@ -193,7 +218,7 @@ def _tile(graph, node, args):
 
 TORCH = {
     "Conv": _conv, "FusedConv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
-    "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
+    "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
     "ReduceSum": _reduce("torch.sum"), "ReduceMean": _reduce("torch.mean"),
     "ReduceMax": _reduce("torch.amax"), "ReduceMin": _reduce("torch.amin"),
     "Softmax": _softmax(False), "LogSoftmax": _softmax(True), "LayerNormalization": _layernorm,

@@ -154,6 +154,10 @@ POINTWISE = {
                       f"tl.exp(tl.log({e.arg(0)}) * {e.arg(1)})"),
     "Max": _nary("tl.maximum"), "Min": _nary("tl.minimum"),
     "Sum": lambda e: "(" + " + ".join(e.args) + ")",
+    "Mean": lambda e: "((" + " + ".join(e.args) + f") / {len(e.args)}.0)",
+    "Celu": lambda e: (f"(tl.maximum({e.arg(0)}, 0.0) + tl.minimum(0.0, {float(e.attr('alpha', 1.0))!r} * "
+                       f"(tl.exp({e.arg(0)} / {float(e.attr('alpha', 1.0))!r}) - 1.0)))"),
+    "ThresholdedRelu": lambda e: f"tl.where({e.arg(0)} > {float(e.attr('alpha', 1.0))!r}, {e.arg(0)}, 0.0)",
     "Equal": _binary("=="), "Less": _binary("<"), "Greater": _binary(">"),
     "LessOrEqual": _binary("<="), "GreaterOrEqual": _binary(">="),
     "And": _binary("&"), "Or": _binary("|"), "Xor": _binary("^"), "Not": _unary("({x} == 0)"),

@@ -38,7 +38,7 @@ def _unknown(g):
 
 def specialize(graph, sizes: dict):
     """`graph` with symbol -> size `sizes` applied, every shape concrete (else a ShapeError)."""
-    g = graph.copy()
+    g = graph.frozen()  # Variables (an O0 graph keeps them) are the program's weights too
     _reinfer(g, sizes)
     # folding Shape arithmetic makes Reshape targets constant, which makes more shapes known
     for _ in range(4):
