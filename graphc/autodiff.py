@@ -1,6 +1,6 @@
 """Reverse-mode automatic differentiation over the IR, built symbolically from standard ONNX ops.
 
-    from graphc.autodiff import gradients, gradient_graph
+    from graphc.autodiff import gradient_graph, gradients, vjp
 
     grads = gradients(graph, loss)             # {variable name: gradient value}, nodes added to `graph`
     g = gradient_graph(graph, loss)            # a new Graph: outputs "loss", then "grad/<variable>"
