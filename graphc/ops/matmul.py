@@ -164,11 +164,12 @@ def _einsum(ctx):
 @gradient("Einsum")
 def _einsum_grad(ctx):
     """The gradient of operand i is an Einsum of the output gradient with the other operands,
-    written to operand i's term. Refused: an ellipsis, a label repeated within a term (a
-    diagonal) and a label only operand i has (summed away, so it cannot be written back)."""
+    written to operand i's term. An ellipsis is spelled out in letters of its own. Refused: an
+    ellipsis that broadcasts, a label repeated within a term (a diagonal) and a label only
+    operand i has (summed away, so it cannot be written back)."""
     terms, rhs = _einsum_terms(ctx, ctx.attr("equation"), len(ctx.inputs))
     if "..." in rhs or any("..." in t for t in terms):
-        ctx.fail(f"equation {ctx.attr('equation')!r} has an ellipsis; write its labels out")
+        terms, rhs = _spelled_out(ctx, terms, rhs)
     g = ctx.output_grads[0]
     grads = []
     for i, term in enumerate(terms):
@@ -182,3 +183,19 @@ def _einsum_grad(ctx):
         eq = ",".join([rhs] + others) + "->" + term
         grads.append(ctx.emit("Einsum", g, *[v for j, v in enumerate(ctx.inputs) if j != i], equation=eq))
     return grads
+
+
+def _spelled_out(ctx, terms, rhs):
+    """The terms with each "..." replaced by letters unused elsewhere, one per dim (right-aligned
+    as einsum broadcasts); the ellipsis dims must agree, since no sum undoes a broadcast here."""
+    spare = [c for c in string.ascii_letters if c not in "".join(terms) + rhs]
+    shapes = [t.shape for t in ctx.input_types]
+    dims = [tuple(s[term.index("..."):term.index("...") + len(s) - len(term) + 3]) if "..." in term else ()
+            for term, s in zip(terms, shapes)]
+    width = max(len(d) for d in dims)
+    full = next(d for d in dims if len(d) == width)
+    if any(d != full[width - len(d):] for d in dims):
+        ctx.fail(f"the ellipsis dims {dims} broadcast; write the equation without an ellipsis")
+    letters = "".join(spare[:width])
+    terms = [t.replace("...", letters[width - len(d):]) for t, d in zip(terms, dims)]
+    return terms, rhs.replace("...", letters)

@@ -78,6 +78,8 @@ CASES = {
     "Gemm-transA": ("Gemm", [r(4, 3), r(4, 5)], {"transA": 1}),
     "Einsum": ("Einsum", [r(2, 3, 4), r(4, 5)], {"equation": "btd,de->bte"}),
     "Einsum-attention": ("Einsum", [r(2, 3, 4), r(2, 5, 4)], {"equation": "bqd,bkd->bqk"}),
+    "Einsum-ellipsis": ("Einsum", [r(2, 3, 4), r(4, 5)], {"equation": "...d,de->...e"}),
+    "Einsum-ellipsis-middle": ("Einsum", [r(2, 3, 2, 4), r(3, 2, 4)], {"equation": "b...d,...d->b..."}),
     # convolution and pooling
     "Conv1D": ("Conv", [r(2, 3, 7), r(4, 3, 3), r(4)], {}),
     "Conv2D-groups-strides-dilations-pads": (
