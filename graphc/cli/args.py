@@ -42,8 +42,8 @@ def add_int_range(s) -> None:
                         "an input used as an index is drawn below the size it indexes, others from [0, 10)")
 
 
-def add_target(s) -> None:
-    s.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+def add_target(s, extra=()) -> None:
+    s.add_argument("--target", default="cpu", choices=["cpu", "cuda", *extra])
     s.add_argument("--fallback", action="store_true",
                    help="with --target cuda: run on the CPU when CUDA is not available instead of failing")
 

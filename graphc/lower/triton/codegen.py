@@ -347,7 +347,23 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
         lines.append(f"    w_{ident(c)} = w[{c!r}]")
     lines += ["    " + b for b in body]
     lines.append(f"    return [{', '.join(host[v] for _, v in g.outputs)}]")
+    lines.append(MAIN.format(inputs=[(tuple(g.type_of((n, 0)).shape), fallback.torch_dtype(g.type_of((n, 0)).dtype))
+                                     for n in g.inputs]).replace("'torch.", "torch.").replace("')", ")"))
     return "\n".join(lines) + "\n", weights
+
+
+MAIN = '''
+
+if __name__ == "__main__":  # run once on random inputs, with weights.npz from beside this file
+    import os
+    import numpy as np
+
+    dev = "cuda" if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1" else "cpu"
+    here = os.path.dirname(os.path.abspath(__file__))
+    w = {{k: torch.tensor(v, device=dev) for k, v in np.load(os.path.join(here, "weights.npz")).items()}}
+    xs = [torch.randn(s).to(dt) if dt.is_floating_point else torch.zeros(s, dtype=dt) for s, dt in {inputs}]
+    for i, y in enumerate(forward(w, *[x.to(dev) for x in xs])):
+        print(f"output {{i}}: {{tuple(y.shape)}} {{y.dtype}}")'''
 
 
 def summary_text(g, sched) -> str:
