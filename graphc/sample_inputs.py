@@ -13,12 +13,26 @@ import numpy as np
 
 from graphc.errors import InputError
 from graphc.ir import Graph
-from graphc.types import TensorType, random_array
+from graphc.types import TensorType
 
 DEFAULT_INT_RANGE = (0, 10)
 # ops that hand their input's values on unchanged (only the shape or the dtype changes)
 _PASS_THROUGH = {"Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Expand"}
 _INDEX_OPS = {"Gather", "GatherElements", "GatherND"}  # their port 1 holds indices into port 0
+
+
+def random_array(dtype, shape, rng: np.random.Generator, int_range: tuple[int, int] = (0, 10)):
+    """Random data for a model input: standard-normal floats, integers in [low, high) of
+    `int_range`, booleans; None for a dtype with no sensible random values (strings)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind in "iu":
+        return rng.integers(int_range[0], int_range[1], shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    return None
+
 
 
 def _indexed_size(graph: Graph, node: str) -> int:

@@ -70,19 +70,6 @@ class OpaqueType:
 Type = Union[TensorType, OpaqueType]
 
 
-def random_array(dtype, shape, rng: np.random.Generator, int_range: tuple[int, int] = (0, 10)):
-    """Random data for a model input: standard-normal floats, integers in [low, high) of
-    `int_range`, booleans; None for a dtype with no sensible random values (strings)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
-    if dtype.kind in "iu":
-        return rng.integers(int_range[0], int_range[1], shape).astype(dtype)
-    if dtype.kind == "b":
-        return rng.integers(0, 2, shape).astype(bool)
-    return None
-
-
 def dims_compatible(a: Dim, b: Dim) -> bool:
     """Two dims can describe the same tensor (symbols and unknowns match anything)."""
     return not (isinstance(a, int) and isinstance(b, int) and a != b)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.nn.activations import softmax_axes
-from graphc.nn.base import Layer, norm_axis
+from graphc.nn.base import Layer
+from graphc.ops.registry import norm_axis
 
 
 def _c(em, v):

@@ -147,13 +147,6 @@ class Emitter:
         return self.reshape(v, target)
 
 
-def norm_axis(axis: int, rank: int) -> int:
-    a = axis + rank if axis < 0 else axis
-    if not 0 <= a < rank:
-        raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank}")
-    return a
-
-
 class KerasTensor:
     """A symbolic tensor: its type, the type of its Keras mask (None without one), the node that
     made it, and its value when that is a constant (type inference may read it)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.nn.base import Layer, norm_axis
+from graphc.nn.base import Layer
+from graphc.ops.registry import norm_axis
 
 
 def _axes(axis, rank):

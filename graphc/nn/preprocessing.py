@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.nn.base import Layer, norm_axis
+from graphc.nn.base import Layer
+from graphc.ops.registry import norm_axis
 from graphc.nn.reshaping import resize
 
 _EPSILON = 1e-7  # keras.backend.epsilon()

@@ -12,7 +12,8 @@ import numpy as np
 
 from graphc.errors import UnsupportedOpError
 from graphc.nn.activations import ACTIVATIONS
-from graphc.nn.base import KerasTensor, Layer, flatten, norm_axis
+from graphc.nn.base import KerasTensor, Layer, flatten
+from graphc.ops.registry import norm_axis
 
 _I64 = np.iinfo(np.int64)
 
