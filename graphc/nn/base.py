@@ -93,7 +93,10 @@ class Emitter:
     def weight(self, w: Weight):
         """The Variable holding `w` in this graph (one per weight, however often the layer is called)."""
         if id(w) not in self._weights:
-            self._weights[id(w)] = (w, self.graph.add_variable(w.value, name=f"{w.layer.name}/{w.name}"))
+            v = self.graph.add_variable(w.value, name=f"{w.layer.name}/{w.name}")
+            if not (w.trainable and w.layer.trainable):  # autodiff builds no gradient for it
+                self.graph.attrs(v[0])["trainable"] = False
+            self._weights[id(w)] = (w, v)
         return self._weights[id(w)][1]
 
     def type(self, v) -> TensorType:

@@ -89,3 +89,16 @@ def test_merge_layers():
     a, b = nn.Input((3,)), nn.Input((3,))
     y = nn.Concatenate()([nn.Add()([a, b]), nn.Multiply()([a, b]), nn.Maximum()([a, b])])
     _check(nn.Model([a, b], nn.Dense(2)(y)), x_of(2, 3), x_of(2, 3))
+
+
+def test_layer_weights_keras_does_not_train_are_frozen_in_the_graph():
+    """BatchNormalization's moving statistics and a frozen layer's weights get no gradient."""
+    from graphc import nn
+    from graphc.autodiff import trainable_variables
+
+    x = nn.Input((5, 5, 3))
+    frozen = nn.Conv2D(2, 3, name="frozen_conv")
+    frozen.trainable = False
+    y = nn.Dense(2, name="head")(nn.BatchNormalization(name="bn")(frozen(nn.Conv2D(3, 1, name="c1")(x))))
+    names = trainable_variables(nn.Model(x, y).graph)
+    assert sorted(names) == ["bn/beta", "bn/gamma", "c1/bias", "c1/kernel", "head/bias", "head/kernel"]
