@@ -274,6 +274,9 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
     step_vars = []
     for s in sched.steps:
         host[(s.node, 0)] = f"v_{ident(s.node)}"
+        if g.op(s.node) in fallback.MULTI_OUTPUT and s.kind == "fallback":
+            for j in range(len(g.data(s.node)["outputs"])):
+                host[(s.node, j)] = f"v_{ident(s.node)}_{j}"
         step_vars.append(host[(s.node, 0)])
     # liveness: the last step reading each host value; outputs live to the end
     last, outputs = {}, {v for _, v in g.outputs}
@@ -295,9 +298,16 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
             storage[v] = storage.get(src, src)
         elif s.kind == "fallback":
             args = [None if u is None else host[u] for u in g.input_values(s.node)]
-            body.append(f"{host[v]} = ({fallback.expression(g, s.node, args)}).contiguous()  "
-                        f"# fallback: {s.node} ({g.op(s.node)})")
-            storage[v] = v
+            if g.op(s.node) in fallback.MULTI_OUTPUT:
+                outs = [host[(s.node, j)] for j in range(len(g.data(s.node)["outputs"]))]
+                body.append(f"{', '.join(outs)}, = [t.contiguous() for t in {fallback.expression(g, s.node, args)}]  "
+                            f"# fallback: {s.node} ({g.op(s.node)})")
+                for j in range(len(outs)):
+                    storage[(s.node, j)] = (s.node, j)
+            else:
+                body.append(f"{host[v]} = ({fallback.expression(g, s.node, args)}).contiguous()  "
+                            f"# fallback: {s.node} ({g.op(s.node)})")
+                storage[v] = v
         else:
             k = s.kernel
             name = kernel_name(g, k, len(kernels))

@@ -102,6 +102,13 @@ def _einsum(graph, node, args):
     return f"torch.einsum({eq!r}, {', '.join(args)})"
 
 
+def _split(graph, node, args):
+    """A tuple expression: Split's outputs, in order."""
+    axis = int(graph.attrs(node).get("axis", 0))
+    sizes = [int(t.shape[axis]) for t in graph.data(node)["outputs"]]
+    return f"torch.split({args[0]}, {sizes}, dim={axis})"
+
+
 def _pool(kind):
     def rule(graph, node, args):
         a = graph.attrs(node)
@@ -218,7 +225,7 @@ def _tile(graph, node, args):
 
 TORCH = {
     "Conv": _conv, "FusedConv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
-    "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
+    "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Split": _split, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
     "ReduceSum": _reduce("torch.sum"), "ReduceMean": _reduce("torch.mean"),
     "ReduceMax": _reduce("torch.amax"), "ReduceMin": _reduce("torch.amin"),
     "Softmax": _softmax(False), "LogSoftmax": _softmax(True), "LayerNormalization": _layernorm,
@@ -228,6 +235,9 @@ TORCH = {
     "FusedAdd": lambda g, n, a: _torch_activation(g.attrs(n).get("activation"), f"({a[0]} + {a[1]})",
                                                   g.attrs(n).get("activation_params", ())),
 }
+
+
+MULTI_OUTPUT = ("Split",)  # their expression is a tuple of every output
 
 
 def expression(graph, node, args) -> str | None:

@@ -157,6 +157,8 @@ POINTWISE = {
     "Mean": lambda e: "((" + " + ".join(e.args) + f") / {len(e.args)}.0)",
     "Celu": lambda e: (f"(tl.maximum({e.arg(0)}, 0.0) + tl.minimum(0.0, {float(e.attr('alpha', 1.0))!r} * "
                        f"(tl.exp({e.arg(0)} / {float(e.attr('alpha', 1.0))!r}) - 1.0)))"),
+    "Shrink": lambda e: (f"tl.where({e.arg(0)} < -{float(e.attr('lambd', 0.5))!r}, {e.arg(0)} + {float(e.attr('bias', 0.0))!r}, "
+                         f"tl.where({e.arg(0)} > {float(e.attr('lambd', 0.5))!r}, {e.arg(0)} - {float(e.attr('bias', 0.0))!r}, 0.0))"),
     "ThresholdedRelu": lambda e: f"tl.where({e.arg(0)} > {float(e.attr('alpha', 1.0))!r}, {e.arg(0)}, 0.0)",
     "Equal": _binary("=="), "Less": _binary("<"), "Greater": _binary(">"),
     "LessOrEqual": _binary("<="), "GreaterOrEqual": _binary(">="),

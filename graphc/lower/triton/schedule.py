@@ -76,6 +76,8 @@ def classify(graph, node) -> tuple[str, str]:
         return "fallback", f"domain {d['domain']!r} has no Triton lowering"
     if not _dtype_ok(graph, node):
         return "fallback", "a dtype or shape a kernel does not take"
+    if op in fallback.MULTI_OUTPUT:
+        return "fallback", "several outputs"
     if len(d["outputs"]) > 1 and any(graph.consumers((node, i)) or graph.is_output((node, i))
                                      for i in range(1, len(d["outputs"]))):
         return "fallback", "its extra outputs are read"
