@@ -28,11 +28,11 @@ from graphc.errors import GraphcError
 from graphc.model import graph_of
 from graphc.runtime.spark.columns import (InputPlan, OutputPlan, bind_columns, frame_columns, input_plans,
                                           output_plans, to_input, to_rows)
-from graphc.runtime.spark.errors import ModelFileError, SparkError, require_inference_deps
+from graphc.runtime.spark.errors import ColumnError, ModelFileError, SparkError, require_inference_deps
 
 _loader: Callable | None = None  # the facade's graphc.load, handed in by graphc.spark
 _executables: dict = {}  # (file, mtime, size, compile options) -> executable, per process
-_loads = 0
+_loads: dict[str, int] = {}  # real path of a file -> how many times this process loaded and compiled it
 
 
 def use_loader(load: Callable) -> None:
@@ -77,7 +77,6 @@ class ModelSpec:
 
 def executable_for(spec: ModelSpec, where: str = "executor"):
     """The compiled model for `spec`, loaded and compiled once per process and file version."""
-    global _loads
     path = resolve_model_file(spec.path, where)
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_mtime_ns, st.st_size, spec.backend, spec.target, spec.opt_level,
@@ -87,14 +86,15 @@ def executable_for(spec: ModelSpec, where: str = "executor"):
         model = spec.load(path)
         exe = backends.compile(graph_of(model), target=spec.target, backend=spec.backend,
                                opt_level=spec.opt_level, **dict(spec.options))
-        _loads += 1
+        _loads[key[0]] = _loads.get(key[0], 0) + 1
         _executables[key] = exe
     return exe
 
 
 def cache_info() -> dict:
-    """This process's cache: its pid, how many loads+compiles it did and how many it holds."""
-    return {"pid": os.getpid(), "loads": _loads, "entries": len(_executables)}
+    """This process's cache: its pid, the executables it holds, and {real path of a model file:
+    how many times this process loaded and compiled it}."""
+    return {"pid": os.getpid(), "entries": len(_executables), "loads": dict(_loads)}
 
 
 def _make_predict_fn(spec: ModelSpec, plans: list[InputPlan], outputs: list[OutputPlan], struct: bool):
@@ -140,9 +140,15 @@ class PredictUDF:
             args, kwargs = ((), dict(given)) if isinstance(given, dict) else (tuple(given), {})
         return bind_columns(self.inputs, tuple(args), dict(kwargs), self.label)
 
-    def __call__(self, *columns, **by_input):
-        cols = self._columns(columns, by_input)
+    def _apply_udf(self, cols: list):
+        if len(self.inputs) == 1 and len(cols) > 1:  # scalar columns for one input: its rows, as an array
+            from pyspark.sql import functions as F
+
+            cols = [F.array(*cols)]
         return self._udf(*cols)
+
+    def __call__(self, *columns, **by_input):
+        return self._apply_udf(self._columns(columns, by_input))
 
     def apply(self, df, *columns, output_col: str = "prediction", **by_input):
         """`df` with the predictions in `output_col`. Columns as for a call; none given: the
@@ -150,11 +156,11 @@ class PredictUDF:
         if not columns and not by_input and self.input_columns is None:
             missing = [n for n in self.input_names if n not in df.columns]
             if missing:
-                raise SparkError(f"{self.label}: name the columns that feed inputs {self.input_names} (the "
+                raise ColumnError(f"{self.label}: name the columns that feed inputs {self.input_names} (the "
                                  f"DataFrame has no columns {missing}; its columns are {df.columns})")
             by_input = {n: n for n in self.input_names}
         cols = frame_columns(df, self._columns(columns, by_input), self.inputs, self.label)
-        return df.withColumn(output_col, self._udf(*cols))
+        return df.withColumn(output_col, self._apply_udf(cols))
 
 
 def _default_threads(spark) -> int:
