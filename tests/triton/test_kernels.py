@@ -184,14 +184,43 @@ def test_two_matmuls_summed_is_two_kernels():
     run_case(g, [op(g, "Add", op(g, "MatMul", x, w), op(g, "MatMul", y, w))], 2, opt_level="O0")
 
 
-def test_conv_and_pooling_fall_back_to_torch_between_kernels():
+def test_pooling_and_concat_fall_back_to_torch_between_kernels():
     g, (x,) = graph((1, 3, 8, 8))
     w = g.add_constant(np.random.default_rng(8).standard_normal((4, 3, 3, 3)).astype(F32))
     c = op(g, "Conv", op(g, "Relu", x), w, pads=[1, 0, 1, 2], strides=[2, 1])
     p = op(g, "MaxPool", c, kernel_shape=[2, 2], strides=[2, 2])
     cat = op(g, "Concat", p, op(g, "Neg", p), axis=1)
-    tri = run_case(g, [op(g, "Sigmoid", cat)], 3, opt_level="O0")
-    assert [f[1] for f in tri.fallbacks] == ["Conv", "MaxPool", "Concat"]
+    tri = run_case(g, [op(g, "Sigmoid", cat)], 4, opt_level="O0")
+    assert [f[1] for f in tri.fallbacks] == ["MaxPool", "Concat"]
+
+
+@pytest.mark.parametrize("xshape,wshape,attrs", [
+    ((2, 3, 9, 9), (8, 3, 3, 3), {"pads": [1, 0, 1, 2], "strides": [2, 1]}),
+    ((1, 4, 7, 6), (6, 2, 3, 2), {"group": 2, "dilations": [2, 1]}),
+    ((2, 8, 6, 6), (8, 1, 3, 3), {"group": 8, "pads": [1, 1, 1, 1]}),  # depthwise
+    ((2, 4, 6, 6), (8, 1, 3, 3), {"group": 4, "auto_pad": "SAME_UPPER", "strides": [2, 2]}),  # multiplier 2
+    ((2, 3, 11), (5, 3, 4), {"strides": [3], "pads": [2, 1]}),  # 1-D
+    ((1, 2, 4, 5, 4), (3, 2, 2, 3, 2), {}),  # 3-D
+])
+def test_conv_implicit_gemm_with_bias_activation_residual(xshape, wshape, attrs):
+    rng = np.random.default_rng(9)
+    g = Graph("conv")
+    x = g.add_input("x", TensorType(F32, xshape))
+    w = g.add_constant(rng.standard_normal(wshape).astype(F32))
+    b = g.add_constant(rng.standard_normal(wshape[0]).astype(F32))
+    c = op(g, "Conv", x, w, b, **attrs)
+    r = g.add_input("r", TensorType(F32, g.type_of(c).shape))
+    tri = run_case(g, [op(g, "Add", op(g, "Relu", c), r)], 1, opt_level="O0")
+    assert "implicit GEMM" in tri.source and tri.fallbacks == []
+
+
+def test_fused_conv_from_the_passes_keeps_its_activation():
+    rng = np.random.default_rng(10)
+    g, (x,) = graph((2, 3, 6, 6))
+    c = op(g, "Conv", x, g.add_constant(rng.standard_normal((4, 3, 3, 3)).astype(F32)),
+           g.add_constant(rng.standard_normal(4).astype(F32)), pads=[1, 1, 1, 1])
+    tri = run_case(g, [op(g, "Relu", c)], 1, opt_level="O2")
+    assert tri.fallbacks == []
 
 
 def test_reduction_over_a_realized_reduction_is_two_kernels():

@@ -256,7 +256,69 @@ def write_matmul(g, k, w, blocks):
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
 
 
-WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul}
+def write_conv(g, k, w, blocks):
+    """Implicit GEMM over NCHW (any number of spatial dims): rows are (n, output position),
+    columns a group's output channels, the reduction (input channel, kernel offset); padding is a
+    mask on the gathered input. Groups (depthwise too) are the grid's third axis."""
+    a = k.anchor
+    attrs = g.attrs(a)
+    vals = g.input_values(a)
+    xs, ws = g.type_of(vals[0]).shape, g.type_of(vals[1]).shape
+    out_shape = g.type_of((a, 0)).shape
+    sp = len(xs) - 2
+    groups = int(attrs.get("group", 1))
+    cig, cog = ws[1], ws[0] // groups
+    ksz = tuple(ws[2:])
+    strides = attrs.get("strides", [1] * sp)
+    dil = attrs.get("dilations", [1] * sp)
+    pads = fallback._pads_for(g, a, sp)
+    M = out_shape[0] * int(np.prod(out_shape[2:]))
+    K = cig * int(np.prod(ksz))
+    bm, bn, bk = blocks.matmul(M, cog, K)
+    px, pw = w.pointer(vals[0]), w.pointer(vals[1])
+    w.emit(f"# {a} ({g.op(a)}): implicit GEMM [{M}x{K}] @ [{K}x{cog}] per group, {groups} groups, "
+           f"kernel {list(ksz)}, strides {list(strides)}, pads {list(pads)}")
+    for line in ("pid_m = tl.program_id(0)", "pid_n = tl.program_id(1)", "grp = tl.program_id(2)",
+                 "rm = pid_m * BM + tl.arange(0, BM)", "rn = pid_n * BN + tl.arange(0, BN)",
+                 "rk = tl.arange(0, BK)"):
+        w.emit(line)
+    rows = delinear(("rm[:, None]", frozenset("m")), (out_shape[0],) + tuple(out_shape[2:]))
+    w.emit("acc = tl.zeros((BM, BN), dtype=tl.float32)")
+    w.emit(f"for k0 in range(0, {K}, BK):")
+    w.emit("    kk = k0 + rk")
+    kc = delinear(("kk[None, :]", frozenset("k")), (cig,) + ksz)  # (ci, kernel offsets) of each column
+    inb, pos = [], []
+    for d in range(sp):
+        e = f"(({rows[1 + d][0]}) * {strides[d]} - {pads[d]} + ({kc[1 + d][0]}) * {dil[d]})"
+        w.emit(f"    i{d} = {e}")
+        pos.append(f"i{d}")
+        inb.append(f"(i{d} >= 0) & (i{d} < {xs[2 + d]})")
+    x_strides = [int(np.prod(xs[i + 1:])) for i in range(len(xs))]
+    addr = f"({rows[0][0]}) * {x_strides[0]} + (grp * {cig} + ({kc[0][0]})) * {x_strides[1]}"
+    addr += "".join(f" + i{d} * {x_strides[2 + d]}" for d in range(sp))
+    w.emit(f"    xv = tl.load({px} + {addr}, mask=(rm[:, None] < {M}) & (kk[None, :] < {K}) & {' & '.join(inb)}, other=0.0)")
+    w_strides = [int(np.prod(ws[i + 1:])) for i in range(len(ws))]
+    w.emit(f"    wv = tl.load({pw} + (grp * {cog} + rn[None, :]) * {w_strides[0]} + kk[:, None], "
+           f"mask=(kk[:, None] < {K}) & (rn[None, :] < {cog}), other=0.0)")
+    prec = ', input_precision="ieee"' if np.dtype(g.type_of(vals[0]).dtype).name == "float32" else ""
+    w.emit(f"    acc += tl.dot(xv, wv{prec})")
+    w.masks.update(m=f"(rm[:, None] < {M})", n=f"(rn[None, :] < {cog})")
+    co = (f"(grp * {cog} + rn[None, :])", frozenset("n"))
+    native = (rows[0], co) + tuple(rows[1:])
+    out = "acc"
+    if len(vals) > 2 and vals[2] is not None:
+        out = f"acc + {w.value(vals[2], (co,))}"
+    act = activation_of(g, a)
+    if act:
+        out = activation(act, f"({out})", attrs.get("activation_params", ()))
+    w.emit(f"cv = {out}")
+    w.memo[((a, 0), tuple(c for c, _ in native))] = "cv"
+    w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
+    w.store(native, w.value((k.root, 0), native))
+    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({cog}, {bn}), {groups})"
+
+
+WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul, "conv": write_conv}
 
 
 def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:

@@ -27,7 +27,7 @@ from graphc.lower.triton.lowering import (INJECTIVE, MAX_RBLOCK, POINTWISE, REDU
                                           activation_of, gather_progression, reduce_axes, slice_params)
 
 KERNEL_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
-ANCHORS = ("reduction", "matmul")
+ANCHORS = ("reduction", "matmul", "conv")
 
 
 @dataclass
@@ -86,6 +86,8 @@ def classify(graph, node) -> tuple[str, str]:
             return "pointwise", ""
         if op == "FusedGemm" and _gemm_ok(graph, node) and (activation_of(graph, node) or not graph.attrs(node).get("activation")):
             return "matmul", ""
+        if op == "FusedConv" and _conv_ok(graph, node) and (activation_of(graph, node) or not graph.attrs(node).get("activation")):
+            return "conv", ""
         return "fallback", f"no Triton lowering of graphc.{op}"
     if op in POINTWISE:
         if op == "BatchNormalization" and graph.attrs(node).get("training_mode", 0):
@@ -111,6 +113,8 @@ def classify(graph, node) -> tuple[str, str]:
         return "reduction", ""
     if op in ("MatMul", "Gemm") and _gemm_ok(graph, node):
         return "matmul", ""
+    if op == "Conv" and _conv_ok(graph, node):
+        return "conv", ""
     return "fallback", "no Triton lowering"
 
 
@@ -118,6 +122,11 @@ def _gemm_ok(graph, node) -> bool:
     vals = graph.input_values(node)
     ranks = [len(graph.type_of(v).shape) for v in vals[:2]]
     return all(r >= 2 for r in ranks) and all(np.dtype(graph.type_of(v).dtype).kind == "f" for v in vals[:2])
+
+
+def _conv_ok(graph, node) -> bool:
+    vals = graph.input_values(node)
+    return len(graph.type_of(vals[1]).shape) >= 3 and np.dtype(graph.type_of(vals[0]).dtype).kind == "f"
 
 
 def _epilogue_ok(graph, anchor, reader) -> bool:
@@ -141,7 +150,7 @@ def schedule(graph) -> Schedule:
             continue
         (r, port), = readers
         rk = kinds[r]
-        if rk == "fallback" or (rk == "matmul" and port < 2):
+        if rk == "fallback" or (rk in ("matmul", "conv") and port < 2):
             realized.add(n)
         elif kinds[n] in ANCHORS and (rk != "pointwise" or not _epilogue_ok(graph, n, r)):
             realized.add(n)
