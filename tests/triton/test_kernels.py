@@ -241,3 +241,14 @@ def test_numpy_in_numpy_out_torch_in_torch_out():
     out = exe(torch.ones(2, 3))
     assert isinstance(out, torch.Tensor)
     np.testing.assert_allclose(out.numpy(), np.exp(a), rtol=1e-6)
+
+
+def test_float16_computes_in_float32_and_stores_half():
+    g = Graph("half")
+    x = g.add_input("x", TensorType(np.float16, (4, 32)))
+    w = g.add_constant((np.random.default_rng(11).standard_normal((32, 16)) * 0.2).astype(np.float16))
+    h = op(g, "Sigmoid", op(g, "Add", op(g, "MatMul", x, w), g.add_constant(np.float16(0.5))))
+    g.add_output("y", op(g, "Softmax", op(g, "Mul", h, h), axis=-1))
+    a = np.random.default_rng(12).standard_normal((4, 32)).astype(np.float16)
+    tri = check_against_ort(g, {"x": a}, rtol=2e-3, opt_level="O0")
+    assert tri.kernel_count == 2 and tri(a).dtype == np.float16

@@ -90,7 +90,9 @@ class KernelWriter:
         addr, deps = linear(index, t.shape)
         m = self.mask(deps)
         out = self.var("x")
-        self.emit(f"{out} = tl.load({self.pointer(v)} + ({addr})" + (f", mask={m}, other=0)" if m else ")"))
+        # half types compute in float32, as Inductor does; the store rounds back
+        up = ".to(tl.float32)" if np.dtype(t.dtype).name in ("float16", "bfloat16") else ""
+        self.emit(f"{out} = tl.load({self.pointer(v)} + ({addr})" + (f", mask={m}, other=0)" if m else ")") + up)
         return out
 
     def value(self, v, index):
@@ -172,6 +174,7 @@ def write_reduction(g, k, w, blocks):
     index = tuple(xc[kept.index(d)] if d in kept else rc[axes.index(d)] for d in range(len(shape)))
     x = w.value(x_in, index)
     dt = tl_dtype(g.type_of(x_in).dtype)
+    dt = "tl.float32" if dt in ("tl.float16", "tl.bfloat16") else dt
     tile = w.var("tile")
     w.emit(f"{tile} = {x} + tl.zeros([XBLOCK, RBLOCK], {dt})  # {a} ({g.op(a)}) over axes {list(axes)}")
     out = w.var("red")
