@@ -184,14 +184,29 @@ def test_two_matmuls_summed_is_two_kernels():
     run_case(g, [op(g, "Add", op(g, "MatMul", x, w), op(g, "MatMul", y, w))], 2, opt_level="O0")
 
 
-def test_pooling_and_concat_fall_back_to_torch_between_kernels():
+def test_concat_falls_back_to_torch_between_kernels():
     g, (x,) = graph((1, 3, 8, 8))
     w = g.add_constant(np.random.default_rng(8).standard_normal((4, 3, 3, 3)).astype(F32))
     c = op(g, "Conv", op(g, "Relu", x), w, pads=[1, 0, 1, 2], strides=[2, 1])
     p = op(g, "MaxPool", c, kernel_shape=[2, 2], strides=[2, 2])
     cat = op(g, "Concat", p, op(g, "Neg", p), axis=1)
-    tri = run_case(g, [op(g, "Sigmoid", cat)], 4, opt_level="O0")
-    assert [f[1] for f in tri.fallbacks] == ["MaxPool", "Concat"]
+    tri = run_case(g, [op(g, "Sigmoid", cat)], 5, opt_level="O0")
+    assert [f[1] for f in tri.fallbacks] == ["Concat"]
+
+
+@pytest.mark.parametrize("name,attrs", [
+    ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ("MaxPool", {"kernel_shape": [2, 3], "dilations": [2, 1], "ceil_mode": 1, "strides": [2, 2]}),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 0, 1, 2]}),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1, "strides": [2, 2]}),
+    ("AveragePool", {"kernel_shape": [2, 2], "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    ("MaxPool", {"kernel_shape": [3], "strides": [2]}),
+])
+def test_pooling_window_fuses_its_prologue_and_epilogue(name, attrs):
+    shape = (2, 3, 9, 8) if len(attrs["kernel_shape"]) == 2 else (2, 3, 11)
+    g, (x,) = graph(shape)
+    p = op(g, name, op(g, "Relu", op(g, "Mul", x, g.add_constant(np.float32(2.0)))), **attrs)
+    run_case(g, [op(g, "Tanh", p)], 1, opt_level="O0")
 
 
 @pytest.mark.parametrize("xshape,wshape,attrs", [

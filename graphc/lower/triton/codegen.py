@@ -9,6 +9,7 @@ kernel's output takes the storage of a dead intermediate of the same size and dt
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -17,7 +18,7 @@ from graphc.lower.triton import fallback
 from graphc.lower.triton.lowering import (INJECTIVE, POINTWISE, ZERO, NodeExpr, activation, activation_of,
                                           broadcast_index, channel_index, delinear, linear, literal,
                                           reduce_axes, reduction_body, tl_dtype)
-from graphc.lower.triton.schedule import Schedule
+from graphc.lower.triton.schedule import POOLS, Schedule
 
 HEADER = '''"""graphc Triton program for graph {name!r} (generated: edit the model, not this file).
 
@@ -64,6 +65,7 @@ class KernelWriter:
         self.inline = set(kernel.nodes)
         self.lines, self.params, self.ptrs, self.memo, self.masks = [], [], {}, {}, {}
         self.n = 0
+        self.guard = None  # a bounds condition every load must also hold (a pooling window's)
 
     def var(self, base="t"):
         self.n += 1
@@ -89,6 +91,8 @@ class KernelWriter:
             return literal(c.reshape(-1)[0], t.dtype)
         addr, deps = linear(index, t.shape)
         m = self.mask(deps)
+        if self.guard:
+            m = f"{m} & {self.guard}" if m else self.guard
         out = self.var("x")
         # half types compute in float32, as Inductor does; the store rounds back
         up = ".to(tl.float32)" if np.dtype(t.dtype).name in ("float16", "bfloat16") else ""
@@ -103,6 +107,8 @@ class KernelWriter:
         node = v[0]
         if node not in self.inline or node == self.k.anchor:
             out = self.load(v, index)
+        elif self.g.op(node) in POOLS:
+            out = self.pool(node, index)
         elif self.g.op(node) in INJECTIVE:
             out = self.value(self.g.input_values(node)[0], INJECTIVE[self.g.op(node)](self.g, node, index))
         else:
@@ -114,6 +120,46 @@ class KernelWriter:
             out = self.var()
             self.emit(f"{out} = {expr}  # {node}")
         self.memo[key] = out
+        return out
+
+    def pool(self, node, index):
+        """MaxPool/AveragePool at `index`: the window unrolled, each position read through the
+        input's own tree under a bounds guard (padding never reads memory)."""
+        a = self.g.attrs(node)
+        x = self.g.input_values(node)[0]
+        xs = self.g.type_of(x).shape
+        ks = list(a["kernel_shape"])
+        sp = len(ks)
+        st, dil = a.get("strides", [1] * sp), a.get("dilations", [1] * sp)
+        pads = fallback._pads_for(self.g, node, sp)
+        is_max = self.g.op(node) == "MaxPool"
+        acc, cnt = self.var("pool"), self.var("cnt")
+        self.emit(f"{acc} = float('-inf')" if is_max else f"{acc} = 0.0")
+        self.emit(f"{cnt} = 0.0")
+        include = bool(a.get("count_include_pad", 0))
+        outer = self.guard
+        for offs in itertools.product(*[range(k) for k in ks]):
+            coords, guard, padded = [], [], []
+            for d, o in enumerate(offs):
+                c, deps = index[2 + d]
+                e = f"(({c}) * {st[d]} + {o * dil[d] - pads[d]})"
+                coords.append((e, deps))
+                guard.append(f"({e} >= 0) & ({e} < {xs[2 + d]})")
+                padded.append(f"({e} < {xs[2 + d] + pads[sp + d]})")
+            g = self.var("inb")
+            self.emit(f"{g} = {' & '.join(guard)}")
+            self.guard = f"{outer} & {g}" if outer else g
+            v = self.value(x, tuple(index[:2]) + tuple(coords))
+            self.guard = outer
+            if is_max:
+                self.emit(f"{acc} = tl.maximum({acc}, tl.where({g}, {v}, float('-inf')))")
+            else:
+                self.emit(f"{acc} = {acc} + tl.where({g}, {v}, 0.0)")
+                self.emit(f"{cnt} = {cnt} + tl.where({' & '.join(padded) if include else g}, 1.0, 0.0)")
+        if is_max:
+            return acc
+        out = self.var()
+        self.emit(f"{out} = {acc} / tl.maximum({cnt}, 1.0)  # {node}")
         return out
 
     def store(self, index, var):

@@ -28,6 +28,7 @@ from graphc.lower.triton.lowering import (INJECTIVE, MAX_RBLOCK, POINTWISE, REDU
 
 KERNEL_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
 ANCHORS = ("reduction", "matmul", "conv")
+POOLS = ("MaxPool", "AveragePool")  # a window unrolled inside the kernel that reads it
 
 
 @dataclass
@@ -111,6 +112,12 @@ def classify(graph, node) -> tuple[str, str]:
         if op in ("ArgMax", "ArgMin") and graph.attrs(node).get("select_last_index", 0):
             return "fallback", "select_last_index"
         return "reduction", ""
+    if op in POOLS:
+        a = graph.attrs(node)
+        if graph.data(node)["outputs"][0].shape is None or len(d["outputs"]) > 1 or \
+                int(np.prod(a.get("kernel_shape", [99]))) > 64:
+            return "fallback", "pooling window over 64 or Indices output"
+        return "pool", ""
     if op in ("MatMul", "Gemm") and _gemm_ok(graph, node):
         return "matmul", ""
     if op == "Conv" and _conv_ok(graph, node):
