@@ -7,7 +7,10 @@
   inputs and outputs onto a return type (columns.py);
 - `StandaloneCluster`: a real standalone master and workers on loopback, started and stopped
   by their PIDs, for tests and trials of `spark://` sessions and spark-submit (cluster.py);
-- the errors, all `graphc.GraphcError`s (errors.py).
+- the errors, all `graphc.GraphcError`s (errors.py);
+- for the Spark trainer (issue 11), not used by anything above: a graph broadcast once with its
+  session built once per executor process (shipping.py), parameters as one flat float32 buffer
+  (params.py), per-iteration time/bytes records and an Amdahl-style summary (timing.py).
 
 Nothing here imports pyspark until it is used, so a missing pyspark is a `SparkUnavailableError`
 that says how to install it.
