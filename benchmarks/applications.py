@@ -30,7 +30,7 @@ def row(name: str, folder: Path) -> str:
     errors, times = [], []
     for level in ("O0", "O2"):
         start = time.perf_counter()
-        exe = imported.compile(opt_level=level)
+        exe = imported.executable(opt_level=level)
         times.append(time.perf_counter() - start)
         got = exe(x)
         errors.append(f"{abs(got.astype('float64') - ref).max():.1e} ({relative_error(got, ref):.1e})")

@@ -63,7 +63,7 @@ def optimize(model, opt_level: str = "O2", stats=None) -> Graph:
 
 def compile(model, target: str = "cpu", opt_level: str = "O2", backend: str | None = None, **backend_options):
     """Optimize `model` (a model or a Graph) and compile it with `backend` for `target`: a new
-    callable `Executable` (graphc/executable.py; `model.compile` keeps one per setting).
+    callable `Executable` (graphc/executable.py; `model.executable` keeps one per setting).
 
     `backend` is a name from `graphc.backends.available()` (default "ort", ONNX Runtime, whose
     targets are "cpu" and "cuda"); `backend_options` go to it, and it refuses names it does not

@@ -7,6 +7,8 @@ and the next call compiles again. Executables are not pickled; an unpickled mode
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from graphc import backends
@@ -59,8 +61,20 @@ class GraphModel:
 
     def __getstate__(self):
         state = dict(self.__dict__)
+        self.sync_weights()
         state["_compiled"], state["_compiled_version"] = {}, None  # sessions do not pickle; rebuilt on use
+        state.pop("_eval_exe", None)
+        if state.get("_training") is not None:  # the configuration pickles, its trainer does not
+            state["_training"] = copy.copy(state["_training"])
+            state["_training"].trainer = None
         return state
+
+    def sync_weights(self) -> None:
+        """Write the parameters a trainer holds resident back into the model's weights."""
+        if self.__dict__.get("_training") is not None:
+            from graphc.training.front import sync
+
+            sync(self)
 
     # ---- signature ----------------------------------------------------------------------
     @property
@@ -78,8 +92,9 @@ class GraphModel:
         return {n: self.graph.type_of(v) for n, v in self.graph.outputs}
 
     # ---- execution ----------------------------------------------------------------------
-    def compile(self, target: str = "cpu", opt_level: str = "O2", backend: str | None = None, **backend_options):
+    def executable(self, target: str = "cpu", opt_level: str = "O2", backend: str | None = None, **backend_options):
         """An executable for this model (see `graphc.compile`), kept until the weights change."""
+        self.sync_weights()
         version = self.weights_version
         if version != self._compiled_version:
             self._compiled, self._compiled_version = {}, version
@@ -120,7 +135,7 @@ class GraphModel:
         With `batch_size`, the inputs are cut into batches along axis 0 and the outputs joined.
         One output comes back as an array, several as a list.
         """
-        exe = self.compile(**compile_options)
+        exe = self.executable(**compile_options)
         arrays = self._normalize_inputs(x)
         if batch_size is None or not arrays or arrays[0].ndim == 0:
             return exe(*arrays)
@@ -133,6 +148,54 @@ class GraphModel:
         return joined[0] if len(joined) == 1 else joined
 
     __call__ = predict
+
+    # ---- training (Keras's API; graphc/training/front.py) ---------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs) -> None:
+        """Configure training as Keras's `compile` does. Executables: `graphc.compile(model, ...)` or
+        `model.executable(...)`."""
+        from graphc.training import front
+
+        front.compile(self, optimizer, loss, metrics, loss_weights, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Keras's `fit` (graphc/training/front.py): a `History`."""
+        from graphc.training import front
+
+        return front.fit(self, x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        from graphc.training import front
+
+        return front.evaluate(self, x, y, **kwargs)
+
+    def train_on_batch(self, x, y=None, **kwargs):
+        from graphc.training import front
+
+        return front.train_on_batch(self, x, y, **kwargs)
+
+    def test_on_batch(self, x, y=None, **kwargs):
+        from graphc.training import front
+
+        return front.test_on_batch(self, x, y, **kwargs)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next train step uses (callbacks adjust it)."""
+        from graphc.training import front
+
+        cfg = front._config(self)
+        if cfg.trainer is not None and cfg.trainer.learning_rate is not None:
+            return cfg.trainer.learning_rate
+        return float(cfg.optimizer.learning_rate)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        from graphc.training import front
+
+        cfg = front._config(self)
+        if cfg.trainer is not None:
+            cfg.trainer.learning_rate = float(value)
+        cfg.optimizer.learning_rate = float(value)
 
     # ---- inspection ---------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:

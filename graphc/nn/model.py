@@ -219,7 +219,12 @@ class Model(Layer, GraphModel):
             print_fn(text)
         return text
 
+    def get_weights(self) -> list:
+        self.sync_weights()  # a trainer's resident parameters first
+        return super().get_weights()
+
     def set_weights(self, arrays, source: str = "") -> None:
+        self.sync_weights()  # the weights not given keep what training made of them
         super().set_weights(arrays, source)
         self._compiled.clear()
 

@@ -204,9 +204,9 @@ def test_an_executable_tells_its_signature_and_where_it_runs():
 def test_compiled_executables_are_kept_per_setting_until_a_weight_changes():
     model = graphc.load(mlp())
     x = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
-    exe = model.compile(opt_level="O2", threads=1)
-    assert model.compile(opt_level="O2", threads=1) is exe
-    assert model.compile(opt_level="O0", threads=1) is not exe
+    exe = model.executable(opt_level="O2", threads=1)
+    assert model.executable(opt_level="O2", threads=1) is exe
+    assert model.executable(opt_level="O0", threads=1) is not exe
     before = model.predict(x, opt_level="O2", threads=1)
     # a weight the graph holds written behind the model's back (as a trainer does), then
     # announced: the next call compiles again
@@ -215,7 +215,7 @@ def test_compiled_executables_are_kept_per_setting_until_a_weight_changes():
     version = model.weights_version
     g.attrs(w)["value"] = -g.attrs(w)["value"]
     model.weights_changed()
-    assert model.weights_version > version and model.compile(opt_level="O2", threads=1) is not exe
+    assert model.weights_version > version and model.executable(opt_level="O2", threads=1) is not exe
     after = model.predict(x, opt_level="O2", threads=1)
     assert not np.allclose(before, after)
     sess = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"])

@@ -148,7 +148,7 @@ def test_family_matches_keras(name, fmt, tmp_path):
     imported = load(path)
     assert [l.name for l in imported.layers] == config_layer_names(path)  # Keras's layer order
     for level in ("O0", "O2"):
-        exe = imported.compile(opt_level=level)
+        exe = imported.executable(opt_level=level)
         got = exe(x)
         assert got.shape == ref.shape
         err = relative_error(got, ref)

@@ -17,7 +17,7 @@ def test_matches_tf_keras(name, opt):
     model = run(name, opt)
     assert model.count_params() > 10_000
     if opt == "O2":  # NASNet's Cropping2D slices sit between its pads and pools: they must not pin NHWC
-        n = data_transposes(model.compile(opt_level="O2").model)
+        n = data_transposes(model.executable(opt_level="O2").model)
         assert n <= 2, f"{name}: {n} Transposes left after O2 (only the NHWC edges may stay)"
 
 

@@ -12,7 +12,7 @@ def test_one_compiled_model_serves_every_length():
     model = graphc.load(FIXTURES / "varlen_lstm_seq.keras")
     assert model.graph.op_counts().get("Scan") == 1
     x = np.load(FIXTURES / "varlen_lstm_seq.npz")["input_0"]  # 7 steps
-    exe = model.compile()
+    exe = model.executable()
     full = exe(x)
     for steps in (1, 3, 7):
         # a forward LSTM is causal: the first steps of a longer sequence give the same outputs

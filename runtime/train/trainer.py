@@ -1,0 +1,195 @@
+"""`Trainer`: one compiled train step on ONNX Runtime, parameters and optimizer state resident.
+
+Each Variable of the model and each optimizer state array lives in an `OrtValue` bound to the
+session's input through IOBinding; the step's new values are written into a second set of
+preallocated OrtValues bound as outputs, and the two sets swap after every step, so a step copies
+no parameter through numpy. The model's `Weight`s are written only by `sync()` (after `fit`, on
+`get_weights`, on a checkpoint), which then tells the model its weights changed. Weights the model
+changed meanwhile (`set_weights`) are read again before the next step; the optimizer state stays.
+
+The gradient graph and the update graph also run apart (`gradients`, `apply_gradients`), for a
+trainer that sums gradients elsewhere before applying them (Spark's driver).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.errors import BackendError
+from graphc.optimizers import update_graph
+from graphc.training.step import TrainingError, build_train_step
+
+
+def _ort():
+    import onnxruntime as ort
+
+    return ort
+
+
+def _session(graph, threads):
+    from graphc.lower.onnx import to_onnx
+
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    if threads:
+        opts.intra_op_num_threads, opts.inter_op_num_threads = int(threads), 1
+    try:
+        return ort.InferenceSession(to_onnx(graph, portable=True).SerializeToString(), opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as e:
+        raise BackendError(f"train step of {graph.name!r}: ONNX Runtime cannot load it: {str(e).splitlines()[0]}") from None
+
+
+def _ov(a: np.ndarray):
+    # a private copy: ortvalue_from_numpy shares the array's memory on the CPU
+    return _ort().OrtValue.ortvalue_from_numpy(np.array(a, copy=True, order="C"))
+
+
+class Trainer:
+    """Trains `model` (a graphc model) with `loss` (one per output), `optimizer`, on ONNX Runtime."""
+
+    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None):
+        self.model, self.loss, self.optimizer, self.loss_weights = model, loss, optimizer, loss_weights
+        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights)
+        self.labels_example = labels
+        self.session = _session(self.spec.graph, threads)
+        self.threads = threads
+        names = [i.name for i in self.session.get_inputs()]
+        self._input_names = names
+        self.step_count = 0
+        self.learning_rate = None if not self.spec.lr_input else float(optimizer.learning_rate)
+        self.state = {s: _ov(a) for s, a in self.spec.state.items()}
+        self._spare_state = {s: _ov(a) for s, a in self.spec.state.items()}
+        self._load_params()
+        self._grad = None
+        self._update = None
+
+    # ---- resident values ----------------------------------------------------------------
+    def _load_params(self):
+        sp = self.spec
+        self.params = {n: _ov(sp.values[n]) for n in sp.params + sp.frozen}
+        self._spare = {n: _ov(sp.values[n]) for n in sp.params + list(sp.updates)}
+        self._version = self.model.weights_version
+
+    def _check_model(self):
+        if self.model.weights_version != self._version:  # set_weights since the last step
+            self._load_params()
+
+    def sync(self) -> None:
+        """Write the resident parameters back into the model's weights (and say they changed)."""
+        if self.model.weights_version == self._version and not self._dirty:
+            return
+        by_array = {id(w.value): w for w in getattr(self.model, "weights", ())}
+        for n in self.spec.params + list(self.spec.updates):
+            arr, value = self.params[n].numpy(), self.spec.values[n]
+            w = by_array.get(id(value))
+            if w is not None:
+                w.assign(arr)
+            else:
+                value[...] = arr
+        self.model.weights_changed()
+        self._version = self.model.weights_version
+        self._dirty = False
+
+    _dirty = False
+
+    def weights(self) -> dict:
+        """{Variable name: a numpy copy} of the resident parameters."""
+        return {n: v.numpy().copy() for n, v in self.params.items()}
+
+    # ---- one step -------------------------------------------------------------------------
+    def _bind_data(self, io, xs, ys, sws):
+        for name, a in list(zip(self.model.input_names, xs)) + \
+                [(f"y:{o}", y) for o, y in zip(self.spec.outputs, ys)] + \
+                [(f"sample_weight:{o}", s) for o, s in zip(self.spec.outputs, sws)]:
+            if name in self._input_names:
+                io.bind_cpu_input(name, np.ascontiguousarray(a))
+
+    def train_step(self, xs, ys, sws) -> tuple[float, list]:
+        """One update on a batch; (loss, predictions per output)."""
+        self._check_model()
+        sp, io = self.spec, self.session.io_binding()
+        self._bind_data(io, xs, ys, sws)
+        for n, v in self.params.items():
+            io.bind_ortvalue_input(n, v)
+        for s, v in self.state.items():
+            io.bind_ortvalue_input(f"state:{s}", v)
+        io.bind_cpu_input("step", np.asarray(self.step_count, np.int64))
+        if sp.lr_input:
+            io.bind_cpu_input("learning_rate", np.asarray(self.learning_rate, np.float32))
+        io.bind_output("loss", "cpu")
+        for n in sp.params:
+            io.bind_ortvalue_output(f"new_param:{n}", self._spare[n])
+        for s in self.state:
+            io.bind_ortvalue_output(f"new_state:{s}", self._spare_state[s])
+        for n, out in sp.updates.items():
+            io.bind_ortvalue_output(out, self._spare[n])
+        for o in sp.outputs:
+            io.bind_output(f"pred:{o}", "cpu")
+        try:
+            self.session.run_with_iobinding(io)
+        except Exception as e:
+            raise BackendError(f"train step of {sp.graph.name!r} failed in ONNX Runtime: "
+                               f"{str(e).splitlines()[0][:300]}") from None
+        outs = io.get_outputs()
+        loss = float(outs[0].numpy())
+        preds = [v.numpy() for v in outs[len(outs) - len(sp.outputs):]]
+        if not np.isfinite(loss):
+            return loss, preds  # the caller stops; the parameters stay those before the step
+        for n in list(sp.params) + list(sp.updates):
+            self.params[n], self._spare[n] = self._spare[n], self.params[n]
+        self.state, self._spare_state = self._spare_state, self.state
+        self.step_count += 1
+        self._dirty = True
+        return loss, preds
+
+    # ---- the two graphs apart -----------------------------------------------------------------
+    def gradients(self, xs, ys, sws) -> tuple[float, dict]:
+        """(loss, {parameter: gradient}) on a batch at the resident parameters; nothing changes."""
+        self._check_model()
+        if self._grad is None:
+            g = build_train_step(self.model, self.loss, self.optimizer, self.labels_example, self.loss_weights,
+                                 fused=False)
+            self._grad = (g, _session(g.graph, self.threads))
+        spec, sess = self._grad
+        names = {i.name for i in sess.get_inputs()}
+        io = sess.io_binding()
+        self._bind_data(io, xs, ys, sws)
+        for n, v in self.params.items():
+            if n in names:
+                io.bind_ortvalue_input(n, v)
+        for name in [o.name for o in sess.get_outputs()]:
+            io.bind_output(name, "cpu")
+        sess.run_with_iobinding(io)
+        outs = dict(zip([o.name for o in sess.get_outputs()], io.get_outputs()))
+        return float(outs["loss"].numpy()), {n: outs[f"grad:{n}"].numpy() for n in spec.params}
+
+    def apply_gradients(self, grads: dict) -> None:
+        """One optimizer update of the resident parameters and state by `grads` (through the update
+        graph, `graphc.optimizers.update_graph`)."""
+        self._check_model()
+        sp = self.spec
+        if set(grads) != set(sp.params):
+            raise TrainingError(f"apply_gradients: give one gradient per trainable parameter {sp.params}, "
+                                f"got {sorted(grads)}")
+        if self._update is None:
+            g = update_graph(self.optimizer, {n: tuple(sp.values[n].shape) for n in sp.params},
+                             learning_rate_input=sp.lr_input)
+            self._update = _session(g, self.threads)
+        sess, io = self._update, self._update.io_binding()
+        for n in sp.params:
+            io.bind_ortvalue_input(f"param:{n}", self.params[n])
+            io.bind_cpu_input(f"grad:{n}", np.ascontiguousarray(grads[n], np.float32))
+            io.bind_ortvalue_output(f"new_param:{n}", self._spare[n])
+        for s, v in self.state.items():
+            io.bind_ortvalue_input(f"state:{s}", v)
+            io.bind_ortvalue_output(f"new_state:{s}", self._spare_state[s])
+        io.bind_cpu_input("step", np.asarray(self.step_count, np.int64))
+        if sp.lr_input:
+            io.bind_cpu_input("learning_rate", np.asarray(self.learning_rate, np.float32))
+        sess.run_with_iobinding(io)
+        for n in sp.params:
+            self.params[n], self._spare[n] = self._spare[n], self.params[n]
+        self.state, self._spare_state = self._spare_state, self.state
+        self.step_count += 1
+        self._dirty = True
