@@ -7,11 +7,16 @@ Inputs, in this order: the model's inputs; `y:<output>` and `sample_weight:<outp
 statistics), `state:<name>` (optimizer state, `init_state`'s names), `step` (int64) and, for a
 constant learning rate, `learning_rate` (float32).
 Outputs: `loss`, then `new_param:<var>`, `new_state:<name>`, `update:<var>` (BatchNormalization's
-moving statistics), `pred:<output>` (for the metrics). The gradient graph (`fused=False`) stops
+moving statistics), `pred:<output>` (for the metrics).
+
+Randomness (Dropout, noise layers) is ONNX's Random*Like ops; each one that has no seed of its own
+gets one from `seed` and its place among them, so a trainer built afresh replays the same masks, step by
+step (ONNX Runtime advances a seeded op's generator on every run): runs are reproducible. The gradient graph (`fused=False`) stops
 before the update: `loss`, `grad:<var>`, `update:<var>`, `pred:<output>`.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,12 +76,26 @@ def _regularization(em, g: Graph, weights_by_array: dict, var_names) -> list:
     return terms
 
 
-def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fused: bool = True) -> TrainStep:
+RANDOM_OPS = ("RandomUniformLike", "RandomNormalLike", "RandomUniform", "RandomNormal", "Bernoulli", "Multinomial")
+
+
+def seed_random_ops(g: Graph, seed: int) -> None:
+    """Give every unseeded random op of `g` a seed of its own from `seed` and its place in the graph's
+    order (not its name: layer names differ from one model instance to the next)."""
+    ops = [n for n in g.topo_order() if g.op(n) in RANDOM_OPS]
+    for i, n in enumerate(ops):
+        if "seed" not in g.attrs(n):
+            g.attrs(n)["seed"] = float(zlib.crc32(f"{seed}:{i}".encode()) % (1 << 24))
+
+
+def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fused: bool = True,
+                     seed: int = 0) -> TrainStep:
     """The train step of `model` for `loss` (one Loss per output) and `optimizer`; `labels`: one
     example label array per output (its dtype and trailing shape type the `y:` inputs)."""
     from graphc.losses import combine
 
     g = training_graph(model)
+    seed_random_ops(g, seed)
     outputs = list(g.outputs)
     own_outputs = [n for n, _ in outputs if n not in g.meta.get("updates", {}) and n not in g.meta.get("losses", [])]
     updates = g.meta.get("updates", {})

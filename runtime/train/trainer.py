@@ -48,9 +48,10 @@ def _ov(a: np.ndarray):
 class Trainer:
     """Trains `model` (a graphc model) with `loss` (one per output), `optimizer`, on ONNX Runtime."""
 
-    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None):
+    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None, seed=0):
         self.model, self.loss, self.optimizer, self.loss_weights = model, loss, optimizer, loss_weights
-        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights)
+        self.seed = seed
+        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights, seed=seed)
         self.labels_example = labels
         self.session = _session(self.spec.graph, threads)
         self.threads = threads
@@ -149,7 +150,7 @@ class Trainer:
         self._check_model()
         if self._grad is None:
             g = build_train_step(self.model, self.loss, self.optimizer, self.labels_example, self.loss_weights,
-                                 fused=False)
+                                 fused=False, seed=self.seed)
             self._grad = (g, _session(g.graph, self.threads))
         spec, sess = self._grad
         names = {i.name for i in sess.get_inputs()}

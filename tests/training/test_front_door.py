@@ -182,3 +182,21 @@ def test_compile_with_executable_keywords_says_where_to_go():
     with pytest.raises(GraphcError, match="not compiled for training"):
         m.fit(*_data()[:2], verbose=0)
     assert m.executable(opt_level="O1") is m.executable(opt_level="O1")
+
+
+def test_dropout_runs_are_reproducible():
+    def run(rate):
+        m = nn.Sequential([nn.Input((4,)), nn.Dense(16, activation="relu", name="h"), nn.Dropout(rate),
+                           nn.Dense(3, activation="softmax", name="o")])
+        m.set_weights(weights)
+        m.compile(optimizer="sgd", loss="categorical_crossentropy")
+        m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        return m.get_weights()
+
+    x, y, _ = _data()
+    m0 = nn.Sequential([nn.Input((4,)), nn.Dense(16, activation="relu"), nn.Dense(3, activation="softmax")])
+    weights = m0.get_weights()
+    a, b, off = run(0.5), run(0.5), run(0.0)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.allclose(a[0], off[0])  # the masks were active
