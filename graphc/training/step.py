@@ -119,8 +119,10 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     params = [n for n in variables if g.attrs(n).get("trainable", True)
               and np.issubdtype(g.type_of((n, 0)).dtype, np.floating)]
     if not params:
-        raise TrainingError(f"model {getattr(model, 'name', g.name)!r} has nothing to train: every weight is frozen "
-                            f"(set layer.trainable = True on the layers to train)")
+        hint = ("set layer.trainable = True on the layers to train" if hasattr(model, "layers") else
+                "an ONNX file's initializers load as constants: load it with graphc.load(path, variables=True)")
+        raise TrainingError(f"model {getattr(model, 'name', g.name)!r} has nothing to train: no trainable weight "
+                            f"({hint})")
     for term in activity + _regularization(em, g, weights, params):
         total = em.op("Add", total, term)
     grads = gradients(g, total, wrt=params, unconnected="zeros")

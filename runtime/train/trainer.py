@@ -86,8 +86,8 @@ class Trainer:
             w = by_array.get(id(value))
             if w is not None:
                 w.assign(arr)
-            else:
-                value[...] = arr
+            else:  # a plain graph model's Variable (an imported array may be read-only): a new array
+                self.model.graph.attrs(n)["value"] = self.spec.values[n] = arr.copy()
         self.model.weights_changed()
         self._version = self.model.weights_version
         self._dirty = False

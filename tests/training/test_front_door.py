@@ -76,7 +76,7 @@ def test_early_stopping_stops():
     m = _model()
     x, y, _ = _data()
     m.compile(optimizer=optimizers.SGD(learning_rate=0.0), loss="categorical_crossentropy")
-    h = m.fit(x, y, epochs=20, verbose=0, callbacks=[EarlyStopping(monitor="loss", patience=2)])
+    h = m.fit(x, y, epochs=20, verbose=0, callbacks=[EarlyStopping(monitor="loss", patience=2, min_delta=1e-4)])
     assert len(h.history["loss"]) == 3  # the loss never improves on the first epoch's
 
 
@@ -200,3 +200,41 @@ def test_dropout_runs_are_reproducible():
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
     assert not np.allclose(a[0], off[0])  # the masks were active
+
+
+def test_imported_onnx_model_trains(tmp_path):
+    import graphc
+
+    x, y, _ = _data()
+    m = _model()
+    path = tmp_path / "m.onnx"
+    m.export(path, opt_level="O0")
+    with pytest.raises(GraphcError, match="variables=True"):
+        g = graphc.load(path)
+        g.compile(optimizer="adam", loss="categorical_crossentropy")
+        g.fit(x, y, verbose=0)
+    g = graphc.load(path, variables=True)
+    g.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    before = g.predict(x)
+    h = g.fit(x, y, epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert not np.allclose(g.predict(x), before)  # predict sees the trained weights
+    assert g.evaluate(x, y)[0] == pytest.approx(g.evaluate(x, y, batch_size=7)[0], rel=1e-5)
+
+
+def test_iterator_data_and_two_outputs():
+    from graphc.data.iterator import BatchIterator
+
+    x, y, _ = _data()
+    i = nn.Input((4,), name="inp")
+    hidden = nn.Dense(8, activation="relu")(i)
+    f = nn.Model(i, [nn.Dense(3, activation="softmax", name="cls")(hidden), nn.Dense(1, name="reg")(hidden)])
+    f.compile(optimizer="sgd", loss={"cls": "categorical_crossentropy", "reg": "mse"},
+              loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    labels = {"cls": y, "reg": x[:, :1]}
+    h = f.fit(x, labels, epochs=2, verbose=0, validation_data=(x, labels))
+    assert sorted(h.history) == ["cls_accuracy", "loss", "reg_mae", "val_cls_accuracy", "val_loss", "val_reg_mae"]
+    m = _model()
+    m.compile(optimizer="sgd", loss="categorical_crossentropy")
+    h = m.fit(BatchIterator(x, y, batch_size=16), epochs=2, verbose=0)
+    assert len(h.history["loss"]) == 2
