@@ -69,6 +69,10 @@ def session(spark=None, *, master: str | None = None, app_name: str = "graphc", 
     active = SparkSession.getActiveSession()
     if active is not None and master is None and not conf:
         return active
+    if active is not None and master is not None and active.sparkContext.master != master:
+        # getOrCreate would hand back the active session on its own master without a word
+        raise SparkError(f"a Spark session on {active.sparkContext.master} is already active in this process; "
+                         f"stop it (spark.stop()) before starting one on {master}, or pass it as session(spark)")
     effective = master
     if master is None:
         if under_spark_submit():

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.spark.conftest import ROOT, needs_spark
 
 needs_spark()
@@ -29,6 +31,9 @@ def test_a_given_or_active_session_is_used_as_it_is(spark):
     assert graphc.spark.session(spark) is spark
     assert graphc.spark.get_or_create() is spark  # the active one, not a new local[*]
     assert graphc.spark.session().sparkContext.master == "local[2]"
+    assert graphc.spark.session(master="local[2]") is spark
+    with pytest.raises(graphc.spark.SparkError, match=r"session on local\[2\] is already active.*stop it"):
+        graphc.spark.session(master="local[1]")
 
 
 def test_loopback_settings_only_for_masters_on_this_machine():
