@@ -25,8 +25,11 @@ def _ort():
     return ort
 
 
-def _session(graph, threads):
+def _session(graph, threads, opt_level="O2"):
     from graphc.lower.onnx import to_onnx
+    from graphc.passes import optimize_for_inference
+
+    graph = optimize_for_inference(graph, opt_level)  # the weights are inputs here: nothing is frozen
 
     ort = _ort()
     opts = ort.SessionOptions()
