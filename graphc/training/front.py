@@ -255,8 +255,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     history = History()
     cbs = list(callbacks or [])
     if verbose:
-        cbs.append(ProgbarLogger(verbose))
-    cbl = CallbackList([history] + cbs, model, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        cbs.insert(0, ProgbarLogger(verbose))
+    # History last, as Keras adds it: it records what the other callbacks put into the logs
+    cbl = CallbackList(cbs + [history], model, {"epochs": epochs, "steps": steps, "verbose": verbose})
     rng = np.random.default_rng(seed)
     model.stop_training = False
     cbl.on_train_begin()

@@ -238,3 +238,24 @@ def test_iterator_data_and_two_outputs():
     m.compile(optimizer="sgd", loss="categorical_crossentropy")
     h = m.fit(BatchIterator(x, y, batch_size=16), epochs=2, verbose=0)
     assert len(h.history["loss"]) == 2
+
+
+def test_learning_rate_callbacks_and_pickling():
+    import pickle
+
+    from graphc.callbacks import LearningRateScheduler, ReduceLROnPlateau
+
+    x, y, _ = _data()
+    m = _model()
+    m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    h = m.fit(x, y, epochs=3, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))])
+    assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+    m.learning_rate = 0.0
+    h = m.fit(x, y, epochs=3, verbose=0, callbacks=[ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1)])
+    assert m.learning_rate == 0.0 and h.history["loss"][0] == pytest.approx(h.history["loss"][-1])
+    m.learning_rate = 0.05
+    m.train_on_batch(x, y)
+    clone = pickle.loads(pickle.dumps(m))  # the trainer's weights go with it; the session does not
+    for a, b in zip(clone.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    clone.train_on_batch(x, y)
