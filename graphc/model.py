@@ -186,13 +186,17 @@ class GraphModel:
         cfg = front._config(self)
         if cfg.trainer is not None and cfg.trainer.learning_rate is not None:
             return cfg.trainer.learning_rate
-        return float(cfg.optimizer.learning_rate)
+        lr = cfg.optimizer.learning_rate
+        return lr if front.is_schedule(cfg.optimizer) else float(lr)
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         from graphc.training import front
 
         cfg = front._config(self)
+        if front.is_schedule(cfg.optimizer):
+            raise front.TrainingError(f"model {self.name!r}: the learning rate follows the optimizer's schedule "
+                                      f"{cfg.optimizer.learning_rate!r}; compile with a float rate to set it")
         if cfg.trainer is not None:
             cfg.trainer.learning_rate = float(value)
         cfg.optimizer.learning_rate = float(value)

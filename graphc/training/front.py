@@ -21,7 +21,7 @@ from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
 from graphc.training import TRAINERS
 from graphc.training.metrics import Mean, resolve
-from graphc.training.step import TrainingError, training_graph
+from graphc.training.step import TrainingError, is_schedule  # noqa: F401 (is_schedule: model.py)
 
 EXECUTABLE_KEYS = ("target", "opt_level", "backend", "threads", "ort_level", "fallback", "portable")
 KERAS_IGNORED = ("weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")

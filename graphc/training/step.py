@@ -144,7 +144,7 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     g.outputs = []
     _out(g, "loss", total)
     state = {}
-    lr_input = not _is_schedule(optimizer)
+    lr_input = not is_schedule(optimizer)
     if fused:
         pv = {n: (n, 0) for n in params}
         state = optimizer.init_state({n: tuple(values[n].shape) for n in params})
@@ -175,7 +175,7 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
                      {v: f"update:{v}" for v in var_of_update}, [n for n, _ in model_outputs], lr_input)
 
 
-def _is_schedule(optimizer) -> bool:
+def is_schedule(optimizer) -> bool:
     from graphc.optimizers.schedules import LearningRateSchedule
 
     return isinstance(optimizer.learning_rate, LearningRateSchedule)

@@ -259,3 +259,14 @@ def test_learning_rate_callbacks_and_pickling():
     for a, b in zip(clone.get_weights(), m.get_weights()):
         np.testing.assert_array_equal(a, b)
     clone.train_on_batch(x, y)
+
+
+def test_schedule_learning_rate():
+    x, y, _ = _data()
+    m = _model()
+    m.compile(optimizer=optimizers.SGD(learning_rate=optimizers.ExponentialDecay(0.1, 1, 0.5)),
+              loss="categorical_crossentropy")
+    assert np.isfinite(m.train_on_batch(x, y))
+    assert isinstance(m.learning_rate, optimizers.ExponentialDecay)
+    with pytest.raises(GraphcError, match="schedule"):
+        m.learning_rate = 0.1
