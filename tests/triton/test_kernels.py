@@ -201,6 +201,7 @@ def test_concat_falls_back_to_torch_between_kernels():
     ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1, "strides": [2, 2]}),
     ("AveragePool", {"kernel_shape": [2, 2], "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     ("MaxPool", {"kernel_shape": [3], "strides": [2]}),
+    ("AveragePool", {"kernel_shape": [3, 1], "pads": [1, 0, 1, 0]}),
 ])
 def test_pooling_window_fuses_its_prologue_and_epilogue(name, attrs):
     shape = (2, 3, 9, 8) if len(attrs["kernel_shape"]) == 2 else (2, 3, 11)
@@ -216,6 +217,7 @@ def test_pooling_window_fuses_its_prologue_and_epilogue(name, attrs):
     ((2, 4, 6, 6), (8, 1, 3, 3), {"group": 4, "auto_pad": "SAME_UPPER", "strides": [2, 2]}),  # multiplier 2
     ((2, 3, 11), (5, 3, 4), {"strides": [3], "pads": [2, 1]}),  # 1-D
     ((1, 2, 4, 5, 4), (3, 2, 2, 3, 2), {}),  # 3-D
+    ((2, 16, 1, 1), (4, 16, 1, 1), {}),  # squeeze-excite 1x1 on a pooled map: size-1 dims unguarded
 ])
 def test_conv_implicit_gemm_with_bias_activation_residual(xshape, wshape, attrs):
     rng = np.random.default_rng(9)

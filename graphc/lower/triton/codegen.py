@@ -139,13 +139,25 @@ class KernelWriter:
         include = bool(a.get("count_include_pad", 0))
         outer = self.guard
         for offs in itertools.product(*[range(k) for k in ks]):
-            coords, guard, padded = [], [], []
+            coords, guard, padded, skip = [], [], [], False
             for d, o in enumerate(offs):
                 c, deps = index[2 + d]
+                if not deps:  # a constant coordinate (a size-1 dim): the bound is known now
+                    i = int(c) * st[d] + o * dil[d] - pads[d]
+                    skip |= not 0 <= i < xs[2 + d]
+                    coords.append((str(i), deps))
+                    continue
                 e = f"(({c}) * {st[d]} + {o * dil[d] - pads[d]})"
                 coords.append((e, deps))
                 guard.append(f"({e} >= 0) & ({e} < {xs[2 + d]})")
                 padded.append(f"({e} < {xs[2 + d] + pads[sp + d]})")
+            if skip and not include:
+                continue
+            if not guard:
+                guard = padded = ["(xidx >= 0)"]  # a block of True, the shape of the kernel's lanes
+            if skip:  # only counted (count_include_pad): the window reaches past the input here
+                self.emit(f"{cnt} = {cnt} + 1.0")
+                continue
             g = self.var("inb")
             self.emit(f"{g} = {' & '.join(guard)}")
             self.guard = f"{outer} & {g}" if outer else g
@@ -341,11 +353,12 @@ def write_conv(g, k, w, blocks):
         e = f"(({rows[1 + d][0]}) * {strides[d]} - {pads[d]} + ({kc[1 + d][0]}) * {dil[d]})"
         w.emit(f"    i{d} = {e}")
         pos.append(f"i{d}")
-        inb.append(f"(i{d} >= 0) & (i{d} < {xs[2 + d]})")
+        if rows[1 + d][1] or kc[1 + d][1] or not 0 <= -pads[d] < xs[2 + d]:
+            inb.append(f"(i{d} >= 0) & (i{d} < {xs[2 + d]})")  # else a size-1 dim read at 0: no guard
     x_strides = [int(np.prod(xs[i + 1:])) for i in range(len(xs))]
     addr = f"({rows[0][0]}) * {x_strides[0]} + (grp * {cig} + ({kc[0][0]})) * {x_strides[1]}"
     addr += "".join(f" + i{d} * {x_strides[2 + d]}" for d in range(sp))
-    w.emit(f"    xv = tl.load({px} + {addr}, mask=(rm[:, None] < {M}) & (kk[None, :] < {K}) & {' & '.join(inb)}, other=0.0)")
+    w.emit(f"    xv = tl.load({px} + {addr}, mask=(rm[:, None] < {M}) & (kk[None, :] < {K}){''.join(' & ' + c for c in inb)}, other=0.0)")
     w_strides = [int(np.prod(ws[i + 1:])) for i in range(len(ws))]
     w.emit(f"    wv = tl.load({pw} + (grp * {cog} + rn[None, :]) * {w_strides[0]} + kk[:, None], "
            f"mask=(kk[:, None] < {K}) & (rn[None, :] < {cog}), other=0.0)")
