@@ -109,6 +109,34 @@ def _split(graph, node, args):
     return f"torch.split({args[0]}, {sizes}, dim={axis})"
 
 
+def _resize(graph, node, args):
+    """The Resize forms torch's interpolate computes the same way (else refused)."""
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in graph.attrs(node).items()}
+    mode, ctm = a.get("mode", "nearest"), a.get("coordinate_transformation_mode", "half_pixel")
+    ins, outs = tuple(graph.type_of(graph.input_values(node)[0]).shape), tuple(graph.type_of((node, 0)).shape)
+    axes = [d for d in range(len(ins)) if ins[d] != outs[d]] or [len(ins) - 1]
+    keep = [d for d in range(len(ins)) if d not in axes]
+    size = tuple(outs[d] for d in axes)
+    if a.get("antialias", 0) or a.get("axes") is not None or a.get("exclude_outside", 0) or len(axes) > 3:
+        raise KeyError("Resize")
+    kind = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(axes)]
+    if mode == "nearest" and ctm == "asymmetric" and a.get("nearest_mode", "round_prefer_floor") == "floor":
+        how = "mode='nearest'"
+    elif mode == "linear" and ctm in ("half_pixel", "pytorch_half_pixel"):
+        how = f"mode='{kind}', align_corners=False"
+    elif mode == "linear" and ctm == "align_corners":
+        how = f"mode='{kind}', align_corners=True"
+    else:
+        raise KeyError("Resize")
+    # interpolate resizes the trailing dims of (N, C, ...): the resized axes go last, the rest
+    # fold into C, and the result goes back to the model's layout
+    perm = tuple(keep + axes)
+    inv = tuple(perm.index(d) for d in range(len(ins)))
+    x = f"{args[0]}.permute({perm}).reshape(1, -1, *{tuple(ins[d] for d in axes)})"
+    y = f"F.interpolate({x}, size={size}, {how})"
+    return f"{y}.reshape({tuple(outs[d] for d in perm)}).permute({inv})"
+
+
 def _pool(kind):
     def rule(graph, node, args):
         a = graph.attrs(node)
@@ -225,7 +253,7 @@ def _tile(graph, node, args):
 
 TORCH = {
     "Conv": _conv, "FusedConv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
-    "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Split": _split, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
+    "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Resize": _resize, "Split": _split, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
     "ReduceSum": _reduce("torch.sum"), "ReduceMean": _reduce("torch.mean"),
     "ReduceMax": _reduce("torch.amax"), "ReduceMin": _reduce("torch.amin"),
     "Softmax": _softmax(False), "LogSoftmax": _softmax(True), "LayerNormalization": _layernorm,
