@@ -1,5 +1,6 @@
 """Keras's metrics for `fit`/`evaluate`, computed from each batch's predictions (numpy), averaged
-over the samples of an epoch as Keras's `MeanMetricWrapper` does. "accuracy"/"acc" picks the
+over the samples of an epoch as Keras's `MeanMetricWrapper` does (precision and recall: ratios of
+counts summed over the epoch, as Keras's `Precision`/`Recall`). "accuracy"/"acc" picks the
 variant the loss implies, as Keras's `compile` does."""
 from __future__ import annotations
 
@@ -46,7 +47,19 @@ def mean_squared_error(y, p):
     return np.mean(np.square(p - y), axis=-1)
 
 
-FUNCTIONS = {f.__name__: f for f in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+def precision(y, p, threshold=0.5):
+    """(true positives, predicted positives): a ratio of sums over the epoch, as Keras's Precision."""
+    pred = p > threshold
+    return (pred & (y > 0.5)).astype(np.float64), pred.astype(np.float64)
+
+
+def recall(y, p, threshold=0.5):
+    """(true positives, actual positives), as Keras's Recall."""
+    actual = y > 0.5
+    return ((p > threshold) & actual).astype(np.float64), actual.astype(np.float64)
+
+
+FUNCTIONS = {f.__name__: f for f in (precision, recall, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                                      top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
                                      mean_absolute_error, mean_squared_error)}
 ALIASES = {"mae": "mean_absolute_error", "mse": "mean_squared_error", "top_k": "top_k_categorical_accuracy"}
@@ -75,6 +88,10 @@ class Mean:
         self.total, self.count = 0.0, 0
 
     def update(self, values, weight=None):
+        if isinstance(values, tuple):  # (numerators, denominators): a ratio of sums
+            self.total += float(np.sum(values[0]))
+            self.count += float(np.sum(values[1]))
+            return
         values = np.asarray(values, np.float64)
         if weight is None:
             self.total += float(values.sum())

@@ -270,3 +270,17 @@ def test_schedule_learning_rate():
     assert isinstance(m.learning_rate, optimizers.ExponentialDecay)
     with pytest.raises(GraphcError, match="schedule"):
         m.learning_rate = 0.1
+
+
+def test_binary_metrics_match_their_definitions():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 4)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    m = nn.Sequential([nn.Input((4,)), nn.Dense(1, activation="sigmoid")])
+    m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy", "precision", "recall"])
+    loss, acc, prec, rec = m.evaluate(x, y, batch_size=16)
+    pred = m.predict(x) > 0.5
+    truth = y > 0.5
+    assert acc == pytest.approx(np.mean(pred == truth))
+    assert prec == pytest.approx((pred & truth).sum() / pred.sum())
+    assert rec == pytest.approx((pred & truth).sum() / truth.sum())
