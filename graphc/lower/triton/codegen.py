@@ -387,21 +387,19 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
     """(source of the program module, names of the Constant nodes `forward` reads from `w`)."""
     g, blocks = graph, Blocks(interpret)
     host: dict = {}
-    body, kernels, weights = [], [], []
+    body, kernels = [], []
     in_names = []
-    for i, n in enumerate(g.inputs):
+    for n in g.inputs:
         host[(n, 0)] = f"in_{ident(n)}"
         in_names.append(host[(n, 0)])
     for c in g.constants():
         if g.readers(c) or g.is_output((c, 0)):
             host[(c, 0)] = f"w_{ident(c)}"
-    step_vars = []
     for s in sched.steps:
         host[(s.node, 0)] = f"v_{ident(s.node)}"
         if g.op(s.node) in fallback.MULTI_OUTPUT and s.kind == "fallback":
             for j in range(len(g.data(s.node)["outputs"])):
                 host[(s.node, j)] = f"v_{ident(s.node)}_{j}"
-        step_vars.append(host[(s.node, 0)])
     # liveness: the last step reading each host value; outputs live to the end
     last, outputs = {}, {v for _, v in g.outputs}
     for i, s in enumerate(sched.steps):

@@ -161,7 +161,8 @@ def schedule(graph) -> Schedule:
             realized.add(n)
         elif kinds[n] in ANCHORS and (rk != "pointwise" or not _epilogue_ok(graph, n, r)):
             realized.add(n)
-    # a kernel holds one anchor, reached from its root through an epilogue chain only
+    # a kernel holds one anchor, reached from its root through an epilogue chain only (so an
+    # anchor in another anchor's prologue, or a second one in an epilogue, is realized)
     while True:
         trees = {n: _tree(graph, n, realized) for n in order if n in realized and kinds[n] != "fallback"}
         extra = set()
@@ -176,7 +177,6 @@ def schedule(graph) -> Schedule:
                     keep = a
                 else:
                     extra.add(a)
-            # an anchor's prologue holds no other anchor
         if not extra:
             break
         realized |= extra
