@@ -7,8 +7,8 @@ is defined, since triton reads it when `@triton.jit` runs). Nothing silently run
 
 A `TritonExecutable` takes numpy arrays or torch tensors and returns the same kind. Each set of
 sizes of the symbolic dims gets its own program (graphc/lower/triton), written once to the
-disk cache and imported from there; `programs` holds them by sizes, `fallbacks` and
-`kernel_count` describe the last one built.
+disk cache and imported from there; `programs` holds them by sizes, `fallbacks`,
+`kernel_count` and `source` describe the last one built (before any call, the one at size 1).
 """
 from __future__ import annotations
 
@@ -121,9 +121,9 @@ class TritonExecutable(Executable):
         return self._program_info().source
 
     def _program_info(self):
-        if self._last is None:
-            raise BackendError(f"{self.label}: no program is built yet: its inputs have symbolic dims, so the "
-                               f"first call (or program(sizes)) builds one")
+        if self._last is None:  # symbolic dims and no call yet: describe the program at size 1
+            self._program({d: 1 for _, t in self.signature.inputs if isinstance(t, TensorType) and t.shape
+                           for d in t.shape if isinstance(d, str)})
         return self._last[0]
 
     def program(self, sizes: dict):

@@ -35,13 +35,12 @@ def mlp_graph():
 def test_a_specialization_per_batch_size_each_cached_on_disk():
     g = mlp_graph()
     exe, ref = graphc.compile(g, target="triton", interpret=True), graphc.compile(g)
-    assert exe.programs == {}  # symbolic batch: nothing is written before a size is seen
-    with pytest.raises(BackendError, match="symbolic"):
-        exe.fallbacks
+    assert exe.programs == {}  # symbolic batch: nothing is written before a size is seen...
+    assert exe.fallbacks == [] and exe.kernel_count == 3  # ...but asking describes the one at size 1
     for b in (1, 5, 1, 3):
         x = np.random.default_rng(b).standard_normal((b, 6)).astype(F32)
         assert_close(exe(x), ref(x), 1e-5)
-    assert sorted(exe.programs) == [(("batch", 1),), (("batch", 3),), (("batch", 5),)]
+    assert sorted(exe.programs) == [(("batch", 1),), (("batch", 3),), (("batch", 5),)]  # 1 built once
     files = sorted(p.name for p in cache_dir().glob("graphc_triton_*.py"))
     keys = {f"graphc_triton_{p.key}.py" for p, _, _ in exe.programs.values()}
     assert keys <= set(files) and len(keys) == 3
