@@ -6,6 +6,10 @@ from graphc.types import OpaqueType, TensorType
 from graphc.version import __version__
 
 
+_SUBPACKAGES = ("backends", "nn", "losses", "optimizers", "callbacks", "data", "evaluation", "autodiff",
+                "gradcheck")
+
+
 def __getattr__(name):  # the facade loads importers and runtime only when first used
     if name in ("load", "compile", "export", "optimize", "serve", "export_triton_repo"):
         from graphc import api
@@ -21,13 +25,13 @@ def __getattr__(name):  # the facade loads importers and runtime only when first
 
         spark.use_loader(api.load)
         return spark
-    if name == "backends":
-        import graphc.backends
+    if name in _SUBPACKAGES:  # graphc.optimizers.Adam(...) without importing graphc.optimizers first
+        import importlib
 
-        return graphc.backends
+        return importlib.import_module(f"graphc.{name}")
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
 __all__ = ["Graph", "TensorType", "OpaqueType", "TARGET_OPSET", "GraphcError", "GraphError",
            "InputError", "ModelFormatError", "ShapeError", "UnsupportedOpError", "BackendError",
-           "load", "compile", "export", "optimize", "serve", "export_triton_repo", "GraphModel", "backends", "spark"]
+           "load", "compile", "export", "optimize", "serve", "export_triton_repo", "GraphModel", "spark", *_SUBPACKAGES]

@@ -25,9 +25,11 @@ RNG = np.random.default_rng(0)
     ("glorot_uniform", np.sqrt(2 / (300 + 200))), ("glorot_normal", np.sqrt(2 / (300 + 200))),
     ("he_uniform", np.sqrt(2 / 300)), ("he_normal", np.sqrt(2 / 300)),
     ("lecun_uniform", np.sqrt(1 / 300)), ("lecun_normal", np.sqrt(1 / 300)),
-    ("random_normal", 0.05), ("random_uniform", 0.1 / np.sqrt(12)), ("truncated_normal", 0.05 * 0.8796)])
+    ("random_normal", 0.05), ("random_uniform", 0.1 / np.sqrt(12)), ("truncated_normal", 0.05 * 0.87962566103423978)])
 def test_random_initializers_have_keras_spread(name, std):
-    w = initializers.get(name)((300, 200))
+    init = initializers.get(name)
+    init.seed = 1234  # a fixed draw: the tolerances below hold for it (unseeded, one in a few hundred fails)
+    w = init((300, 200))
     assert w.dtype == np.float32 and abs(w.mean()) < 0.01 * max(std, 0.01) * 10
     assert abs(w.std() / std - 1) < 0.03
     if "uniform" in name:
