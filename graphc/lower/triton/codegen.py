@@ -17,7 +17,7 @@ import numpy as np
 from graphc.lower.triton import fallback
 from graphc.lower.triton.lowering import (INJECTIVE, POINTWISE, ZERO, NodeExpr, activation, activation_of,
                                           broadcast_index, channel_index, delinear, linear, literal,
-                                          reduce_axes, reduction_body, tl_dtype)
+                                          pad_params, reduce_axes, reduction_body, tl_dtype)
 from graphc.lower.triton.schedule import POOLS, Schedule
 
 HEADER = '''"""graphc Triton program for graph {name!r} (generated: edit the model, not this file).
@@ -109,6 +109,10 @@ class KernelWriter:
             out = self.load(v, index)
         elif self.g.op(node) in POOLS:
             out = self.pool(node, index)
+        elif self.g.op(node) == "Concat":
+            out = self.concat(node, index)
+        elif self.g.op(node) == "Pad":
+            out = self.pad(node, index)
         elif self.g.op(node) in INJECTIVE:
             out = self.value(self.g.input_values(node)[0], INJECTIVE[self.g.op(node)](self.g, node, index))
         else:
@@ -173,6 +177,67 @@ class KernelWriter:
         out = self.var()
         self.emit(f"{out} = {acc} / tl.maximum({cnt}, 1.0)  # {node}")
         return out
+
+    def guarded(self, v, index, cond, other):
+        """`v` at `index` where `cond` holds (its loads masked by it), `other` elsewhere."""
+        outer = self.guard
+        g = self.var("inb")
+        self.emit(f"{g} = {cond}")
+        self.guard = f"{outer} & {g}" if outer else g
+        x = self.value(v, index)
+        self.guard = outer
+        out = self.var()
+        self.emit(f"{out} = tl.where({g}, {x}, {other})")
+        return out
+
+    def concat(self, node, index):
+        """Concat at `index`: each input read under its own range of the axis."""
+        vals = self.g.input_values(node)
+        rank = len(index)
+        axis = int(self.g.attrs(node).get("axis", 0))
+        axis = axis + rank if axis < 0 else axis
+        c, deps = index[axis]
+        pieces, start = [], 0
+        for v in vals:
+            n = self.g.type_of(v).shape[axis]
+            if n:
+                pieces.append((v, start, n))
+            start += n
+        out = literal(0, self.g.type_of((node, 0)).dtype)
+        for v, start, n in reversed(pieces):  # the last piece needs no test of its own
+            idx = tuple(index[:axis]) + ((f"({c} - {start})" if start else c, deps),) + tuple(index[axis + 1:])
+            cond = f"({c} >= {start}) & ({c} < {start + n})" if deps else ("True" if start <= int(c) < start + n else "False")
+            if not deps:
+                if cond == "True":
+                    return self.value(v, idx)
+                continue
+            out = self.guarded(v, idx, cond, out)
+        return out
+
+    def pad(self, node, index):
+        """Pad at `index`: the input inside the border, the fill value outside."""
+        begins, _, fill = pad_params(self.g, node)
+        x = self.g.input_values(node)[0]
+        xs = self.g.type_of(x).shape
+        idx, conds = [], []
+        for d, (c, deps) in enumerate(index):
+            if not begins[d]:
+                idx.append((c, deps))
+                if xs[d] != self.g.type_of((node, 0)).shape[d] and deps:
+                    conds.append(f"({c} < {xs[d]})")
+                continue
+            e = f"({c} - {begins[d]})"
+            if not deps:  # a constant coordinate: inside or outside is known now
+                i = int(c) - begins[d]
+                if not 0 <= i < xs[d]:
+                    return literal(fill, self.g.type_of(x).dtype)
+                idx.append((str(i), deps))
+                continue
+            idx.append((e, deps))
+            conds.append(f"({e} >= 0) & ({e} < {xs[d]})")
+        if not conds:
+            return self.value(x, tuple(idx))
+        return self.guarded(x, tuple(idx), " & ".join(conds), literal(fill, self.g.type_of(x).dtype))
 
     def store(self, index, var):
         """Store `var` at `index` of the root's output through a pointer of the whole tile's shape

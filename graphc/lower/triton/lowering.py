@@ -330,6 +330,22 @@ def _gather(graph, node, index):
     return tuple(index[:axis]) + ((f"({expr} + {start})" if start else expr, d),) + tuple(index[axis + 1:])
 
 
+def pad_params(graph, node):
+    """(begins, ends, fill value) of a constant-mode Pad with constant pads and axes, else None."""
+    vals = graph.input_values(node)
+    mode = graph.attrs(node).get("mode", "constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    pads = graph.const_value(vals[1]) if len(vals) > 1 else None
+    if mode != "constant" or pads is None or (len(vals) > 3 and vals[3] is not None):
+        return None
+    if len(vals) > 2 and vals[2] is not None and graph.const_value(vals[2]) is None:
+        return None
+    fill = graph.const_value(vals[2]) if len(vals) > 2 and vals[2] is not None else None
+    rank = len(pads) // 2
+    return ([int(p) for p in pads[:rank]], [int(p) for p in pads[rank:]],
+            float(fill.reshape(-1)[0]) if fill is not None and fill.size else 0.0)
+
+
 RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 INJECTIVE = {**{op: _reshape for op in RESHAPES}, "Transpose": _transpose, "Expand": _expand, "Slice": _slice,
              "Gather": _gather}

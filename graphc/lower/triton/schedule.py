@@ -24,11 +24,15 @@ import numpy as np
 
 from graphc.lower.triton import fallback
 from graphc.lower.triton.lowering import (INJECTIVE, MAX_RBLOCK, POINTWISE, REDUCTIONS, RESHAPES,
-                                          activation_of, gather_progression, reduce_axes, slice_params)
+                                          activation_of, gather_progression, pad_params, reduce_axes,
+                                          slice_params)
 
 KERNEL_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
 ANCHORS = ("reduction", "matmul", "conv")
-POOLS = ("MaxPool", "AveragePool")  # a window unrolled inside the kernel that reads it
+# read their input at several guarded positions inside the kernel that reads them: a pooling
+# window unrolled, Concat's inputs each under its range, Pad's input inside the border
+POOLS = ("MaxPool", "AveragePool")
+GUARDED = POOLS + ("Concat", "Pad")
 
 
 @dataclass
@@ -112,6 +116,12 @@ def classify(graph, node) -> tuple[str, str]:
         if op in ("ArgMax", "ArgMin") and graph.attrs(node).get("select_last_index", 0):
             return "fallback", "select_last_index"
         return "reduction", ""
+    if op == "Concat":
+        return "pool", ""
+    if op == "Pad":
+        if pad_params(graph, node) is None:
+            return "fallback", "Pad other than constant mode with constant pads"
+        return "pool", ""
     if op in POOLS:
         a = graph.attrs(node)
         if graph.data(node)["outputs"][0].shape is None or len(d["outputs"]) > 1 or \
