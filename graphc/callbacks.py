@@ -148,7 +148,8 @@ class EarlyStopping(_Monitor):
 
 class ModelCheckpoint(_Monitor):
     """Write the weights (a `.npz` of `get_weights()`, or `model.save` where the model has one and
-    the path is not `.npz`) after each epoch, atomically: to a temporary file, then renamed."""
+    the path is not `.npz`; a resumable training checkpoint for a `.ckpt` path) after each epoch,
+    atomically: to a temporary file, then renamed."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
@@ -162,6 +163,9 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = current
         path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        if path.endswith(".ckpt") and hasattr(self.model, "save_checkpoint"):  # resumable (training/checkpoint.py)
+            self.model.save_checkpoint(path)
+            return
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         os.close(fd)

@@ -163,6 +163,13 @@ class GraphModel:
 
         return front.fit(self, x, y, **kwargs)
 
+    def save_checkpoint(self, path, normalizers=None) -> None:
+        """Weights, optimizer state, step, epoch, RNG state and normalizers in one file
+        (graphc/training/checkpoint.py; `graphc.training.load_checkpoint` resumes)."""
+        from graphc.training.checkpoint import save_checkpoint
+
+        save_checkpoint(self, path, normalizers)
+
     def evaluate(self, x=None, y=None, **kwargs):
         from graphc.training import front
 

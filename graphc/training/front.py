@@ -19,9 +19,8 @@ from graphc.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNa
 from graphc.errors import GraphcError
 from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
-from graphc.training import TRAINERS
 from graphc.training.metrics import Mean, resolve
-from graphc.training.step import TrainingError, is_schedule  # noqa: F401 (is_schedule: model.py)
+from graphc.training.step import TRAINERS, TrainingError, is_schedule  # noqa: F401 (is_schedule: model.py)
 
 EXECUTABLE_KEYS = ("target", "opt_level", "backend", "threads", "ort_level", "fallback", "portable")
 KERAS_IGNORED = ("weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
@@ -287,6 +286,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             if val is not None:
                 logs.update({f"val_{k}": v for k, v in evaluate(model, val, batch_size=batch_size,
                                                                   return_dict=True).items()})
+            model.epochs_done = epoch + 1  # what a checkpoint records as its epoch
             cbl.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break

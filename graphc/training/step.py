@@ -30,6 +30,10 @@ from graphc.types import TensorType
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
 
 
+# back end -> "module:class" of its trainer, imported only when a model first trains
+TRAINERS = {"ort": "graphc.runtime.train:Trainer"}
+
+
 class TrainingError(GraphcError):
     """A model, loss or data set that cannot be trained as asked."""
 

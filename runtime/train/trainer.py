@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import BackendError
 from graphc.optimizers import update_graph
-from graphc.training.step import TrainingError, build_train_step
+from graphc.training.step import RANDOM_OPS, TrainingError, build_train_step
 
 
 def _ort():
@@ -61,6 +61,7 @@ class Trainer:
         names = [i.name for i in self.session.get_inputs()]
         self._input_names = names
         self.step_count = 0
+        self.draws = []  # [batch size, runs] of the train step: what its random ops have drawn
         self.learning_rate = None if not self.spec.lr_input else float(optimizer.learning_rate)
         self.state = {s: _ov(a) for s, a in self.spec.state.items()}
         self._spare_state = {s: _ov(a) for s, a in self.spec.state.items()}
@@ -97,6 +98,10 @@ class Trainer:
 
     _dirty = False
 
+    def load_state(self, state: dict) -> None:
+        """Replace the optimizer state by {name: array} (a checkpoint's)."""
+        self.state = {s: _ov(state[s]) for s in self.state}
+
     def weights(self) -> dict:
         """{Variable name: a numpy copy} of the resident parameters."""
         return {n: v.numpy().copy() for n, v in self.params.items()}
@@ -112,6 +117,54 @@ class Trainer:
     def train_step(self, xs, ys, sws) -> tuple[float, list]:
         """One update on a batch; (loss, predictions per output)."""
         self._check_model()
+        sp, io = self._bind_step(xs, ys, sws)
+        try:
+            self.session.run_with_iobinding(io)
+        except Exception as e:
+            raise BackendError(f"train step of {sp.graph.name!r} failed in ONNX Runtime: "
+                               f"{str(e).splitlines()[0][:300]}") from None
+        self._drew(len(xs[0]) if xs else 0)
+        outs = io.get_outputs()
+        loss = float(outs[0].numpy())
+        preds = [v.numpy() for v in outs[len(outs) - len(sp.outputs):]]
+        if not np.isfinite(loss):
+            return loss, preds  # the caller stops; the parameters stay those before the step
+        for n in list(sp.params) + list(sp.updates):
+            self.params[n], self._spare[n] = self._spare[n], self.params[n]
+        self.state, self._spare_state = self._spare_state, self.state
+        self.step_count += 1
+        self._dirty = True
+        return loss, preds
+
+    # ---- random ops: ONNX Runtime advances a seeded op's generator on every run and offers no seek,
+    # so a resumed trainer replays the runs (their batch sizes) into the spare buffers
+    def _drew(self, batch: int) -> None:
+        if self.draws and self.draws[-1][0] == batch:
+            self.draws[-1][1] += 1
+        else:
+            self.draws.append([batch, 1])
+
+    @property
+    def has_random(self) -> bool:
+        return any(self.spec.graph.op(n) in RANDOM_OPS for n in self.spec.graph.nodes)
+
+    def replay_random(self, draws) -> None:
+        """Advance the random ops as `draws` ([batch size, runs] pairs) did; parameters stay."""
+        if not self.has_random:
+            self.draws = [list(d) for d in draws]
+            return
+        g = self.spec.graph
+        for batch, runs in draws:
+            xs = [np.zeros([d if isinstance(d, int) else batch for d in g.type_of((n, 0)).shape],
+                           g.type_of((n, 0)).dtype) for n in self.model.input_names]
+            ys = [np.zeros((batch,) + y.shape[1:], y.dtype) for y in self.labels_example]
+            sws = [np.ones(batch, np.float32) for _ in ys]
+            for _ in range(int(runs)):
+                _, io = self._bind_step(xs, ys, sws)
+                self.session.run_with_iobinding(io)  # into the spare buffers, which are not swapped
+                self._drew(batch)
+
+    def _bind_step(self, xs, ys, sws):
         sp, io = self.spec, self.session.io_binding()
         self._bind_data(io, xs, ys, sws)
         for n, v in self.params.items():
@@ -130,22 +183,7 @@ class Trainer:
             io.bind_ortvalue_output(out, self._spare[n])
         for o in sp.outputs:
             io.bind_output(f"pred:{o}", "cpu")
-        try:
-            self.session.run_with_iobinding(io)
-        except Exception as e:
-            raise BackendError(f"train step of {sp.graph.name!r} failed in ONNX Runtime: "
-                               f"{str(e).splitlines()[0][:300]}") from None
-        outs = io.get_outputs()
-        loss = float(outs[0].numpy())
-        preds = [v.numpy() for v in outs[len(outs) - len(sp.outputs):]]
-        if not np.isfinite(loss):
-            return loss, preds  # the caller stops; the parameters stay those before the step
-        for n in list(sp.params) + list(sp.updates):
-            self.params[n], self._spare[n] = self._spare[n], self.params[n]
-        self.state, self._spare_state = self._spare_state, self.state
-        self.step_count += 1
-        self._dirty = True
-        return loss, preds
+        return sp, io
 
     # ---- the two graphs apart -----------------------------------------------------------------
     def gradients(self, xs, ys, sws) -> tuple[float, dict]:
