@@ -7,6 +7,8 @@
   inputs and outputs onto a return type (columns.py);
 - `StandaloneCluster`: a real standalone master and workers on loopback, started and stopped
   by their PIDs, for tests and trials of `spark://` sessions and spark-submit (cluster.py);
+- `SparkTrainer(model, mode="accumulate", ...)`: data-parallel training, gradients summed on the
+  driver in partition order, the optimizer applied there (trainer.py);
 - the errors, all `graphc.GraphcError`s (errors.py);
 - for the Spark trainer (issue 11), not used by anything above: a graph broadcast once with its
   session built once per executor process (shipping.py), parameters as one flat float32 buffer
@@ -21,8 +23,9 @@ from graphc.runtime.spark.errors import (ColumnError, ModelFileError, SparkError
 from graphc.runtime.spark.inference import (PredictUDF, cache_info, predict, predict_batch_udf,  # noqa: F401
                                             use_loader)
 from graphc.runtime.spark.session import get_or_create, quiet_conf, session  # noqa: F401
+from graphc.runtime.spark.trainer import SparkTrainer  # noqa: F401
 
 
 __all__ = ["session", "get_or_create", "quiet_conf", "predict_batch_udf", "predict", "PredictUDF",
-           "cache_info", "use_loader", "StandaloneCluster", "SparkError", "SparkUnavailableError",
+           "cache_info", "use_loader", "SparkTrainer", "StandaloneCluster", "SparkError", "SparkUnavailableError",
            "ColumnError", "ModelFileError"]

@@ -1,0 +1,131 @@
+"""SparkTrainer in gradient-accumulation mode on a real local[2] Spark: equal to single-process
+training on the concatenated batch (divide mode vs the mean loss, sum mode vs a sum-reduction loss;
+SGD and Adam; full-batch and mini-batch iterations), timings recorded, bad input refused before any
+job.
+
+Why not bit-identical: the partitions sum their samples' gradients in float32 inside ONNX Runtime's
+kernels over THEIR rows, and the driver then adds the partition sums; the single process sums all
+rows in one kernel in another order (and through the fused train-step graph rather than the gradient
+and update graphs apart). Float addition is not associative, so the parameters agree to rounding
+(measured ~1e-7 relative), not to the bit; the tests hold them to 1e-6 relative."""
+import numpy as np
+import pytest
+
+from graphc import losses, nn, optimizers
+from graphc.errors import GraphcError
+from graphc.runtime.spark import SparkTrainer
+from graphc.runtime.spark.timing import IterationRecord
+
+SIZES = (24, 16, 24)  # unequal partitions: the sample count, not the partition count, divides
+
+
+def _model(weights=None):
+    m = nn.Sequential([nn.Input((5,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
+    if weights is not None:
+        m.set_weights(weights)
+    return m
+
+
+def _parts(seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in SIZES:
+        x = rng.normal(size=(n, 5)).astype(np.float32)
+        out.append((x, np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]))
+    return out
+
+
+def _rdd(spark, parts):
+    return spark.sparkContext.parallelize(parts, len(parts))  # one (x, y) batch per partition
+
+
+def _reference(weights, optimizer, loss, parts, batch, iterations):
+    """Single process: train_on_batch on iteration i's concatenated slices of every partition."""
+    m = _model(weights)
+    m.compile(optimizer=optimizer, loss=loss)
+    span = -(-max(SIZES) // batch) * batch
+    for i in range(iterations):
+        s = (i * batch) % span
+        x = np.concatenate([p[0][s:s + batch] for p in parts])
+        y = np.concatenate([p[1][s:s + batch] for p in parts])
+        m.train_on_batch(x, y)
+    return m.get_weights()
+
+
+def _close(got, want):
+    for g, w in zip(got, want):
+        scale = np.max(np.abs(w))
+        assert np.max(np.abs(g - w)) <= 1e-6 * scale, (np.max(np.abs(g - w)) / scale)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("divide", [True, False])
+def test_full_batch_accumulation_equals_one_process_on_the_concatenated_batch(spark, opt, divide):
+    # a summed gradient is 64x the mean one: SGD's step is scaled down to stay out of a chaotic regime
+    # where float rounding grows step by step
+    lr = 0.1 if divide else 0.1 / sum(SIZES)
+    make = (lambda: optimizers.SGD(learning_rate=lr)) if opt == "sgd" else \
+        (lambda: optimizers.Adam(learning_rate=0.01))
+    parts = _parts()
+    start = _model().get_weights()
+    m = _model(start)
+    m.compile(optimizer=make(), loss="categorical_crossentropy")
+    h = SparkTrainer(m, spark=spark, divide=divide).fit(_rdd(spark, parts), epochs=15)
+    ref_loss = "categorical_crossentropy" if divide else losses.CategoricalCrossentropy(reduction="sum")
+    want = _reference(start, make(), ref_loss, parts, max(SIZES), 15)
+    got = m.get_weights()
+    assert any(not np.allclose(g, s) for g, s in zip(got, start))  # it trained
+    _close(got, want)
+    assert len(h.history["loss"]) == 15 and len(h.records) == 15
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_mini_batches_per_worker_equal_one_process_and_record_the_time(spark):
+    parts = _parts(1)
+    start = _model().get_weights()
+    m = _model(start)
+    m.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy")
+    h = SparkTrainer(m, spark=spark, batch_size_per_worker=8).fit(_rdd(spark, parts), epochs=4)
+    # 3 iterations an epoch (the largest partition holds 24 = 3 x 8); the 16-sample one sits out the third
+    assert len(h.records) == 12 and len(h.history["loss"]) == 4
+    _close(m.get_weights(), _reference(start, optimizers.Adam(learning_rate=0.01), "categorical_crossentropy",
+                                       parts, 8, 12))
+    r = h.records[0]
+    assert isinstance(r, IterationRecord) and len(r.compute) == 3 and len(h.records[2].compute) == 2
+    assert r.bytes_out == 4 * (5 * 8 + 8 + 8 * 3 + 3) and r.bytes_in == 3 * r.bytes_out
+    assert set(r.phases) == {"serialize", "broadcast", "aggregate", "update"} and r.wall > 0
+    assert "12 iterations" in h.summary() and "Amdahl" in h.summary()
+
+
+def test_samples_as_elements_train_like_batches(spark):
+    parts = _parts(2)
+    start = _model().get_weights()
+    m = _model(start)
+    m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    samples = [[(x[i], y[i]) for i in range(len(x))] for x, y in parts]
+    rdd = spark.sparkContext.parallelize([s for p in samples for s in p], 1).coalesce(1)
+    SparkTrainer(m, spark=spark).fit(rdd, epochs=3)
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    _close(m.get_weights(), _reference(start, optimizers.SGD(learning_rate=0.1), "categorical_crossentropy",
+                                       [(x, y)], len(x), 3))
+
+
+def test_bad_input_is_refused_before_training(spark):
+    m = _model()
+    with pytest.raises(GraphcError, match="not compiled for training: call model.compile"):
+        SparkTrainer(m, spark=spark)
+    m.compile(optimizer="sgd", loss="mse")
+    before = m.get_weights()
+    with pytest.raises(GraphcError, match="mode 'average'"):
+        SparkTrainer(m, mode="average", spark=spark)
+    sc = spark.sparkContext
+    with pytest.raises(GraphcError, match="the data set is empty"):
+        SparkTrainer(m, spark=spark).fit(sc.parallelize([], 2))
+    x, y = _parts()[0]
+    with pytest.raises(GraphcError, match=r"partition\(s\) \[0\] of 2 hold no data; repartition"):
+        SparkTrainer(m, spark=spark).fit(sc.parallelize([(x, y)], 2))
+    with pytest.raises(GraphcError, match="give an RDD"):
+        SparkTrainer(m, spark=spark).fit((x, y))
+    for a, b in zip(m.get_weights(), before):  # nothing was applied
+        np.testing.assert_array_equal(a, b)
