@@ -286,3 +286,10 @@ def test_constant_pad_is_a_guarded_read(pads, value):
            g.add_constant(np.float32(value)))
     tri = run_case(g, [op(g, "Neg", p)], 1, opt_level="O0")
     assert tri.fallbacks == []
+
+
+def test_a_broadcast_operand_read_by_two_concat_pieces_is_read_under_each_guard():
+    # b's index does not involve the concat axis: a read under one piece's guard is not the other's
+    g, (x, y, b) = graph((2, 3, 4), (2, 2, 4), (4,))
+    cat = op(g, "Concat", op(g, "Mul", x, b), op(g, "Add", y, b), axis=1)
+    run_case(g, [op(g, "Tanh", cat)], 1, opt_level="O0")

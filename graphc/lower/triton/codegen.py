@@ -101,7 +101,8 @@ class KernelWriter:
 
     def value(self, v, index):
         """The variable holding value `v` at `index` (coordinates of `v`'s shape)."""
-        key = (v, tuple(c for c, _ in index))
+        # a value read under a guard has zeros where the guard fails: it is only reused under the same one
+        key = (v, tuple(c for c, _ in index)) + ((self.guard,) if self.guard else ())
         if key in self.memo:
             return self.memo[key]
         node = v[0]
