@@ -100,7 +100,8 @@ def test_transformer_encoder_block_from_graphc_nn():
                                   "attention_dot", "bench_transformer_block", "bench_small_cnn", "cropping2d",
                                   "depthwise_conv2d", "conv2d_groups", "dense_3d_input", "struct_two_in_two_out",
                                   "lstm", "gru", "activations_all", "upsampling1d", "upsampling2d_bilinear",
-                                  "center_crop", "zeropadding2d", "concatenate_axis1", "gru_backwards"])
+                                  "center_crop", "zeropadding2d", "concatenate_axis1", "gru_backwards",
+                                  "conv1d_transpose", "conv2d_transpose_dilation"])
 def test_keras_fixtures(name):
     model = graphc.load(FIXTURES / "keras" / f"{name}.keras")
     data = np.load(FIXTURES / "keras" / f"{name}.npz")

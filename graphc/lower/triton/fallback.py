@@ -78,15 +78,21 @@ def _torch_activation(name, x, params):
 
 
 def _conv_transpose(graph, node, args):
+    """torch's conv_transpose without padding, then ONNX's pads cropped (they may differ per side)."""
     a = graph.attrs(node)
     spatial = len(graph.type_of(graph.input_values(node)[1]).shape) - 2
     pads = list(a.get("pads", [0] * (2 * spatial)))
-    if a.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or pads[:spatial] != pads[spatial:] or "output_shape" in a:
-        raise KeyError("ConvTranspose pads")
-    return (f"F.conv_transpose{spatial}d({args[0]}, {args[1]}, {args[2] if len(args) > 2 and args[2] else 'None'}, "
-            f"stride={_ints(a.get('strides', [1] * spatial))}, padding={tuple(pads[:spatial])}, "
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or "output_shape" in a:
+        raise KeyError("ConvTranspose auto_pad/output_shape")
+    expr = (f"F.conv_transpose{spatial}d({args[0]}, {args[1]}, {args[2] if len(args) > 2 and args[2] else 'None'}, "
+            f"stride={_ints(a.get('strides', [1] * spatial))}, "
             f"output_padding={_ints(a.get('output_padding', [0] * spatial))}, groups={int(a.get('group', 1))}, "
             f"dilation={_ints(a.get('dilations', [1] * spatial))})")
+    if not any(pads):
+        return expr
+    out = graph.type_of((node, 0)).shape[2:]
+    crop = ", ".join(f"{pads[i]}:{pads[i] + out[i]}" for i in range(spatial))
+    return f"{expr}[:, :, {crop}]"
 
 
 def _constant_of_shape(graph, node, args):
