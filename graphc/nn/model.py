@@ -219,6 +219,12 @@ class Model(Layer, GraphModel):
             print_fn(text)
         return text
 
+    def save(self, filepath) -> None:
+        """Keras's `model.save`: a Keras 3 `.keras` file that real Keras loads (graphc/lower/keras.py)."""
+        from graphc.lower.keras import save_keras
+
+        save_keras(self, filepath)
+
     def get_weights(self) -> list:
         self.sync_weights()  # a trainer's resident parameters first
         return super().get_weights()
