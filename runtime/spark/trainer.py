@@ -1,7 +1,7 @@
 """`SparkTrainer`: data-parallel training on Spark with driver-side gradient accumulation (issue 11,
 items 1-2: DL4J's `ACCUM_GRADIENT` / `DIVIDE_ACCUM_GRADIENT`).
 
-Once per `fit`: the data (an RDD of `(x, y)` numpy batches or samples) is stacked into one array
+Once per `fit`: the data (an RDD of `(x, y)` numpy batches or samples, or a DataFrame) is stacked into one array
 set per partition and cached on the executors; the gradient graph (`build_train_step(fused=False)`)
 is built with each loss's reduction set to "sum", so a partition's gradient is the SUM of its
 samples' gradients whatever the compiled reduction, and shipped once as ONNX bytes (its session is
@@ -14,7 +14,12 @@ driver adds the buffers in partition order (a fixed order, so a run repeats bit 
 by the total sample count (`divide=True`: the gradient of the mean loss over the concatenated batch)
 or not (`divide=False`: of the summed loss), and applies the optimizer through the model's own
 `Trainer.apply_gradients` (its state lives on the driver). A partition whose slice is empty in an
-iteration contributes nothing. Weight penalties (regularizers) and activity losses would be counted
+iteration contributes nothing. State updates (BatchNormalization's moving statistics) become the
+sample-weighted mean of the partitions' new values: exact for the moving mean (the weighted mean of
+the batch means is the concatenated batch's mean), while the moving variance gets the mean of the
+partitions' variances (without the spread of their means), as DL4J's averaging did. A DataFrame
+(feature column(s) of arrays or ML vectors, a label column; `features_col`, `label_col`) is read
+as an RDD of samples. Weight penalties (regularizers) and activity losses would be counted
 once per partition, so a model with them is refused rather than trained differently.
 """
 from __future__ import annotations
@@ -47,12 +52,26 @@ def _stack(ranks_x, ranks_y):
             if len(x) != len(ranks_x) or len(y) != len(ranks_y):
                 raise SparkError(f"partition {index}: an element has {len(x)} input and {len(y)} label arrays; "
                                  f"the model has {len(ranks_x)} inputs and {len(ranks_y)} outputs")
-            x = [a if a.ndim == r else a[None] for a, r in zip(x, ranks_x)]  # a sample becomes a batch of 1
-            y = [a if a.ndim == r else a[None] for a, r in zip(y, ranks_y)]
+            if x[0].ndim != ranks_x[0]:  # a sample (the inputs tell: labels may have any rank) is a batch of 1
+                x, y = [a[None] for a in x], [a[None] for a in y]
             xs = [[a] for a in x] if xs is None else [p + [a] for p, a in zip(xs, x)]
             ys = [[a] for a in y] if ys is None else [p + [a] for p, a in zip(ys, y)]
         if xs is not None:
             yield index, [np.concatenate(p) for p in xs], [np.concatenate(p) for p in ys]
+    return run
+
+
+def _row_to_sample(feature_cols, label_col, shapes):
+    """DataFrame row -> (inputs, label) numpy sample: arrays or ML vectors reshaped to the inputs."""
+    def run(row):
+        xs = []
+        for c, shape in zip(feature_cols, shapes):
+            v = row[c]
+            v = v.toArray() if hasattr(v, "toArray") else v
+            xs.append(np.asarray(v, np.float32).reshape(shape))
+        y = np.asarray(row[label_col])
+        y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
+        return xs, y
     return run
 
 
@@ -61,8 +80,9 @@ def _describe(part):
     return index, len(xs[0]), [(a.dtype.str, a.shape[1:]) for a in xs], [(a.dtype.str, a.shape[1:]) for a in ys]
 
 
-def _gradient_task(shipped, params_bc, layout, glayout, input_names, label_names, start, stop):
-    """Partition function of one iteration: (index, n, summed loss, summed gradients, compute s)."""
+def _gradient_task(shipped, params_bc, layout, glayout, ulayout, input_names, label_names, start, stop):
+    """Partition function of one iteration: (index, n, summed loss, summed gradients, n x the state
+    updates (BatchNormalization's moving statistics), compute s)."""
     def run(parts):
         for index, xs, ys in parts:
             t0 = time.perf_counter()
@@ -78,7 +98,8 @@ def _gradient_task(shipped, params_bc, layout, glayout, input_names, label_names
             wanted = set(exe.input_names)
             out = exe.run(**{k: v for k, v in feed.items() if k in wanted})
             grads = glayout.flatten({g: out[f"grad:{g}"] for g in glayout.names})
-            yield index, n, float(out["loss"]), grads, time.perf_counter() - t0
+            updates = ulayout.flatten({u: out[f"update:{u}"] for u in ulayout.names}) * np.float32(n)
+            yield index, n, float(out["loss"]), grads, updates, time.perf_counter() - t0
     return run
 
 
@@ -91,7 +112,8 @@ class SparkTrainer:
     default one pass over the largest partition."""
 
     def __init__(self, model, mode: str = "accumulate", spark=None, batch_size_per_worker: int | None = None,
-                 divide: bool = True, iterations_per_epoch: int | None = None, threads: int = 1):
+                 divide: bool = True, iterations_per_epoch: int | None = None, threads: int = 1,
+                 features_col="features", label_col: str = "label"):
         if mode not in MODES:
             raise SparkError(f"SparkTrainer mode {mode!r}: the modes are {list(MODES)}")
         if batch_size_per_worker is not None and int(batch_size_per_worker) < 1:
@@ -103,6 +125,8 @@ class SparkTrainer:
         self.model, self.mode, self.spark = model, mode, spark
         self.batch_size_per_worker, self.divide = batch_size_per_worker, bool(divide)
         self.iterations_per_epoch, self.threads = iterations_per_epoch, threads
+        self.features_cols = [features_col] if isinstance(features_col, str) else list(features_col)
+        self.label_col = label_col
         self.records: list[IterationRecord] = []
 
     def _session(self):
@@ -121,10 +145,37 @@ class SparkTrainer:
         ranks_y = [len(g.type_of(v).shape) for n, v in g.outputs if n in self.model.output_names]
         return ranks_x, ranks_y
 
+    def _rows(self, df):
+        """A DataFrame (feature column(s) of arrays or ML vectors, one label column) as an RDD of samples."""
+        from graphc.model import graph_of
+        from graphc.runtime.spark.errors import ColumnError
+
+        if len(self.model.output_names) != 1:
+            raise ColumnError(f"model {self.model.name!r} has {len(self.model.output_names)} outputs; a DataFrame "
+                              f"gives one label column: give an RDD of (x, [y, ...]) instead")
+        names = self.model.input_names
+        missing = [c for c in self.features_cols + [self.label_col] if c not in df.columns]
+        if missing or len(self.features_cols) != len(names):
+            raise ColumnError(f"SparkTrainer.fit: DataFrame columns {df.columns}; the model's inputs {names} need "
+                              f"{len(names)} feature column(s) and a label column (features_col=, label_col=); "
+                              + (f"missing {missing}" if missing else f"got features_col={self.features_cols}"))
+        g = graph_of(self.model)
+        shapes = []
+        for n in names:
+            shape = g.type_of((n, 0)).shape[1:]
+            if not all(isinstance(d, int) for d in shape):
+                raise ColumnError(f"input {n!r} has symbolic dims {list(shape)} past the batch; give an RDD of "
+                                  f"(x, y) arrays instead")
+            shapes.append(shape)
+        return df.select(*self.features_cols, self.label_col).rdd.map(
+            _row_to_sample(self.features_cols, self.label_col, shapes))
+
     def _prepare(self, data):
+        if hasattr(data, "columns") and hasattr(data, "rdd"):
+            data = self._rows(data)
         if not hasattr(data, "mapPartitionsWithIndex"):
             raise SparkError(f"SparkTrainer.fit: data is a {type(data).__name__}; give an RDD of (x, y) numpy "
-                             f"batches or samples")
+                             f"batches or samples, or a DataFrame")
         ranks_x, ranks_y = self._ranks()
         parts = data.mapPartitionsWithIndex(_stack(ranks_x, ranks_y)).cache()
         described = sorted(parts.map(_describe).collect())  # also fills the cache on the executors
@@ -179,6 +230,7 @@ class SparkTrainer:
         names = spec.params + spec.frozen
         layout = Layout.of({n: tr.params[n].numpy() for n in names})
         glayout = Layout.of({n: tr.params[n].numpy() for n in spec.params})
+        ulayout = Layout.of({n: tr.params[n].numpy() for n in spec.updates})
         b = self.batch_size_per_worker or max(sizes)
         per_epoch = self.iterations_per_epoch or math.ceil(max(sizes) / b)
         label_names = spec.outputs
@@ -199,14 +251,16 @@ class SparkTrainer:
                     with watch.phase("broadcast"):
                         bc = spark.sparkContext.broadcast(buf)
                     rec.bytes_out = buf.nbytes
-                    task = _gradient_task(shipped, bc, layout, glayout, self.model.input_names, label_names,
+                    task = _gradient_task(shipped, bc, layout, glayout, ulayout, self.model.input_names, label_names,
                                           start, start + b)
                     results = sorted(parts.mapPartitions(task).collect(), key=lambda r: r[0])
                     with watch.phase("aggregate"):
                         total = np.zeros(glayout.size, np.float32)
+                        moving = np.zeros(ulayout.size, np.float32)
                         count, loss = 0, 0.0
-                        for _, n, part_loss, g, seconds in results:  # fixed order: partition index
+                        for _, n, part_loss, g, u, seconds in results:  # fixed order: partition index
                             total += g
+                            moving += u
                             count += n
                             loss += part_loss
                             rec.compute.append(seconds)
@@ -217,6 +271,9 @@ class SparkTrainer:
                     if count:
                         with watch.phase("update"):
                             tr.apply_gradients(glayout.unflatten(total))
+                            moving /= np.float32(count)
+                            for name, value in ulayout.unflatten(moving).items():
+                                tr.params[name].update_inplace(np.ascontiguousarray(value))
                         losses += loss
                         seen += count
                     rec.wall = time.perf_counter() - t0

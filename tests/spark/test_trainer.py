@@ -129,3 +129,58 @@ def test_bad_input_is_refused_before_training(spark):
         SparkTrainer(m, spark=spark).fit((x, y))
     for a, b in zip(m.get_weights(), before):  # nothing was applied
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_dataframe_of_array_or_vector_features_trains_like_its_rows(spark):
+    from pyspark.ml.linalg import Vectors
+
+    x, y = _parts(3)[0]
+    start = _model().get_weights()
+    m = _model(start)
+    m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    labels = np.argmax(y, -1)
+    rows = [(Vectors.dense(x[i].tolist()), x[i].tolist(), int(labels[i])) for i in range(len(x))]
+    df = spark.createDataFrame(rows, ["vec", "arr", "cls"]).coalesce(1)
+    SparkTrainer(m, spark=spark, features_col="vec", label_col="cls").fit(df, epochs=3)
+    ref = _model(start)
+    ref.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    for _ in range(3):
+        ref.train_on_batch(x, labels)
+    _close(m.get_weights(), ref.get_weights())
+    m2 = _model(start)
+    m2.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    SparkTrainer(m2, spark=spark, features_col="arr", label_col="cls").fit(df, epochs=3)
+    _close(m2.get_weights(), ref.get_weights())
+    with pytest.raises(GraphcError, match=r"missing \['pixels'\]"):
+        SparkTrainer(m2, spark=spark, features_col="pixels", label_col="cls").fit(df)
+
+
+def test_moving_statistics_are_the_sample_weighted_mean_of_the_partitions(spark):
+    def bn_model(weights=None):
+        m = nn.Sequential([nn.Input((5,)), nn.Dense(6), nn.BatchNormalization(momentum=0.5),
+                           nn.Dense(3, activation="softmax")])
+        if weights is not None:
+            m.set_weights(weights)
+        m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+        return m
+
+    parts = _parts(4)
+    start = bn_model().get_weights()
+    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    ref = bn_model(start)
+    ref.train_on_batch(x, y)
+    def stats(m):
+        m.get_weights()  # written back from the trainer
+        layer = next(layer for layer in m.layers if isinstance(layer, nn.BatchNormalization))
+        return layer.moving_mean.value, layer.moving_variance.value
+
+    # one partition: the same step as one process, moving variance included
+    one = bn_model(start)
+    SparkTrainer(one, spark=spark).fit(_rdd(spark, [(x, y)]), epochs=1)
+    _close(one.get_weights(), ref.get_weights())
+    # three partitions: each normalizes by its own batch statistics (so the other weights differ, as
+    # in DL4J); the moving mean after the first step is still the whole batch's
+    three = bn_model(start)
+    SparkTrainer(three, spark=spark).fit(_rdd(spark, parts), epochs=1)
+    _close([stats(three)[0]], [stats(ref)[0]])
+    assert not np.allclose(stats(three)[0], 0) and not np.allclose(stats(three)[1], 1)  # both moved
