@@ -67,7 +67,7 @@ def test_resume_is_bit_identical(tmp_path, name):
         assert np.array_equal(a, b)
 
 
-def test_dropout_replay_matters(tmp_path):
+def test_dropout_replay_matters(tmp_path, monkeypatch):
     """Without replaying the random ops the resumed run differs: the test above is not vacuous."""
     opt = OPTIMIZERS["sgd_momentum"]
     x, y = _data()
@@ -83,12 +83,8 @@ def test_dropout_replay_matters(tmp_path):
     fresh = _model(opt)
     from graphc.runtime.train.trainer import Trainer
 
-    original = Trainer.replay_random
-    Trainer.replay_random = lambda self, draws: None
-    try:
-        load_checkpoint(fresh, path)
-    finally:
-        Trainer.replay_random = original
+    monkeypatch.setattr(Trainer, "replay_random", lambda self, draws: None)  # masks start over
+    load_checkpoint(fresh, path)
     for xb, yb in batches[4:]:
         fresh.train_on_batch(xb, yb)
     assert any(not np.array_equal(a, b) for a, b in zip(ref.get_weights(), fresh.get_weights()))
