@@ -225,6 +225,7 @@ class SparkTrainer:
         ydesc = described[0][3]
         labels = [np.zeros((1,) + tuple(shape), np.dtype(dt)) for dt, shape in ydesc]
         tr = trainer(self.model, labels)  # optimizer state lives here, on the driver
+        tr._check_model()  # weights set on the model since its last step are the ones to broadcast
         spec = self._grad_step(labels)
         shipped = ship_graph(spark, spec.graph, threads=self.threads)
         names = spec.params + spec.frozen
@@ -264,7 +265,7 @@ class SparkTrainer:
                             count += n
                             loss += part_loss
                             rec.compute.append(seconds)
-                            rec.bytes_in += g.nbytes
+                            rec.bytes_in += g.nbytes + u.nbytes
                         if self.divide and count:
                             total /= np.float32(count)
                     bc.unpersist()

@@ -184,3 +184,15 @@ def test_moving_statistics_are_the_sample_weighted_mean_of_the_partitions(spark)
     SparkTrainer(three, spark=spark).fit(_rdd(spark, parts), epochs=1)
     _close([stats(three)[0]], [stats(ref)[0]])
     assert not np.allclose(stats(three)[0], 0) and not np.allclose(stats(three)[1], 1)  # both moved
+
+
+def test_weights_set_after_training_are_the_ones_spark_starts_from(spark):
+    parts = _parts(5)
+    m = _model()
+    m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    m.train_on_batch(*parts[0])  # the model's trainer now holds other parameters
+    start = _model().get_weights()
+    m.set_weights(start)
+    SparkTrainer(m, spark=spark).fit(_rdd(spark, parts), epochs=2)
+    _close(m.get_weights(), _reference(start, optimizers.SGD(learning_rate=0.1), "categorical_crossentropy",
+                                       parts, max(SIZES), 2))
