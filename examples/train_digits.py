@@ -118,7 +118,7 @@ def main(argv=None) -> float:
     pred = model.predict(xt)
     accuracy = float(np.mean(np.argmax(pred, -1) == np.argmax(yt, -1)))
     print(f"test accuracy {accuracy:.4f} after {args.epochs} epochs in {seconds:.1f} s "
-          f"(graphc {graphc.__version__ if hasattr(graphc, '__version__') else ''})".replace(" ()", ""))
+          f"(graphc {getattr(graphc, '__version__', '?')})")
     print(Evaluation(labels=names).eval(yt, pred).stats())
     how = plot_history(os.path.join(args.out, "history.png"), history.history)
     model.save_checkpoint(os.path.join(args.out, "digits.ckpt"), normalizers=scaler)
