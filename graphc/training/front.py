@@ -77,6 +77,16 @@ def compile(model, optimizer="rmsprop", loss=None, metrics=None, loss_weights=No
 
 def _config(model) -> TrainingConfig:
     cfg = model.__dict__.get("_training")
+    saved = model.__dict__.get("saved_compile_config")
+    if cfg is None and saved is not None and saved.get("loss") is not None:
+        # a .keras file's compile_config, as Keras's load_model compiles (no loss: never compiled)
+        try:
+            compile(model, optimizer=saved.get("optimizer") or "rmsprop", loss=saved.get("loss"),
+                    metrics=saved.get("metrics"), loss_weights=saved.get("loss_weights"))
+        except GraphcError as e:
+            raise TrainingError(f"model {model.name!r}: its file's compile_config cannot be used ({e}); "
+                                f"call model.compile(optimizer=..., loss=...)") from None
+        cfg = model.__dict__.get("_training")
     if cfg is None:
         raise TrainingError(f"model {model.name!r} is not compiled for training: call "
                             f"model.compile(optimizer=..., loss=...) first")

@@ -37,6 +37,10 @@ def load(path, weights=None):
     if head.startswith(b"PK"):
         config, wfile, meta = archive.read_keras_archive(path)
         model = _build(config, where, _is_keras2(meta.get("keras_version")))
+        # what Keras's `compile` was given when the file was saved: `fit` uses it when the user
+        # does not call `compile` (as keras.saving.load_model does)
+        if isinstance(config.get("compile_config"), dict):
+            model.saved_compile_config = config["compile_config"]
         if wfile is None:
             raise ModelFormatError(f"{path}: archive has no model.weights.h5")
         with h5safe.reading(where):
