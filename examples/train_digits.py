@@ -4,7 +4,7 @@ DL4J-style evaluation statistics, and write the history plot (`history.png`) and
 training checkpoint (`digits.ckpt`) into `--out`.
 
     python examples/train_digits.py                 # 15 epochs, ~99 % test accuracy in well under a minute
-    python examples/train_digits.py --epochs 2 --out /tmp/digits
+    python examples/train_digits.py --epochs 2 --out digits_out
 
 The plot uses matplotlib when it is installed; without it a plain raster PNG is written with zlib.
 """
