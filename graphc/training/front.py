@@ -19,7 +19,7 @@ from graphc.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNa
 from graphc.errors import GraphcError
 from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
-from graphc.training.metrics import Mean, resolve
+from graphc.training.metrics import Mean, resolve, tracker_for
 from graphc.training.step import TRAINERS, TrainingError, is_schedule  # noqa: F401 (is_schedule: model.py)
 
 EXECUTABLE_KEYS = ("target", "opt_level", "backend", "threads", "ort_level", "fallback", "portable")
@@ -217,7 +217,7 @@ def _metric_logs(cfg, model, trackers, ys, preds):
     for (o, ms), y, p in zip(zip(model.output_names, cfg.metrics), ys, preds):
         for name, fn in ms:
             key = name if len(model.output_names) == 1 else f"{o}_{name}"
-            trackers.setdefault(key, Mean()).update(fn(y, p))
+            trackers.setdefault(key, tracker_for(fn)).update(fn(y, p))
 
 
 def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
