@@ -1,7 +1,9 @@
 """Training checkpoints: one `.npz` file (a zip of arrays, read without pickle) holding what a run needs
 to go on exactly where it stopped: the weights, the optimizer state, the step and epoch, the trainer's
-seed and what its random ops have drawn (so Dropout masks continue), the learning rate, and fitted
-normalizers. Resuming into a fresh model object gives bit-identical parameters to a run never stopped.
+seed and what its random ops have drawn (so Dropout masks continue), fit's shuffle seed (each epoch's
+order is drawn from it and the epoch's number, so the epochs after a resume shuffle as they would have),
+the learning rate, and fitted normalizers. Resuming into a fresh model object gives bit-identical
+parameters to a run never stopped.
 
 Weights are keyed by their place in the model's weight list (Keras's order), not by layer name: a
 model built again gets new layer names. Optimizer state is keyed by that place too, plus its slot.
@@ -50,7 +52,8 @@ def save_checkpoint(model, path, normalizers=None, epoch=None) -> None:
     arrays = {f"weight:{i}": np.asarray(g.attrs(n)["value"]) for i, n in enumerate(names)}
     meta = {"format": FORMAT, "model": model.name, "weights": len(names),
             "epoch": int(epoch if epoch is not None else model.__dict__.get("epochs_done", 0)),
-            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {}}
+            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {},
+            "shuffle_seed": model.__dict__.get("shuffle_seed")}
     if t is not None:
         for s, v in t.state.items():
             arrays[f"state:{_key(names, s)}"] = v.numpy().copy()
@@ -104,6 +107,8 @@ def load_checkpoint(model, path) -> dict:
             model.graph.attrs(n)["value"] = v.copy()
         model.weights_changed()
     model.epochs_done = meta["epoch"]
+    if meta.get("shuffle_seed") is not None:  # fit shuffles epoch e by (this seed, e): resuming goes on in order
+        model.shuffle_seed = int(meta["shuffle_seed"])
     if meta["labels"] is not None:
         cfg = _config(model)
         cfg.trainer = None

@@ -245,6 +245,17 @@ def _result(logs, return_dict):
     return vals[0] if len(vals) == 1 else vals
 
 
+def shuffle_seed(model, seed=None) -> int:
+    """The seed of `fit`'s shuffling: `seed` when given, else the model's (from an earlier fit or a
+    checkpoint), else a fresh one; kept on the model so that a checkpoint records it."""
+    if seed is None:
+        seed = model.__dict__.get("shuffle_seed")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+    model.shuffle_seed = int(seed)
+    return model.shuffle_seed
+
+
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, seed=None, **kwargs) -> History:
@@ -267,7 +278,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         cbs.insert(0, ProgbarLogger(verbose))
     # History last, as Keras adds it: it records what the other callbacks put into the logs
     cbl = CallbackList(cbs + [history], model, {"epochs": epochs, "steps": steps, "verbose": verbose})
-    rng = np.random.default_rng(seed)
+    order_seed = shuffle_seed(model, seed)
     model.stop_training = False
     cbl.on_train_begin()
     logs = {}
@@ -276,6 +287,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             cbl.on_epoch_begin(epoch)
             loss_mean, trackers = Mean(), {}
             seen = 0
+            # each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as one never stopped
+            rng = np.random.default_rng([order_seed, epoch])
             for i, (xs, ys, sws) in enumerate(data.batches(batch_size, shuffle, rng)):
                 seen += 1
                 loss, preds = trainer(model, ys).train_step(xs, ys, sws)

@@ -125,3 +125,27 @@ def test_bad_checkpoints(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(TrainingError, match="not a graphc checkpoint"):
         load_checkpoint(m, junk)
+
+
+def test_fit_resume_with_shuffle(tmp_path):
+    """fit(shuffle=True): 4 epochs straight equal 2, a checkpoint, then 2 more in a fresh model: the
+    checkpoint carries the shuffle seed and each epoch's order follows from it and the epoch."""
+    opt = OPTIMIZERS["sgd_momentum"]
+    x, y = _data()
+    ref, first, unshuffled = _model(opt), _model(opt), _model(opt)
+    for m in (first, unshuffled):
+        m.set_weights(ref.get_weights())
+    ref.fit(x, y, batch_size=20, epochs=4, shuffle=True, seed=11, verbose=0)
+    unshuffled.fit(x, y, batch_size=20, epochs=4, shuffle=False, verbose=0)
+    path = tmp_path / "epoch{epoch}.ckpt"
+    first.fit(x, y, batch_size=20, epochs=2, shuffle=True, seed=11, verbose=0, callbacks=[ModelCheckpoint(path)])
+    fresh, reseeded = _model(opt), _model(opt)
+    info = load_checkpoint(fresh, tmp_path / "epoch2.ckpt")
+    fresh.fit(x, y, batch_size=20, epochs=4, initial_epoch=info["epoch"], shuffle=True, verbose=0)  # seed from the file
+    for a, b in zip(ref.get_weights(), fresh.get_weights()):
+        assert np.array_equal(a, b)
+    # not vacuous: the shuffle changes the result, and so does resuming with another seed
+    assert any(not np.array_equal(a, b) for a, b in zip(ref.get_weights(), unshuffled.get_weights()))
+    load_checkpoint(reseeded, tmp_path / "epoch2.ckpt")
+    reseeded.fit(x, y, batch_size=20, epochs=4, initial_epoch=2, shuffle=True, seed=12, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(ref.get_weights(), reseeded.get_weights()))
