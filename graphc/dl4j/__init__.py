@@ -1,0 +1,12 @@
+"""graphc's Deeplearning4j front door: DL4J's configuration builders, layers and networks in Python
+spelling, compiled onto graphc.nn and graphc's trainer (docs: the module docstrings of builder.py,
+conf.py, multilayer.py)."""
+from graphc.dl4j.builder import Buildable, ConfigError
+from graphc.dl4j.dataset import DataSet
+from graphc.dl4j.distributions import GaussianDistribution, NormalDistribution, UniformDistribution
+from graphc.dl4j.enums import (Activation, BackpropType, ConvolutionMode, GradientNormalization, LearningRatePolicy,
+                               LossFunction, OptimizationAlgorithm, PoolingType, Updater, WeightInit)
+from graphc.dl4j.input_type import (CnnToFeedForwardPreProcessor, ConvolutionLayerSetup,
+                                    FeedForwardToCnnPreProcessor, InputType, RnnToFeedForwardPreProcessor)
+from graphc.dl4j.layers.base import LayerConf
+from graphc.dl4j.layers import DenseLayer, FeedForwardLayerConf, LossLayer, OutputLayer

@@ -1,0 +1,167 @@
+"""DL4J's configuration enums by DL4J's names, and what each means in graphc.
+
+`Updater` is graphc.optimizers' (DL4J's updater rules), `LossFunction` graphc.losses' (DL4J's loss
+math). `Activation` values are DL4J's lower-case names; `nn_activation` gives the graphc.nn
+activation for one (DL4J's LeakyReLU slope is 0.01, not Keras's 0.3/0.2, so it is a layer).
+`WeightInit` members map to Keras initializers with DL4J's variances (`initializer`).
+"""
+from __future__ import annotations
+
+import enum
+
+from graphc.dl4j.builder import ConfigError, enum_coercer
+from graphc.losses import LossFunction
+from graphc.optimizers.dl4j_updaters import Updater
+
+
+class OptimizationAlgorithm(enum.Enum):
+    STOCHASTIC_GRADIENT_DESCENT = "sgd"
+    LINE_GRADIENT_DESCENT = "line_gd"
+    CONJUGATE_GRADIENT = "cg"
+    LBFGS = "lbfgs"
+
+
+class BackpropType(enum.Enum):
+    STANDARD = "Standard"
+    TRUNCATED_BPTT = "TruncatedBPTT"
+
+
+class GradientNormalization(enum.Enum):
+    """Values: graphc.optimizers.clipping's mode names."""
+    NONE = "None"
+    RENORMALIZE_L2_PER_LAYER = "RenormalizeL2PerLayer"
+    RENORMALIZE_L2_PER_PARAM_TYPE = "RenormalizeL2PerParamType"
+    CLIP_ELEMENT_WISE_ABSOLUTE_VALUE = "ClipElementWiseAbsoluteValue"
+    CLIP_L2_PER_LAYER = "ClipL2PerLayer"
+    CLIP_L2_PER_PARAM_TYPE = "ClipL2PerParamType"
+
+
+class PoolingType(enum.Enum):
+    MAX = "max"
+    AVG = "avg"
+    SUM = "sum"
+    PNORM = "pnorm"
+
+
+class ConvolutionMode(enum.Enum):
+    STRICT = "strict"     # the sizes must divide exactly (DL4J's default)
+    TRUNCATE = "truncate"  # valid padding, the remainder dropped
+    SAME = "same"
+
+
+class LearningRatePolicy(enum.Enum):
+    NONE = "None"
+    EXPONENTIAL = "Exponential"
+    INVERSE = "Inverse"
+    POLY = "Poly"
+    STEP = "Step"
+    SCHEDULE = "Schedule"
+
+
+class WeightInit(enum.Enum):
+    DISTRIBUTION = "distribution"
+    ZERO = "zero"
+    ONES = "ones"
+    NORMAL = "normal"
+    UNIFORM = "uniform"
+    SIGMOID_UNIFORM = "sigmoid_uniform"
+    XAVIER = "xavier"
+    XAVIER_UNIFORM = "xavier_uniform"
+    XAVIER_FAN_IN = "xavier_fan_in"
+    XAVIER_LEGACY = "xavier_legacy"
+    RELU = "relu"
+    RELU_UNIFORM = "relu_uniform"
+    LECUN_NORMAL = "lecun_normal"
+    LECUN_UNIFORM = "lecun_uniform"
+
+
+class Activation(enum.Enum):
+    IDENTITY = "identity"
+    RELU = "relu"
+    LEAKYRELU = "leakyrelu"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    SOFTMAX = "softmax"
+    SOFTPLUS = "softplus"
+    SOFTSIGN = "softsign"
+    ELU = "elu"
+    SELU = "selu"
+    HARDSIGMOID = "hardsigmoid"
+    HARDTANH = "hardtanh"
+    SWISH = "swish"
+    CUBE = "cube"
+
+
+# DL4J name -> graphc.nn activation name
+_NN_ACTIVATION = {"identity": "linear", "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax",
+                  "softplus": "softplus", "softsign": "softsign", "elu": "elu", "selu": "selu",
+                  "hardsigmoid": "hard_sigmoid_tf_keras", "hardtanh": "hard_tanh", "swish": "silu"}
+
+activation_coercer = enum_coercer(Activation, {"linear": Activation.IDENTITY, "leaky_relu": Activation.LEAKYRELU,
+                                               "hard_sigmoid": Activation.HARDSIGMOID,
+                                               "hard_tanh": Activation.HARDTANH, "silu": Activation.SWISH})
+weight_init_coercer = enum_coercer(WeightInit)
+updater_coercer = enum_coercer(Updater)
+loss_coercer = enum_coercer(LossFunction)
+gradient_normalization_coercer = enum_coercer(GradientNormalization)
+pooling_coercer = enum_coercer(PoolingType)
+convolution_mode_coercer = enum_coercer(ConvolutionMode)
+optimization_algo_coercer = enum_coercer(OptimizationAlgorithm)
+backprop_type_coercer = enum_coercer(BackpropType)
+lr_policy_coercer = enum_coercer(LearningRatePolicy)
+
+
+def nn_activation(act, where: str = ""):
+    """(graphc.nn activation name, extra layer or None) for a DL4J activation: LEAKYRELU and CUBE are a
+    linear activation followed by a layer."""
+    act = activation_coercer(act or Activation.IDENTITY)
+    if act is Activation.LEAKYRELU:
+        from graphc.nn import LeakyReLU
+
+        return "linear", LeakyReLU(negative_slope=0.01)
+    if act is Activation.CUBE:
+        from graphc.dl4j.layers.base import Cube
+
+        return "linear", Cube()
+    if act.value not in _NN_ACTIVATION:
+        raise ConfigError(f"{where}: activation {act.name} has no graphc form; use one of {sorted(_NN_ACTIVATION)}")
+    return _NN_ACTIVATION[act.value], None
+
+
+# WeightInit -> (VarianceScaling scale, mode, distribution) with DL4J's variances
+_SCALING = {
+    WeightInit.NORMAL: (1.0, "fan_in", "normal"),            # N(0, 1/fanIn)
+    WeightInit.LECUN_NORMAL: (1.0, "fan_in", "normal"),
+    WeightInit.XAVIER_FAN_IN: (1.0, "fan_in", "normal"),
+    WeightInit.UNIFORM: (1.0 / 3.0, "fan_in", "uniform"),    # U(-1/sqrt(fanIn), 1/sqrt(fanIn))
+    WeightInit.LECUN_UNIFORM: (3.0, "fan_in", "uniform"),    # U(-3/sqrt(fanIn), 3/sqrt(fanIn))
+    WeightInit.XAVIER: (1.0, "fan_avg", "normal"),           # N(0, 2/(fanIn+fanOut))
+    WeightInit.XAVIER_UNIFORM: (1.0, "fan_avg", "uniform"),  # U(-sqrt(6/(in+out)), sqrt(6/(in+out)))
+    WeightInit.XAVIER_LEGACY: (0.5, "fan_avg", "normal"),    # N(0, 1/(fanIn+fanOut))
+    WeightInit.SIGMOID_UNIFORM: (16.0, "fan_avg", "uniform"),  # 4 * XAVIER_UNIFORM's range
+    WeightInit.RELU: (2.0, "fan_in", "normal"),              # N(0, 2/fanIn)
+    WeightInit.RELU_UNIFORM: (2.0, "fan_in", "uniform"),     # U(-sqrt(6/fanIn), sqrt(6/fanIn))
+}
+
+
+def initializer(weight_init, dist=None, seed=None, where: str = ""):
+    """The graphc.nn (Keras) initializer for a DL4J WeightInit (and its Distribution)."""
+    from graphc.nn import initializers as I
+
+    wi = weight_init_coercer(weight_init or WeightInit.XAVIER)
+    if wi is WeightInit.ZERO:
+        return I.Zeros()
+    if wi is WeightInit.ONES:
+        return I.Ones()
+    if wi is WeightInit.DISTRIBUTION:
+        if dist is None:
+            raise ConfigError(f"{where}: weight_init DISTRIBUTION needs .dist(NormalDistribution(...) or "
+                              f"UniformDistribution(...))")
+        return dist.initializer(seed)
+    scale, mode, distribution = _SCALING[wi]
+    return I.VarianceScaling(scale, mode, distribution, seed=seed)
+
+
+__all__ = ["Activation", "BackpropType", "ConvolutionMode", "GradientNormalization", "LearningRatePolicy",
+           "LossFunction", "OptimizationAlgorithm", "PoolingType", "Updater", "WeightInit", "initializer",
+           "nn_activation"]
