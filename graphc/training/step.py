@@ -7,7 +7,11 @@ Inputs, in this order: the model's inputs; `y:<output>` and `sample_weight:<outp
 statistics), `state:<name>` (optimizer state, `init_state`'s names), `step` (int64) and, for a
 constant learning rate, `learning_rate` (float32).
 Outputs: `loss`, then `new_param:<var>`, `new_state:<name>`, `update:<var>` (BatchNormalization's
-moving statistics), `pred:<output>` (for the metrics).
+moving statistics), `carry:<output>`, `pred:<output>` (for the metrics).
+
+`carried`: model outputs that take no label and no loss but come back from every step (`carry:`),
+for a caller that feeds them to the next step as inputs: a recurrent layer's final states in
+truncated BPTT. Fed back as plain inputs, they are constants of that step: no gradient crosses.
 
 Randomness (Dropout, noise layers) is ONNX's Random*Like ops; each one that has no seed of its own
 gets one from `seed` and its place among them, so a trainer built afresh replays the same masks, step by
@@ -48,6 +52,7 @@ class TrainStep:
     updates: dict = field(default_factory=dict)     # Variable name -> its `update:` output
     outputs: list = field(default_factory=list)     # model output names
     lr_input: bool = True
+    carried: list = field(default_factory=list)     # model outputs returned as `carry:<name>`
 
 
 def training_graph(model) -> Graph:
@@ -93,9 +98,10 @@ def seed_random_ops(g: Graph, seed: int) -> None:
 
 
 def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fused: bool = True,
-                     seed: int = 0) -> TrainStep:
+                     seed: int = 0, carried=()) -> TrainStep:
     """The train step of `model` for `loss` (one Loss per output) and `optimizer`; `labels`: one
-    example label array per output (its dtype and trailing shape type the `y:` inputs)."""
+    example label array per output (its dtype and trailing shape type the `y:` inputs); `carried`:
+    names of model outputs returned unchanged instead of trained (see the module docstring)."""
     from graphc.losses import combine
 
     g = training_graph(model)
@@ -104,7 +110,12 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     own_outputs = [n for n, _ in outputs if n not in g.meta.get("updates", {}) and n not in g.meta.get("losses", [])]
     updates = g.meta.get("updates", {})
     activity = [v for n, v in outputs if n in g.meta.get("losses", [])]
-    model_outputs = [(n, v) for n, v in outputs if n in own_outputs]
+    unknown = [n for n in carried if n not in own_outputs]
+    if unknown:
+        raise TrainingError(f"carried outputs {unknown} are not outputs of model "
+                            f"{getattr(model, 'name', g.name)!r} {own_outputs}")
+    carry = [(n, v) for n, v in outputs if n in carried]
+    model_outputs = [(n, v) for n, v in outputs if n in own_outputs and n not in carried]
     if len(labels) != len(model_outputs):
         raise TrainingError(f"model {getattr(model, 'name', g.name)!r} has {len(model_outputs)} output(s) "
                             f"{[n for n, _ in model_outputs]}; give one label array for each, got {len(labels)}")
@@ -168,6 +179,8 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     by_name = dict(kept)
     for var, out_name in var_of_update.items():
         _out(g, f"update:{var}", by_name[out_name])
+    for name, v in carry:
+        _out(g, f"carry:{name}", v)
     for name, v in model_outputs:
         _out(g, f"pred:{name}", v)
     from graphc.passes.dce import DeadCodeElimination
@@ -176,7 +189,8 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     g.inputs = [n for n in g.inputs if n in g]
     g.verify()
     return TrainStep(g, params, [n for n in frozen if n in g], values, state,
-                     {v: f"update:{v}" for v in var_of_update}, [n for n, _ in model_outputs], lr_input)
+                     {v: f"update:{v}" for v in var_of_update}, [n for n, _ in model_outputs], lr_input,
+                     [n for n, _ in carry])
 
 
 def is_schedule(optimizer) -> bool:

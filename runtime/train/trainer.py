@@ -7,6 +7,9 @@ no parameter through numpy. The model's `Weight`s are written only by `sync()` (
 `get_weights`, on a checkpoint), which then tells the model its weights changed. Weights the model
 changed meanwhile (`set_weights`) are read again before the next step; the optimizer state stays.
 
+A model built with `carried` outputs (a recurrent layer's final states, for truncated BPTT) returns
+them from every step in `last_carried` ({output name: array}).
+
 The gradient graph and the update graph also run apart (`gradients`, `apply_gradients`), for a
 trainer that sums gradients elsewhere before applying them (Spark's driver).
 """
@@ -51,10 +54,11 @@ def _ov(a: np.ndarray):
 class Trainer:
     """Trains `model` (a graphc model) with `loss` (one per output), `optimizer`, on ONNX Runtime."""
 
-    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None, seed=0):
+    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None, seed=0, carried=()):
         self.model, self.loss, self.optimizer, self.loss_weights = model, loss, optimizer, loss_weights
-        self.seed = seed
-        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights, seed=seed)
+        self.seed, self.carried = seed, tuple(carried)
+        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights, seed=seed, carried=self.carried)
+        self.last_carried: dict = {}
         self.labels_example = labels
         self.session = _session(self.spec.graph, threads)
         self.threads = threads
@@ -127,6 +131,8 @@ class Trainer:
         outs = io.get_outputs()
         loss = float(outs[0].numpy())
         preds = [v.numpy() for v in outs[len(outs) - len(sp.outputs):]]
+        first = len(outs) - len(sp.outputs) - len(sp.carried)
+        self.last_carried = {n: outs[first + i].numpy() for i, n in enumerate(sp.carried)}
         if not np.isfinite(loss):
             return loss, preds  # the caller stops; the parameters stay those before the step
         for n in list(sp.params) + list(sp.updates):
@@ -181,6 +187,8 @@ class Trainer:
             io.bind_ortvalue_output(f"new_state:{s}", self._spare_state[s])
         for n, out in sp.updates.items():
             io.bind_ortvalue_output(out, self._spare[n])
+        for o in list(sp.carried):
+            io.bind_output(f"carry:{o}", "cpu")
         for o in sp.outputs:
             io.bind_output(f"pred:{o}", "cpu")
         return sp, io
@@ -191,7 +199,7 @@ class Trainer:
         self._check_model()
         if self._grad is None:
             g = build_train_step(self.model, self.loss, self.optimizer, self.labels_example, self.loss_weights,
-                                 fused=False, seed=self.seed)
+                                 fused=False, seed=self.seed, carried=self.carried)
             self._grad = (g, _session(g.graph, self.threads))
         spec, sess = self._grad
         names = {i.name for i in sess.get_inputs()}

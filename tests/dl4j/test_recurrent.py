@@ -98,3 +98,22 @@ def test_graves_lstm_gradient_check_includes_peepholes():
     outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {g.inputs[0]: x})))
     rec = next(v for k, v in outs.items() if k.endswith("recurrent_kernel"))
     assert rec.shape == (4, 19) and np.all(np.abs(rec[:, 16:]).sum(0) > 1e-6)
+
+
+def test_trainer_returns_carried_states_without_labels():
+    """Carried outputs (final states) need no label, add no loss and come back from each step."""
+    from graphc import losses, optimizers
+    from graphc.runtime.train import Trainer
+
+    x, h0, c0 = nn.Input((4, 2)), nn.Input((3,)), nn.Input((3,))
+    y, h, c = GravesLSTM(3, return_sequences=True, return_state=True)(x, initial_state=[h0, c0])
+    m = nn.Model([x, h0, c0], [nn.Dense(2)(y), h, c])
+    names = m.output_names
+    xs, hs, cs = (RNG.standard_normal(s).astype(np.float32) for s in ((5, 4, 2), (5, 3), (5, 3)))
+    labels = RNG.standard_normal((5, 4, 2)).astype(np.float32)
+    _, want_h, want_c = m.predict([xs, hs, cs])  # the states at the weights before the step
+    t = Trainer(m, [losses.get("mse")], optimizers.get("sgd"), [labels], carried=names[1:])
+    loss, preds = t.train_step([xs, hs, cs], [labels], [np.ones(5, np.float32)])
+    assert np.isfinite(loss) and len(preds) == 1 and preds[0].shape == (5, 4, 2)
+    np.testing.assert_allclose(t.last_carried[names[1]], want_h, atol=1e-6)
+    np.testing.assert_allclose(t.last_carried[names[2]], want_c, atol=1e-6)
