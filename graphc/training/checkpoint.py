@@ -39,9 +39,11 @@ def _key(names: list[str], state_name: str) -> str:
     return f"g/{state_name}"
 
 
-def save_checkpoint(model, path, normalizers=None, epoch=None) -> None:
+def save_checkpoint(model, path, normalizers=None, epoch=None, extra=None) -> None:
     """Write `model`'s training state to `path` (`.npz`). `normalizers`: a Normalizer or {name:
-    Normalizer} fitted for this model (also taken from `model.normalizers` when set)."""
+    Normalizer} fitted for this model (also taken from `model.normalizers` when set). `extra`: a
+    JSON-able dict the caller's loop needs to resume (the Spark trainer's iteration), given back by
+    `load_checkpoint`."""
     from graphc.training.front import sync
 
     sync(model)
@@ -52,7 +54,7 @@ def save_checkpoint(model, path, normalizers=None, epoch=None) -> None:
     arrays = {f"weight:{i}": np.asarray(g.attrs(n)["value"]) for i, n in enumerate(names)}
     meta = {"format": FORMAT, "model": model.name, "weights": len(names),
             "epoch": int(epoch if epoch is not None else model.__dict__.get("epochs_done", 0)),
-            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {},
+            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {}, "extra": extra or {},
             "shuffle_seed": model.__dict__.get("shuffle_seed")}
     if t is not None:
         for s, v in t.state.items():
@@ -120,7 +122,7 @@ def load_checkpoint(model, path) -> dict:
         if meta["seed"] != t.seed:
             raise TrainingError(f"{path}: saved with trainer seed {meta['seed']}, this trainer's is {t.seed}")
         t.replay_random(meta["draws"])
-    return {"epoch": meta["epoch"], "step": meta["step"],
+    return {"epoch": meta["epoch"], "step": meta["step"], "extra": meta.get("extra", {}),
             "normalizers": {k: from_dict(d) for k, d in meta["normalizers"].items()}}
 
 

@@ -28,6 +28,15 @@ class ModelFileError(SparkError, ModelFormatError):
     """A model file that an executor (or the driver) cannot find or read."""
 
 
+def job_failed(e: BaseException, what: str) -> SparkError:
+    """The error for a training job that failed for good: Spark's reason, and what the model holds."""
+    lines = str(e).strip().splitlines()
+    reason = next((ln for ln in lines if "Error" in ln or "Exception" in ln), lines[0] if lines else type(e).__name__)
+    return SparkError(f"{what} failed ({reason.strip()[:400]}); the model keeps the parameters of the last complete "
+                      f"iteration. Spark retries a failed task up to spark.task.maxFailures times (in local mode: a "
+                      f"master like local[2,4])")
+
+
 def require_pyspark(what: str = "graphc.spark"):
     """The pyspark package, or SparkUnavailableError saying how to install it."""
     try:

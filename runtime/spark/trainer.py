@@ -1,31 +1,48 @@
-"""`SparkTrainer`: data-parallel training on Spark with driver-side gradient accumulation (issue 11,
-items 1-2: DL4J's `ACCUM_GRADIENT` / `DIVIDE_ACCUM_GRADIENT`).
+"""`SparkTrainer`: data-parallel training on Spark (issue 11): driver-side gradient accumulation
+(DL4J's `ACCUM_GRADIENT` / `DIVIDE_ACCUM_GRADIENT`) and parameter averaging (DL4J's
+`ParameterAveragingTrainingMaster`).
 
 Once per `fit`: the data (an RDD of `(x, y)` numpy batches or samples, or a DataFrame) is stacked into one array
-set per partition and cached on the executors; the gradient graph (`build_train_step(fused=False)`)
-is built with each loss's reduction set to "sum", so a partition's gradient is the SUM of its
-samples' gradients whatever the compiled reduction, and shipped once as ONNX bytes (its session is
-built once per executor process, shipping.py).
+set per partition and cached on the executors; the graph the workers run is shipped once as ONNX bytes
+(its session is built once per executor process, shipping.py); parameters travel as one flat
+float32 buffer (params.py). What a task computes is in work.py; how a round reaches the tasks is
+the transport: a Spark job per iteration (jobs.py) for the seed's full-batch step, and for
+mini-batches ONE job spanning all iterations, its tasks looping on a driver-side socket (loop.py).
+`transport="jobs" | "socket"` chooses one by hand; both give the same bits.
 
-Per iteration (one Spark job): the driver broadcasts the parameters as one flat float32 buffer
-(params.py); partition p runs the gradient graph on its slice `[i*b, (i+1)*b)` of its data and
-returns (p, sample count, summed loss, summed gradients as one flat buffer, compute seconds); the
-driver adds the buffers in partition order (a fixed order, so a run repeats bit for bit), divides
-by the total sample count (`divide=True`: the gradient of the mean loss over the concatenated batch)
-or not (`divide=False`: of the summed loss), and applies the optimizer through the model's own
-`Trainer.apply_gradients` (its state lives on the driver). A partition whose slice is empty in an
-iteration contributes nothing. State updates (BatchNormalization's moving statistics) become the
-sample-weighted mean of the partitions' new values: exact for the moving mean (the weighted mean of
-the batch means is the concatenated batch's mean), while the moving variance gets the mean of the
-partitions' variances (without the spread of their means), as DL4J's averaging did. A DataFrame
-(feature column(s) of arrays or ML vectors, a label column; `features_col`, `label_col`) is read
-as an RDD of samples. Weight penalties (regularizers) and activity losses would be counted
-once per partition, so a model with them is refused rather than trained differently.
+`mode="accumulate"`: the gradient graph (`build_train_step(fused=False)`) is built with each loss's
+reduction set to "sum", so a partition's gradient is the SUM of its samples' gradients whatever the
+compiled reduction. Per iteration partition p computes it on its slice `[i*b, (i+1)*b)` at the
+broadcast parameters; the driver adds the buffers in partition order (a fixed order, so a run repeats
+bit for bit), divides by the total sample count (`divide=True`: the gradient of the mean loss over the
+concatenated batch) or not (`divide=False`: of the summed loss), and applies the optimizer through the
+model's own `Trainer.apply_gradients` (its state lives on the driver). A partition whose slice is
+empty in an iteration contributes nothing. State updates (BatchNormalization's moving statistics)
+become the sample-weighted mean of the partitions' new values: exact for the moving mean, while the
+moving variance gets the mean of the partitions' variances (without the spread of their means), as
+DL4J's averaging did. Weight penalties (regularizers) and activity losses would be counted once per
+partition, so a model with them is refused rather than trained differently.
+
+`mode="average"`: per round the driver sends the parameters AND the updater state; each partition
+runs `averaging_frequency` local steps of the compiled (fused) train step on its next slices of
+`batch_size_per_worker` samples, and returns its parameters and updater state; the driver averages
+both, weighted by the samples each partition trained on (equal partitions: DL4J's plain mean), in
+partition order, and the optimizer's step count advances by `averaging_frequency`.
+
+Faults: Spark retries a failed task (`spark.task.maxFailures`); a round's result is only used whole,
+so the retry gives the fault-free parameters. `checkpoint=path, checkpoint_every=N` writes a driver
+checkpoint (graphc.training.checkpoint: weights, updater state, step, the trainer's seed and random
+draws, and the Spark iteration) every N iterations; `fit(..., resume=True)` goes on from it to the
+same final parameters. The workers' own random ops (Dropout) draw per executor process and are not
+part of that promise. A DataFrame (feature column(s) of arrays or ML vectors, a label column;
+`features_col`, `label_col`) is read as an RDD of samples.
 """
 from __future__ import annotations
 
 import copy
 import math
+import os
+import re
 import time
 
 import numpy as np
@@ -35,7 +52,8 @@ from graphc.runtime.spark.errors import SparkError, require_pyspark
 from graphc.runtime.spark.params import Layout
 from graphc.runtime.spark.timing import IterationRecord, Stopwatch, summary
 
-MODES = ("accumulate",)
+MODES = ("accumulate", "average")
+TRANSPORTS = ("auto", "jobs", "socket")
 
 
 def _as_list(v) -> list:
@@ -80,54 +98,67 @@ def _describe(part):
     return index, len(xs[0]), [(a.dtype.str, a.shape[1:]) for a in xs], [(a.dtype.str, a.shape[1:]) for a in ys]
 
 
-def _gradient_task(shipped, params_bc, layout, glayout, ulayout, input_names, label_names, start, stop):
-    """Partition function of one iteration: (index, n, summed loss, summed gradients, n x the state
-    updates (BatchNormalization's moving statistics), compute s)."""
-    def run(parts):
-        for index, xs, ys in parts:
-            t0 = time.perf_counter()
-            n = len(xs[0][start:stop])
-            if n == 0:
-                continue
-            exe = shipped.executable()
-            feed = dict(layout.unflatten(params_bc.value))
-            feed.update({k: a[start:stop] for k, a in zip(input_names, xs)})
-            for name, y in zip(label_names, ys):
-                feed[f"y:{name}"] = y[start:stop]
-                feed[f"sample_weight:{name}"] = np.ones(n, np.float32)
-            wanted = set(exe.input_names)
-            out = exe.run(**{k: v for k, v in feed.items() if k in wanted})
-            grads = glayout.flatten({g: out[f"grad:{g}"] for g in glayout.names})
-            updates = ulayout.flatten({u: out[f"update:{u}"] for u in ulayout.names}) * np.float32(n)
-            yield index, n, float(out["loss"]), grads, updates, time.perf_counter() - t0
-    return run
+def task_slots(sc) -> int:
+    """How many tasks the cluster runs at once (the socket loop needs all its tasks running)."""
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", sc.master)
+    if m:
+        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1) or 1)
+    try:  # registered executors' cores / spark.task.cpus
+        jsc = sc._jsc.sc()
+        return max(1, int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile())))
+    except Exception:  # noqa: BLE001 - an older Spark without it: its default parallelism
+        return max(1, sc.defaultParallelism)
 
 
 class SparkTrainer:
     """Trains a compiled graphc model (`model.compile(optimizer=..., loss=...)`) on Spark.
 
-    `mode="accumulate"`: driver-side gradient accumulation; `batch_size_per_worker` samples per
-    partition per iteration (None: the whole partition, the seed's full-batch step); `divide`:
-    mean over the samples of all partitions (True) or their sum (False); `iterations_per_epoch`:
-    default one pass over the largest partition."""
+    `mode="accumulate"`: driver-side gradient accumulation; `divide`: mean over the samples of all
+    partitions (True) or their sum (False). `mode="average"`: parameter averaging every
+    `averaging_frequency` local steps. Both: `batch_size_per_worker` samples per partition per step
+    (None: the whole partition, the seed's full-batch step); `iterations_per_epoch` (rounds in
+    average mode): default one pass over the largest partition. `transport`: "auto" (a job per
+    iteration for accumulate on whole partitions, else the socket loop), "jobs" or "socket";
+    `workers`: tasks of the socket loop (default: the cluster's task slots, at most one per
+    partition); `timeout`: seconds the driver waits for a round (and a task for the driver).
+    `checkpoint`, `checkpoint_every`: a driver checkpoint every N iterations; `fault`: an injected
+    fault (faults.FailOnce), for tests."""
 
     def __init__(self, model, mode: str = "accumulate", spark=None, batch_size_per_worker: int | None = None,
                  divide: bool = True, iterations_per_epoch: int | None = None, threads: int = 1,
-                 features_col="features", label_col: str = "label"):
+                 features_col="features", label_col: str = "label", averaging_frequency: int = 1,
+                 transport: str = "auto", workers: int | None = None, timeout: float = 300.0,
+                 checkpoint=None, checkpoint_every: int | None = None, fault=None):
         if mode not in MODES:
             raise SparkError(f"SparkTrainer mode {mode!r}: the modes are {list(MODES)}")
-        if batch_size_per_worker is not None and int(batch_size_per_worker) < 1:
-            raise SparkError(f"batch_size_per_worker={batch_size_per_worker}: give a positive sample count or None "
-                             f"(the whole partition)")
+        if transport not in TRANSPORTS:
+            raise SparkError(f"SparkTrainer transport {transport!r}: choose one of {list(TRANSPORTS)}")
+        for name, v in (("batch_size_per_worker", batch_size_per_worker), ("workers", workers),
+                        ("checkpoint_every", checkpoint_every), ("iterations_per_epoch", iterations_per_epoch)):
+            if v is not None and int(v) < 1:
+                raise SparkError(f"{name}={v}: give a positive count or None (the default)")
+        if int(averaging_frequency) < 1:
+            raise SparkError(f"averaging_frequency={averaging_frequency}: give the number of local steps "
+                             f"between averagings, 1 or more")
+        if checkpoint_every is not None and checkpoint is None:
+            raise SparkError("checkpoint_every needs checkpoint=<path of the .npz file to write>")
+        if not timeout or timeout <= 0:
+            raise SparkError(f"timeout={timeout}: give the seconds to wait for a round, more than 0")
         from graphc.training.front import _config
 
         self.config = _config(model)  # a model without optimizer or loss fails here, before any job
         self.model, self.mode, self.spark = model, mode, spark
         self.batch_size_per_worker, self.divide = batch_size_per_worker, bool(divide)
         self.iterations_per_epoch, self.threads = iterations_per_epoch, threads
+        self.averaging_frequency = int(averaging_frequency) if mode == "average" else 1
+        if transport == "auto":
+            transport = "jobs" if mode == "accumulate" and batch_size_per_worker is None else "socket"
+        self.transport, self.workers, self.timeout = transport, workers, float(timeout)
+        self.checkpoint, self.checkpoint_every, self.fault = checkpoint, checkpoint_every, fault
         self.features_cols = [features_col] if isinstance(features_col, str) else list(features_col)
         self.label_col = label_col
         self.records: list[IterationRecord] = []
+        self.loop = None  # the last fit's transport (its `hellos` list the task attempts that connected)
 
     def _session(self):
         require_pyspark("graphc.spark.SparkTrainer")
@@ -213,82 +244,142 @@ class SparkTrainer:
                              f"gradient accumulation would count once per partition; remove them to train on Spark")
         return spec
 
-    def fit(self, data, epochs: int = 1, verbose: int = 0) -> History:
-        """Train for `epochs` passes; the model then holds the trained weights. Returns a History with
-        `history["loss"]` per epoch, `records` (one `IterationRecord` per iteration) and `summary()`."""
+    def _work(self, spark, tr, labels):
+        """(the executors' work, the flat layout of the payload, of one result, the shipped graph)."""
         from graphc.runtime.spark.shipping import ship_graph
+        from graphc.runtime.spark.work import AveragingWork, GradientWork
+
+        names = lambda spec: spec.params + spec.frozen  # noqa: E731
+        if self.mode == "accumulate":
+            spec = self._grad_step(labels)
+            shipped = ship_graph(spark, spec.graph, threads=self.threads)
+            layout = Layout.of({n: tr.params[n].numpy() for n in names(spec)})
+            glayout = Layout.of({n: tr.params[n].numpy() for n in spec.params})
+            ulayout = Layout.of({n: tr.params[n].numpy() for n in spec.updates})
+            work = GradientWork(shipped, layout, glayout, ulayout, tuple(self.model.input_names),
+                                tuple(spec.outputs), self.fault)
+            return work, [layout], glayout.size + ulayout.size, shipped
+        from graphc.passes import optimize_for_inference
+
+        spec = tr.spec  # the model's own fused train step, as one process runs it
+        shipped = ship_graph(spark, optimize_for_inference(spec.graph, "O2"), threads=self.threads)
+        layout = Layout.of({n: tr.params[n].numpy() for n in names(spec)})
+        slayout = Layout.of({s: v.numpy() for s, v in tr.state.items()})
+        work = AveragingWork(shipped, layout, slayout, tuple(spec.params), dict(spec.updates),
+                             tuple(self.model.input_names), tuple(spec.outputs), spec.lr_input, self.fault)
+        return work, [layout, slayout], layout.size + slayout.size, shipped
+
+    def _transport(self, spark, parts, work, result_size):
+        from graphc.runtime.spark.jobs import JobRounds
+        from graphc.runtime.spark.loop import SocketLoop
+
+        if self.transport == "jobs":
+            return JobRounds(spark, parts, work)
+        tasks = min(parts.getNumPartitions(), self.workers or task_slots(spark.sparkContext))
+        loop_parts = parts.coalesce(tasks) if tasks < parts.getNumPartitions() else parts
+        return SocketLoop(spark, loop_parts, loop_parts.getNumPartitions(), work, result_size, self.timeout)
+
+    def _apply(self, tr, work, results, watch):
+        """Add (accumulate) or average (average) the round's results in partition order and apply
+        them; (samples, summed loss)."""
+        count, loss = 0, 0.0
+        with watch.phase("aggregate"):
+            total = np.zeros(len(results[0][2]), np.float32) if results else None
+            for _, meta, buf in results:  # fixed order: partition index
+                total += buf * np.float32(meta["n"]) if self.mode == "average" else buf
+                count += meta["n"]
+                loss += meta["loss"]
+                watch.record.compute.append(meta["compute"])
+            if count and self.mode == "average":
+                total /= np.float32(count)
+            elif count:  # accumulate: the moving statistics always, the gradient when asked
+                total[work.glayout.size:] /= np.float32(count)
+                if self.divide:
+                    total[:work.glayout.size] /= np.float32(count)
+        if not count:
+            return 0, 0.0
+        if self.mode == "accumulate":
+            g, moving = total[:work.glayout.size], total[work.glayout.size:]
+            with watch.phase("update"):
+                tr.apply_gradients(work.glayout.unflatten(g))
+                for name, value in work.ulayout.unflatten(moving).items():
+                    tr.params[name].update_inplace(np.ascontiguousarray(value))
+            return count, loss
+        with watch.phase("update"):
+            for name, value in work.layout.unflatten(total[:work.layout.size]).items():
+                tr.params[name].update_inplace(np.ascontiguousarray(value))
+            for name, value in work.slayout.unflatten(total[work.layout.size:]).items():
+                tr.state[name].update_inplace(np.ascontiguousarray(value))
+            tr.step_count += self.averaging_frequency
+            tr._dirty = True
+        return count, loss
+
+    def fit(self, data, epochs: int = 1, verbose: int = 0, resume: bool = False) -> History:
+        """Train for `epochs` passes; the model then holds the trained weights. Returns a History with
+        `history["loss"]` per epoch, `records` (one `IterationRecord` per iteration) and `summary()`.
+        `resume=True`: go on from the `checkpoint` file when it exists (the epochs count from the start)."""
+        from graphc.training.checkpoint import load_checkpoint, save_checkpoint
         from graphc.training.front import trainer
 
         spark = self._session()
         parts, described = self._prepare(data)
         sizes = [n for _, n, _, _ in described]
-        ydesc = described[0][3]
-        labels = [np.zeros((1,) + tuple(shape), np.dtype(dt)) for dt, shape in ydesc]
+        labels = [np.zeros((1,) + tuple(shape), np.dtype(dt)) for dt, shape in described[0][3]]
+        it = 0
+        if resume and self.checkpoint is not None and os.path.exists(self.checkpoint):
+            it = int(load_checkpoint(self.model, self.checkpoint)["extra"].get("spark_iteration", 0))
         tr = trainer(self.model, labels)  # optimizer state lives here, on the driver
         tr._check_model()  # weights set on the model since its last step are the ones to broadcast
-        spec = self._grad_step(labels)
-        shipped = ship_graph(spark, spec.graph, threads=self.threads)
-        names = spec.params + spec.frozen
-        layout = Layout.of({n: tr.params[n].numpy() for n in names})
-        glayout = Layout.of({n: tr.params[n].numpy() for n in spec.params})
-        ulayout = Layout.of({n: tr.params[n].numpy() for n in spec.updates})
+        k = self.averaging_frequency
         b = self.batch_size_per_worker or max(sizes)
-        per_epoch = self.iterations_per_epoch or math.ceil(max(sizes) / b)
-        label_names = spec.outputs
-        span, it = math.ceil(max(sizes) / b) * b, 0
+        steps = math.ceil(max(sizes) / b)  # one pass over the largest partition, then again
+        span, per_epoch = steps * b, self.iterations_per_epoch or math.ceil(steps / k)
+        shipped = None
         history = History()
         history.on_train_begin()
-        buf = np.empty(layout.size, np.float32)
         try:
-            for epoch in range(epochs):
-                losses, seen = 0.0, 0
-                for i in range(per_epoch):
-                    rec = IterationRecord(len(self.records))
-                    watch, t0 = Stopwatch(rec), time.perf_counter()
-                    start = (it * b) % span  # a pass over the largest partition, then again
-                    it += 1
-                    with watch.phase("serialize"):
-                        layout.flatten({n: tr.params[n].numpy() for n in names}, out=buf)
-                    with watch.phase("broadcast"):
-                        bc = spark.sparkContext.broadcast(buf)
-                    rec.bytes_out = buf.nbytes
-                    task = _gradient_task(shipped, bc, layout, glayout, ulayout, self.model.input_names, label_names,
-                                          start, start + b)
-                    results = sorted(parts.mapPartitions(task).collect(), key=lambda r: r[0])
-                    with watch.phase("aggregate"):
-                        total = np.zeros(glayout.size, np.float32)
-                        moving = np.zeros(ulayout.size, np.float32)
-                        count, loss = 0, 0.0
-                        for _, n, part_loss, g, u, seconds in results:  # fixed order: partition index
-                            total += g
-                            moving += u
-                            count += n
-                            loss += part_loss
-                            rec.compute.append(seconds)
-                            rec.bytes_in += g.nbytes + u.nbytes
-                        if self.divide and count:
-                            total /= np.float32(count)
-                    bc.unpersist()
-                    if count:
-                        with watch.phase("update"):
-                            tr.apply_gradients(glayout.unflatten(total))
-                            moving /= np.float32(count)
-                            for name, value in ulayout.unflatten(moving).items():
-                                tr.params[name].update_inplace(np.ascontiguousarray(value))
-                        losses += loss
-                        seen += count
-                    rec.wall = time.perf_counter() - t0
-                    self.records.append(rec)
-                epoch_loss = losses / seen if self.divide and seen else losses
-                history.on_epoch_end(epoch, {"loss": epoch_loss})
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{epochs} - loss: {epoch_loss:.4f}")
+            work, layouts, result_size, shipped = self._work(spark, tr, labels)
+            payload = np.empty(sum(lay.size for lay in layouts), np.float32)
+            self.loop = transport = self._transport(spark, parts, work, result_size)
+            transport.open()
+            try:
+                for epoch in range(it // per_epoch, epochs):
+                    losses, seen = 0.0, 0
+                    for _ in range(it % per_epoch, per_epoch):
+                        rec = IterationRecord(len(self.records))
+                        watch, t0 = Stopwatch(rec), time.perf_counter()
+                        with watch.phase("serialize"):
+                            offset = 0
+                            for lay, arrays in zip(layouts, (tr.params, tr.state)):
+                                lay.flatten({n: arrays[n].numpy() for n in lay.names},
+                                            out=payload[offset:offset + lay.size])
+                                offset += lay.size
+                        header = {"iteration": it, "start": (it * b) % span, "stop": (it * b) % span + b,
+                                  "batch": b, "span": span, "first": it * k, "steps": k,
+                                  "step": int(tr.step_count), "lr": tr.learning_rate}
+                        out0, in0 = transport.bytes_out, transport.bytes_in
+                        results = transport.round(header, payload, watch)
+                        rec.bytes_out, rec.bytes_in = transport.bytes_out - out0, transport.bytes_in - in0
+                        count, loss = self._apply(tr, work, results, watch)
+                        losses, seen, it = losses + loss, seen + count, it + 1
+                        if self.checkpoint_every and it % self.checkpoint_every == 0:
+                            with watch.phase("checkpoint"):
+                                save_checkpoint(self.model, self.checkpoint,
+                                                extra={"spark_iteration": it, "mode": self.mode})
+                        rec.wall = time.perf_counter() - t0
+                        self.records.append(rec)
+                    epoch_loss = losses / seen if (self.divide or self.mode == "average") and seen else losses
+                    history.on_epoch_end(epoch, {"loss": epoch_loss})
+                    if verbose:
+                        print(f"Epoch {epoch + 1}/{epochs} - loss: {epoch_loss:.4f}")
+            finally:
+                transport.close()
         finally:
             parts.unpersist()
-            shipped.unpersist()
+            if shipped is not None:
+                shipped.unpersist()
             tr.sync()
         history.records = list(self.records)
         history.summary = lambda: summary(history.records)
         self.model.history = history
         return history
-
