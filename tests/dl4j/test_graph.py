@@ -1,0 +1,232 @@
+"""graphc.dl4j.graph: the vertices against numpy references and through gradcheck, the GraphBuilder's
+checks and JSON, ComputationGraph training (listing 4 of issue 10) against the same network built
+with graphc.nn's functional API."""
+import numpy as np
+import pytest
+
+from graphc import nn
+from graphc.dl4j import ConfigError, InputType
+from graphc.dl4j.graph.vertices import (DuplicateToTimeSeriesVertex, ElementWiseVertex, GraphVertex, L2NormalizeVertex,
+                                        L2Vertex, LastTimeStepVertex, MergeVertex, PreprocessorVertex, ScaleVertex,
+                                        ShiftVertex, StackVertex, SubsetVertex, UnstackVertex)
+from graphc.dl4j.input_type import CnnToFeedForwardPreProcessor
+from graphc.gradcheck import check_gradients
+
+RNG = np.random.default_rng(0)
+
+
+def _shape(t):
+    return tuple(d for d in t.array_shape())
+
+
+def _vertex_model(vertex, types, extra=()):
+    """A graphc.nn model of one vertex: an Input per input type (DL4J layout), then the vertex;
+    `extra`: shapes of the network-input tensors it reads (masks, time references)."""
+    ins = [nn.Input(_shape(t)) for t in types] + [nn.Input(s) for s in extra]
+    seen = list(types) + [None] * len(extra)
+    if isinstance(vertex, DuplicateToTimeSeriesVertex):
+        seen = list(types) + [InputType.recurrent(extra[0][0], extra[0][1])]
+    out = vertex.apply("v", ins, seen)
+    return nn.Model(ins, out), vertex.output_type("v", seen)
+
+
+def _gradcheck(model, xs, skip=()):
+    g = model.graph
+    y = g.outputs[0][1]
+    loss = (g.add_node("ReduceSumSquare", [y], {"keepdims": 0}, name="loss"), 0)
+    wrt = [n for i, n in enumerate(g.inputs) if i not in skip]
+    result = check_gradients(g, loss, feeds=dict(zip(g.inputs, xs)), wrt=wrt, max_per_param=16)
+    assert result.passed, result.report()
+
+
+def _x(*shape):
+    return RNG.standard_normal(shape)
+
+
+FF3, FF4 = InputType.feed_forward(3), InputType.feed_forward(4)
+RNN = InputType.recurrent(2, 5)
+CNN = InputType.convolutional(3, 2, 2)
+
+a, b, c = _x(4, 3), _x(4, 3), _x(4, 4)
+seq = _x(4, 2, 5)
+img, img2 = _x(4, 2, 3, 2), _x(4, 3, 3, 2)
+mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], np.float64)
+
+CASES = {  # name: (vertex, input types, arrays, numpy reference, output type)
+    "merge-ff": (MergeVertex(), [FF3, FF4], [a, c], np.concatenate([a, c], 1), InputType.feed_forward(7)),
+    "merge-rnn": (MergeVertex(), [RNN, RNN], [seq, seq * 2], np.concatenate([seq, seq * 2], 1),
+                  InputType.recurrent(4, 5)),
+    "merge-cnn": (MergeVertex(), [CNN, InputType.convolutional(3, 2, 3)], [img, img2],
+                  np.concatenate([img, img2], 1), InputType.convolutional(3, 2, 5)),
+    "add": (ElementWiseVertex(ElementWiseVertex.Op.Add), [FF3] * 3, [a, b, a * b], a + b + a * b, FF3),
+    "subtract": (ElementWiseVertex("Subtract"), [FF3] * 2, [a, b], a - b, FF3),
+    "product": (ElementWiseVertex("Product"), [FF3] * 3, [a, b, a + 1], a * b * (a + 1), FF3),
+    "average": (ElementWiseVertex("Average"), [FF3] * 2, [a, b], (a + b) / 2, FF3),
+    "max": (ElementWiseVertex("Max"), [FF3] * 3, [a, b, -a], np.maximum(np.maximum(a, b), -a), FF3),
+    "subset": (SubsetVertex(1, 2), [FF4], [c], c[:, 1:3], InputType.feed_forward(2)),
+    "subset-rnn": (SubsetVertex(0, 0), [RNN], [seq], seq[:, 0:1], InputType.recurrent(1, 5)),
+    "stack": (StackVertex(), [FF3] * 2, [a, b], np.concatenate([a, b], 0), FF3),
+    "unstack": (UnstackVertex(1, 2), [FF3], [a], a[2:4], FF3),
+    "unstack-rnn": (UnstackVertex(0, 4), [RNN], [seq], seq[0:1], RNN),
+    "l2": (L2Vertex(), [FF3] * 2, [a, b], np.linalg.norm(a - b, axis=1, keepdims=True), InputType.feed_forward(1)),
+    "l2-cnn": (L2Vertex(), [CNN] * 2, [img, img * 0.5], np.linalg.norm((img * 0.5).reshape(4, -1), axis=1)[:, None],
+               InputType.feed_forward(1)),
+    "l2normalize": (L2NormalizeVertex(), [FF3], [a], a / np.linalg.norm(a, axis=1, keepdims=True), FF3),
+    "l2normalize-dim": (L2NormalizeVertex([1]), [RNN], [seq], seq / np.linalg.norm(seq, axis=1, keepdims=True), RNN),
+    "scale": (ScaleVertex(2.5), [FF3], [a], a * 2.5, FF3),
+    "shift": (ShiftVertex(-1.5), [FF3], [a], a - 1.5, FF3),
+    "preprocessor": (PreprocessorVertex(CnnToFeedForwardPreProcessor(3, 2, 2)), [CNN], [img], img.reshape(4, -1),
+                     InputType.feed_forward(12)),
+    "last-time-step": (LastTimeStepVertex(), [RNN], [seq], seq[:, :, -1], InputType.feed_forward(2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_vertex_against_numpy_and_gradcheck(name):
+    vertex, types, xs, want, out_type = CASES[name]
+    vertex.check_inputs(name, len(types))
+    model, t = _vertex_model(vertex, types)
+    assert t == out_type
+    got = model.predict([x.astype(np.float32) for x in xs] if len(xs) > 1 else xs[0].astype(np.float32))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert tuple(got.shape[1:]) == tuple(d for d in out_type.array_shape() if d is not None) or name == "stack"
+    _gradcheck(model, xs)
+
+
+def test_last_time_step_with_mask_picks_each_examples_last_unmasked_step():
+    v = LastTimeStepVertex("in")
+    assert v.network_reads() == [("in", "mask")]
+    model, t = _vertex_model(v, [RNN], extra=[(5,)])
+    got = model.predict([seq.astype(np.float32), mask.astype(np.float32)])
+    np.testing.assert_allclose(got, seq[np.arange(4), :, [2, 4, 0, 1]], rtol=1e-6)
+    assert t == InputType.feed_forward(2)
+    _gradcheck(model, [seq, mask], skip=(1,))
+
+
+def test_duplicate_to_time_series_takes_the_named_inputs_length():
+    v = DuplicateToTimeSeriesVertex("seq")
+    model, t = _vertex_model(v, [FF3], extra=[(2, 5)])
+    got = model.predict([a.astype(np.float32), seq.astype(np.float32)])
+    np.testing.assert_allclose(got, np.repeat(a[:, :, None], 5, 2), rtol=1e-6)
+    assert t == InputType.recurrent(3, 5)
+    _gradcheck(model, [a, seq], skip=(1,))
+
+
+def test_l2_vertex_gradient_is_finite_at_distance_zero():
+    model, _ = _vertex_model(L2Vertex(), [FF3] * 2)
+    g = model.graph
+    from graphc.autodiff import gradient_graph
+    from graphc.lower.onnx import to_onnx
+    import onnxruntime as ort
+
+    loss = (g.add_node("ReduceSum", [g.outputs[0][1]], {"keepdims": 0}, name="loss"), 0)
+    gg = gradient_graph(g, loss, list(g.inputs))
+    sess = ort.InferenceSession(to_onnx(gg).SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {g.inputs[0]: a.astype(np.float32), g.inputs[1]: a.astype(np.float32)})
+    # the distance is floored at eps per example; DL4J's backward divides by max(distance, eps): 0 / eps
+    np.testing.assert_allclose(outs[0], 4e-8, rtol=1e-3)
+    assert all(np.array_equal(o, np.zeros_like(o)) for o in outs[1:])
+
+
+def test_vertex_input_counts_and_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"vertex 'd' \(L2Vertex\) has 3 input\(s\); it takes exactly 2"):
+        L2Vertex().check_inputs("d", 3)
+    with pytest.raises(ConfigError, match=r"'s' \(ElementWiseVertex Subtract\) has 3 input\(s\); it takes exactly 2"):
+        ElementWiseVertex("Subtract").check_inputs("s", 3)
+    with pytest.raises(ConfigError, match="has 2 input"):
+        ScaleVertex(2.0).check_inputs("sc", 2)
+    with pytest.raises(ConfigError, match="not a Op"):
+        ElementWiseVertex("Divide")
+    with pytest.raises(ConfigError, match=r"range 2..5 \(inclusive\) does not fit an input of size 4"):
+        SubsetVertex(2, 5).output_type("sub", [FF4])
+    with pytest.raises(ConfigError, match="cannot join inputs of types"):
+        MergeVertex().output_type("m", [FF3, RNN])
+    with pytest.raises(ConfigError, match="input 1 is InputType.feed_forward\\(4\\)"):
+        ElementWiseVertex("Add").output_type("e", [FF3, FF4])
+
+
+def test_vertices_round_trip_through_dicts():
+    for vertex, *_ in CASES.values():
+        assert GraphVertex.from_dict(vertex.to_dict()) == vertex
+    assert SubsetVertex.Builder(1, 3).build() == SubsetVertex(from_idx=1, to_idx=3)
+    assert ElementWiseVertex("product").op is ElementWiseVertex.Op.Product
+
+
+# ---- GraphBuilder: checks at build() and JSON ------------------------------------------------------
+from graphc.dl4j import DenseLayer, LossFunction, OutputLayer  # noqa: E402
+from graphc.dl4j.graph.builder import ComputationGraphConfiguration, GraphBuilder  # noqa: E402
+
+
+def _out(n_in=None, n_out=3, loss=LossFunction.MCXENT, act="softmax"):
+    return OutputLayer(loss, n_in=n_in, n_out=n_out, activation=act)
+
+
+def _merge_graph(builder=None):
+    return ((builder or GraphBuilder()).add_inputs("in1", "in2")
+            .add_layer("L1", DenseLayer(n_in=3, n_out=4, activation="tanh"), "in1")
+            .add_layer("L2", DenseLayer(n_in=3, n_out=4, activation="tanh"), "in2")
+            .add_vertex("merge", MergeVertex(), "L1", "L2")
+            .add_layer("out", _out(n_in=4 + 4), "merge")
+            .set_outputs("out"))
+
+
+def test_build_infers_input_types_and_round_trips_json():
+    conf = _merge_graph().build()
+    assert conf.input_types == (FF3, FF3)
+    assert conf.topological_order() == ["L1", "L2", "merge", "out"]
+    assert conf.types()["merge"] == InputType.feed_forward(8)
+    back = ComputationGraphConfiguration.from_json(conf.to_json())
+    assert back == conf and back.to_json() == conf.to_json()
+    assert isinstance(back.vertices["merge"], MergeVertex) and back.vertices["out"].layer.n_in == 8
+
+
+def test_build_infers_every_n_in_from_set_input_types():
+    conf = (GraphBuilder().add_inputs("a", "b")
+            .add_layer("d1", DenseLayer(n_out=5), "a")
+            .add_vertex("sub", SubsetVertex(0, 1), "b")
+            .add_layer("out", _out(), "d1", "sub")
+            .set_outputs("out").set_input_types(FF4, FF3).build())
+    assert conf.vertices["d1"].layer.n_in == 4 and conf.vertices["out"].layer.n_in == 5 + 2
+
+
+def test_build_adds_the_preprocessor_a_dense_layer_needs_after_an_image():
+    conf = (GraphBuilder().add_inputs("img").add_layer("out", _out(), "img")
+            .set_outputs("out").set_input_types(CNN).build())
+    v = conf.vertices["out"]
+    assert isinstance(v.preprocessor, CnnToFeedForwardPreProcessor) and v.layer.n_in == 12
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: _merge_graph().add_layer("L1", DenseLayer(n_out=2), "in1"),
+     r"add_layer\('L1', ...\): the name 'L1' is already taken by a vertex"),
+    (lambda: _merge_graph().add_vertex("x", MergeVertex(), "L1", "nowhere").set_outputs("out"),
+     r"vertex 'x' takes input 'nowhere', which is neither a network input \['in1', 'in2'\] nor a vertex"),
+    (lambda: _merge_graph().add_vertex("d", L2Vertex(), "L1", "L2", "in1"),
+     r"vertex 'd' \(L2Vertex\) has 3 input\(s\); it takes exactly 2"),
+    (lambda: _merge_graph().set_outputs("merge"),
+     r"set_outputs: 'merge' \(MergeVertex\) is not an output layer"),
+    (lambda: _merge_graph().set_outputs("L1"), r"'L1' \(DenseLayer\) is not an output layer"),
+    (lambda: _merge_graph().set_outputs("gone"), r"set_outputs: 'gone' is not a vertex of the graph"),
+    (lambda: (GraphBuilder().add_inputs("in").add_layer("a", DenseLayer(n_in=3, n_out=3), "in", "c")
+              .add_layer("b", DenseLayer(n_out=3), "a").add_layer("c", DenseLayer(n_out=3), "b")
+              .add_layer("out", _out(), "c").set_outputs("out")),
+     r"the graph has a cycle: (a -> c -> b -> a|b -> a -> c -> b|c -> b -> a -> c)"),
+    (lambda: (GraphBuilder().add_inputs("in1", "in2")
+              .add_layer("L1", DenseLayer(n_in=3, n_out=4), "in1")
+              .add_layer("L2", DenseLayer(n_in=3, n_out=4), "in2")
+              .add_vertex("merge", MergeVertex(), "L1", "L2")
+              .add_layer("out", _out(n_in=4), "merge").set_outputs("out")),
+     r"layer 2 'out' \(OutputLayer\): n_in is 4 but its input has 8"),
+    (lambda: (GraphBuilder().add_inputs("in").add_vertex("m", MergeVertex(), "in")
+              .add_layer("out", _out(), "m").set_outputs("out")),
+     r"the type of network input 'in' cannot be inferred: call set_input_types"),
+    (lambda: _merge_graph().set_input_types(FF3), r"set_input_types gave 1 types for the 2 inputs"),
+    (lambda: _merge_graph().add_layer("none", DenseLayer(n_out=2)), r"add_layer\('none', ...\) names no input"),
+    (lambda: _merge_graph().add_vertex("v", DenseLayer, "L1"), r"is not a graph vertex"),
+    (lambda: GraphBuilder().add_inputs("in").set_outputs("in"), r"'in' is not a vertex of the graph .* network input"),
+    (lambda: _merge_graph().add_vertex("t", LastTimeStepVertex("nope"), "L1"),
+     r"vertex 't' takes input 'nope', which is neither"),
+])
+def test_build_refuses_graphs_that_do_not_fit(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make().build()
