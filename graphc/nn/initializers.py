@@ -1,4 +1,5 @@
-"""Keras's weight initializers, with its names, defaults and semantics, drawn with numpy.
+"""Keras's weight initializers, with its names, defaults and semantics, drawn with numpy; and DL4J's
+WeightInit schemes by their DL4J names with DL4J's definitions (`get("XAVIER")`, `dl4j`).
 
 A seeded initializer gives the same values every call (as Keras 3's); an unseeded one fresh values.
 Fans follow Keras's `compute_fans`: a kernel (spatial..., in, out) has fan_in = in * receptive
@@ -6,10 +7,12 @@ field and fan_out = out * receptive field.
 """
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
 
+from graphc.errors import InputError
 from graphc.nn.keras_objects import KerasObject, classes_in, lookup
 
 
@@ -103,6 +106,8 @@ class VarianceScaling(Initializer):
         if distribution not in ("truncated_normal", "untruncated_normal", "normal", "uniform"):
             raise ValueError(f"VarianceScaling distribution {distribution!r} is not truncated_normal, "
                              f"untruncated_normal or uniform")
+        # Keras reads "normal" as its truncated normal
+        distribution = "truncated_normal" if distribution == "normal" else distribution
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
         self.input_axes, self.output_axes = input_axes, output_axes
 
@@ -113,7 +118,7 @@ class VarianceScaling(Initializer):
         if self.distribution == "truncated_normal":
             # the standard deviation of a unit normal truncated to [-2, 2]
             return truncated_normal(self.rng(), 0.0, math.sqrt(var) / 0.87962566103423978, shape)
-        if self.distribution in ("untruncated_normal", "normal"):
+        if self.distribution == "untruncated_normal":
             return self.rng().normal(0.0, math.sqrt(var), shape)
         limit = math.sqrt(3.0 * var)
         return self.rng().uniform(-limit, limit, shape)
@@ -166,6 +171,29 @@ class Identity(Initializer):
         return self.gain * np.eye(*shape)
 
 
+class XavierLegacy(Initializer):
+    """DL4J's XAVIER_LEGACY (its XAVIER up to 0.6.0): N(0, 1/(n_in + n_out)) with n_in, n_out the last
+    two dims (the channels of a kernel, not its fans)."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def draw(self, shape):
+        if len(shape) < 2:
+            raise InitializerError(f"XAVIER_LEGACY initializes weights of rank 2 or more, not shape {list(shape)}")
+        return self.rng().standard_normal(shape) / math.sqrt(shape[-2] + shape[-1])
+
+
+class SquareIdentity(Identity):
+    """DL4J's IDENTITY: the identity matrix, for square 2-D weights only."""
+
+    def draw(self, shape):
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise InitializerError(f"IDENTITY initializes square 2-D weights, not shape {list(shape)}; give "
+                                   f"Keras's 'identity' for a rectangular one")
+        return super().draw(shape)
+
+
 CLASSES = classes_in(dict(globals()), Initializer)
 CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)  # Keras's other export names
 ALIASES = {"zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
@@ -176,6 +204,83 @@ ALIASES = {"zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": 
            "orthogonal": Orthogonal, "identity": Identity}
 
 
-def get(value):
-    """An initializer from a name, a Keras config dict or an instance (None stays None)."""
-    return lookup(value, CLASSES, ALIASES, "initializer")
+class InitializerError(InputError, ValueError):
+    """An initializer name, distribution or shape graphc cannot use."""
+
+
+# DL4J's WeightInit schemes (WeightInitUtil) as the VarianceScaling that draws the same law; fans as
+# Keras computes them (a kernel's fan_in = in * receptive field)
+DL4J_SCALING = {
+    "XAVIER": (1.0, "fan_avg", "untruncated_normal"),            # N(0, 2/(fanIn+fanOut))
+    "XAVIER_UNIFORM": (1.0, "fan_avg", "uniform"),               # U(-s, s), s = sqrt(6/(fanIn+fanOut))
+    "XAVIER_FAN_IN": (1.0, "fan_in", "untruncated_normal"),      # N(0, 1/fanIn), as NORMAL and LECUN_NORMAL
+    "NORMAL": (1.0, "fan_in", "untruncated_normal"),
+    "LECUN_NORMAL": (1.0, "fan_in", "untruncated_normal"),
+    "RELU": (2.0, "fan_in", "untruncated_normal"),               # N(0, 2/fanIn)
+    "RELU_UNIFORM": (2.0, "fan_in", "uniform"),                  # U(-s, s), s = sqrt(6/fanIn)
+    "SIGMOID_UNIFORM": (16.0, "fan_avg", "uniform"),             # U(-r, r), r = 4 sqrt(6/(fanIn+fanOut))
+    "UNIFORM": (1.0 / 3.0, "fan_in", "uniform"),                 # U(-a, a), a = 1/sqrt(fanIn)
+    "LECUN_UNIFORM": (3.0, "fan_in", "uniform"),                 # a = 3/sqrt(fanIn): DL4J's, not Keras's sqrt(3/fanIn)
+    "VAR_SCALING_NORMAL_FAN_IN": (1.0, "fan_in", "untruncated_normal"),
+    "VAR_SCALING_NORMAL_FAN_OUT": (1.0, "fan_out", "untruncated_normal"),
+    "VAR_SCALING_NORMAL_FAN_AVG": (1.0, "fan_avg", "untruncated_normal"),
+    "VAR_SCALING_UNIFORM_FAN_IN": (3.0, "fan_in", "uniform"),    # a = 3/sqrt(fanIn), as DL4J writes it
+    "VAR_SCALING_UNIFORM_FAN_OUT": (3.0, "fan_out", "uniform"),
+    "VAR_SCALING_UNIFORM_FAN_AVG": (3.0, "fan_avg", "uniform"),
+}
+DL4J_NAMES = (*DL4J_SCALING, "XAVIER_LEGACY", "ZERO", "ONES", "IDENTITY", "DISTRIBUTION")
+
+
+def dl4j(name: str, seed=None, dist=None) -> Initializer:
+    """The initializer of DL4J's `WeightInit.<name>` (any case), drawn with DL4J's definition;
+    DISTRIBUTION samples `dist`: an initializer, an object with `.initializer(seed)` (graphc.dl4j's
+    distributions) or a DL4J JSON dict (`{"@class": "...NormalDistribution", "mean": 0, "std": 1}`)."""
+    key = str(name).upper()
+    if key in DL4J_SCALING:
+        return VarianceScaling(*DL4J_SCALING[key], seed=seed)
+    if key == "XAVIER_LEGACY":
+        return XavierLegacy(seed)
+    if key in ("ZERO", "ONES", "IDENTITY"):
+        return {"ZERO": Zeros, "ONES": Ones, "IDENTITY": SquareIdentity}[key]()
+    if key == "DISTRIBUTION":
+        return _distribution(dist, seed)
+    raise InitializerError(f"unknown DL4J weight init {name!r}; known: {', '.join(DL4J_NAMES)}")
+
+
+_DL4J_DISTRIBUTIONS = {"NormalDistribution": lambda d, seed: RandomNormal(d.get("mean", 0.0), d.get("std", 1.0), seed),
+                       "GaussianDistribution": lambda d, seed: RandomNormal(d.get("mean", 0.0), d.get("std", 1.0),
+                                                                            seed),
+                       "TruncatedNormalDistribution": lambda d, seed: TruncatedNormal(d.get("mean", 0.0),
+                                                                                      d.get("std", 1.0), seed),
+                       "UniformDistribution": lambda d, seed: RandomUniform(d.get("lower", -1.0), d.get("upper", 1.0),
+                                                                            seed),
+                       "ConstantDistribution": lambda d, seed: Constant(d.get("value", 0.0)),
+                       "OrthogonalDistribution": lambda d, seed: Orthogonal(d.get("gain", 1.0), seed)}
+
+
+def _distribution(dist, seed):
+    if isinstance(dist, Initializer):
+        return dist
+    if hasattr(dist, "initializer"):
+        return dist.initializer(seed)
+    if isinstance(dist, dict) and str(dist.get("@class", "")).rsplit(".", 1)[-1] in _DL4J_DISTRIBUTIONS:
+        return _DL4J_DISTRIBUTIONS[dist["@class"].rsplit(".", 1)[-1]](dist, seed)
+    raise InitializerError(f"weight init DISTRIBUTION needs dist=: an initializer, a graphc.dl4j distribution or "
+                           f"a DL4J JSON dict with @class one of {', '.join(_DL4J_DISTRIBUTIONS)}; got {dist!r}")
+
+
+def get(value, seed=None, dist=None):
+    """An initializer from a name, a Keras config dict or an instance (None stays None).
+
+    Keras's names as Keras spells them ('glorot_uniform', 'GlorotUniform', 'uniform'); DL4J's
+    WeightInit names as DL4J spells them ('XAVIER', 'UNIFORM', 'RELU_UNIFORM', 'DISTRIBUTION' with
+    `dist`), or a WeightInit enum member, with DL4J's definitions (see `dl4j`). Another spelling
+    of a name only DL4J has ('xavier', 'Relu_Uniform') finds DL4J's. `seed` seeds a DL4J draw."""
+    name = getattr(value, "name", None) if isinstance(value, enum.Enum) else value
+    if isinstance(name, str) and (name in DL4J_NAMES or (name.upper() in DL4J_NAMES and name not in ALIASES
+                                                         and name not in CLASSES)):
+        return dl4j(name, seed, dist)
+    try:
+        return lookup(value, CLASSES, ALIASES, "initializer")
+    except ValueError as e:
+        raise InitializerError(f"{e}; DL4J names: {', '.join(DL4J_NAMES)}") from None
