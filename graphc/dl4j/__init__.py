@@ -9,4 +9,8 @@ from graphc.dl4j.enums import (Activation, BackpropType, ConvolutionMode, Gradie
 from graphc.dl4j.input_type import (CnnToFeedForwardPreProcessor, ConvolutionLayerSetup,
                                     FeedForwardToCnnPreProcessor, InputType, RnnToFeedForwardPreProcessor)
 from graphc.dl4j.layers.base import LayerConf
-from graphc.dl4j.layers import DenseLayer, FeedForwardLayerConf, LossLayer, OutputLayer
+from graphc.dl4j.conf import ListBuilder, MultiLayerConfiguration, NeuralNetConfiguration
+from graphc.dl4j.layers import (BatchNormalization, ConvolutionLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
+                                FeedForwardLayerConf, LocalResponseNormalization, LossLayer, OutputLayer,
+                                SubsamplingLayer)
+from graphc.dl4j.multilayer import MultiLayerNetwork

@@ -14,7 +14,7 @@ from __future__ import annotations
 from graphc.dl4j.builder import Buildable, ConfigError, Field
 from graphc.dl4j.enums import (activation_coercer, gradient_normalization_coercer, initializer, nn_activation,
                                updater_coercer, weight_init_coercer)
-from graphc.dl4j.input_type import FF, InputType, preprocessor_for
+from graphc.dl4j.input_type import CNN, FF, RNN, InputType, preprocessor_for
 from graphc.nn.base import Layer
 
 # layer field -> NeuralNetConfiguration field it cascades from
@@ -67,6 +67,20 @@ class LayerConf(Buildable):
         """The preprocessor DL4J would put in front of this layer for `input_type` (or None)."""
         return preprocessor_for(input_type, self.INPUT_KIND, self.describe())
 
+    def implied_input_type(self) -> InputType:
+        """The network input a first layer implies when no InputType is given: what its n_in says."""
+        if self.n_in is None:
+            raise ConfigError(f"{self.describe()}: n_in is not set and the network has no input type; give "
+                              f".n_in(size) or .set_input_type(InputType.feed_forward(size)) (or "
+                              f"InputType.convolutional_flat(h, w, c) for images)")
+        if self.INPUT_KIND == RNN:
+            return InputType.recurrent(self.n_in)
+        if self.INPUT_KIND == CNN:
+            raise ConfigError(f"{self.describe()}: a convolution needs the image size; add "
+                              f".set_input_type(InputType.convolutional(h, w, c)) or "
+                              f"ConvolutionLayerSetup(builder, h, w, c)")
+        return InputType.feed_forward(self.n_in)
+
     def set_n_in(self, input_type: InputType) -> None:
         size = input_type.n_features()
         if self.n_in is None:
@@ -80,6 +94,14 @@ class LayerConf(Buildable):
 
     def to_nn(self, input_type: InputType) -> list:
         raise NotImplementedError(f"{type(self).__name__}.to_nn")
+
+    # an output layer whose graphc.nn output is laid out otherwise than DL4J's (a recurrent one:
+    # [batch, time, n] inside, [batch, n, time] outside) converts labels and predictions here
+    def labels_to_nn(self, labels):
+        return labels
+
+    def output_from_nn(self, output):
+        return output
 
     def num_params(self, input_type: InputType) -> int:
         """How many parameters `to_nn` makes (0 for a parameter-free layer)."""

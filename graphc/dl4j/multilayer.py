@@ -1,0 +1,302 @@
+"""`MultiLayerNetwork`: a MultiLayerConfiguration compiled onto one graphc.nn model and its trainer.
+
+`init()` turns each (cascaded) layer configuration into graphc.nn layers (`to_nn`, preprocessors in
+front where the configuration lists them), builds one functional Model over DL4J's boundary layout
+(graphc/dl4j/input_type.py) and compiles it with the output layer's loss and the optimizer of
+graphc/dl4j/updater.py (updater, schedules, per-layer L1/L2, gradient normalization). Everything
+trains through `Model.train_on_batch`, the trainer shared with Keras-style `fit`: no second engine.
+
+`fit(data)`: a DataSet, (features, labels) arrays, or an iterator of DataSets/batches (one epoch);
+each mini-batch takes `iterations` steps (DL4J's `.iterations(n)`), and listeners see each one.
+With `.pretrain(True)` layer-wise pretraining runs first (graphc/dl4j/pretrain.py); with
+`.backprop(False)` only the output layer is then trained, as DL4J does; TRUNCATED_BPTT fits through
+graphc/dl4j/tbptt.py; the line-search optimization algorithms through graphc/dl4j/optimize.
+
+`score()` is the data loss of the last mini-batch as the train step computed it (before its update),
+without the L1/L2 penalty (DL4J adds that to its score; the gradient here has it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.dl4j.builder import ConfigError
+from graphc.dl4j.conf import MultiLayerConfiguration
+from graphc.dl4j.dataset import DataSet, datasets
+from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
+from graphc.dl4j.input_type import as_boundary
+from graphc.errors import InputError
+
+
+class MultiLayerNetwork:
+    def __init__(self, conf: MultiLayerConfiguration):
+        if not isinstance(conf, MultiLayerConfiguration):
+            raise ConfigError(f"MultiLayerNetwork takes a MultiLayerConfiguration (ListBuilder.build()), got "
+                              f"{type(conf).__name__}")
+        self.conf = conf
+        self.layers = list(conf.layers)
+        self.model = None
+        self.listeners: list = []
+        self.iteration_count = 0
+        self.epoch_count = 0
+        self.last_batch_size = 0
+        self._score = float("nan")
+        self._nn: list[list] = []      # the graphc.nn layers of each DL4J layer (its preprocessor's first)
+        self.owners: dict = {}         # Variable name -> index of the DL4J layer that owns it
+        self._objective = None
+
+    # ---- building ----------------------------------------------------------------------------
+    def init(self, params=None) -> "MultiLayerNetwork":
+        """Build and compile the network (DL4J's init); `params`: a flat vector to start from."""
+        from graphc import losses, nn
+        from graphc.dl4j.updater import optimizer
+
+        conf = self.conf
+        types = conf.input_types()
+        inp = nn.Input(shape=conf.input_type.array_shape(), name="input")
+        x = inp
+        self._nn = []
+        for i, (layer, t) in enumerate(zip(self.layers, types)):
+            pre = conf.preprocessor(i)
+            made = (pre.to_nn() if pre is not None else []) + list(layer.to_nn(t))
+            for l in made:
+                x = l(x)
+            if hasattr(layer, "after_build"):
+                layer.after_build(made)
+            self._nn.append(made)
+        self.model = nn.Model(inp, x, name="multi_layer_network")
+        names = _variable_names(self.model)
+        self.owners = {names[id(w.value)]: i for i, made in enumerate(self._nn) for l in made for w in l.weights}
+        last = self.layers[-1]
+        if last.is_output:
+            loss = losses.get(last.loss_function, reduction="sum_over_batch_size" if conf.conf.mini_batch else "sum")
+            trainable = {n: i for n, i in self.owners.items() if self._is_trainable(n)}
+            self.model.compile(optimizer=optimizer(conf.conf, self.layers, trainable), loss=loss)
+        if params is not None:
+            self.set_params(params)
+        return self
+
+    def _is_trainable(self, var_name) -> bool:
+        g = self.model.graph
+        return var_name in g and g.attrs(var_name).get("trainable", True)
+
+    def _need_init(self):
+        if self.model is None:
+            raise ConfigError("the network is not initialized: call net.init() first")
+
+    # ---- listeners ------------------------------------------------------------------------------
+    def set_listeners(self, *listeners) -> None:
+        if len(listeners) == 1 and isinstance(listeners[0], (list, tuple)):
+            listeners = tuple(listeners[0])
+        self.listeners = list(listeners)
+
+    def add_listeners(self, *listeners) -> None:
+        self.listeners += list(listeners)
+
+    def _notify(self, event, *args):
+        for l in self.listeners:
+            getattr(l, event)(self, *args)
+
+    # ---- training ---------------------------------------------------------------------------------
+    def fit(self, data, labels=None, num_epochs: int = 1) -> "MultiLayerNetwork":
+        self._need_init()
+        conf = self.conf
+        if conf.pretrain:
+            self.pretrain(data if labels is None else DataSet(data, labels))
+        if not conf.backprop:
+            if conf.pretrain and self.layers[-1].is_output:
+                from graphc.dl4j.pretrain import fit_output_layer
+
+                fit_output_layer(self, data if labels is None else DataSet(data, labels), num_epochs)
+            return self
+        for _ in range(int(num_epochs)):
+            self._notify("on_epoch_start")
+            for ds in datasets(data, labels):
+                self._fit_batch(ds)
+            self.epoch_count += 1
+            self._notify("on_epoch_end")
+        return self
+
+    def _fit_batch(self, ds: DataSet) -> None:
+        if ds.labels is None:
+            raise InputError("fit: the mini-batch has no labels; give DataSet(features, labels)")
+        self.last_batch_size = ds.num_examples()
+        if self.conf.backprop_type is BackpropType.TRUNCATED_BPTT:
+            from graphc.dl4j.tbptt import fit_tbptt
+
+            fit_tbptt(self, ds)  # records its own iterations
+            return
+        if self.conf.conf.optimization_algo is not OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT:
+            self._fit_line_search(ds)
+            return
+        x, y, sw = self.batch_arrays(ds)
+        for _ in range(int(self.conf.conf.iterations)):
+            self.record_iteration(float(self.model.train_on_batch(x, y, sample_weight=sw)))
+
+    def record_iteration(self, score: float) -> None:
+        """One iteration done with `score`: count it and tell the listeners (TBPTT's segments too)."""
+        self._score = score
+        self._notify("iteration_done", self.iteration_count, self.epoch_count)
+        self.iteration_count += 1
+
+    def batch_arrays(self, ds: DataSet):
+        """(features, labels, sample weights) of a DataSet in the graphc.nn model's layout."""
+        x = as_boundary(ds.features, self.conf.input_type, "MultiLayerNetwork")
+        y = self.layers[-1].labels_to_nn(ds.labels) if ds.labels is not None else None
+        sw = ds.labels_mask if ds.labels_mask is not None and ds.labels_mask.ndim == 1 else None
+        return x, y, sw
+
+    def _fit_line_search(self, ds):
+        from graphc.dl4j.optimize import optimize_model
+
+        x, y, _ = self.batch_arrays(ds)
+        cfg = self.model._training
+        result, self._objective = optimize_model(
+            self.model, cfg.losses[0], x, y, self.conf.conf.optimization_algo,
+            max_iterations=int(self.conf.conf.iterations), regularization=cfg.optimizer.regularization,
+            objective=self._objective)
+        for f in result.losses[1:] or [result.fun]:
+            self.record_iteration(float(f))
+
+    def pretrain(self, data) -> None:
+        """Layer-wise unsupervised pretraining of the pretrainable layers (AutoEncoder, RBM)."""
+        from graphc.dl4j.pretrain import pretrain
+
+        self._need_init()
+        pretrain(self, data)
+
+    # ---- recurrent state (graphc/dl4j/tbptt.py) ------------------------------------------------------
+    def rnn_time_step(self, x):
+        from graphc.dl4j.tbptt import rnn_time_step
+
+        self._need_init()
+        return rnn_time_step(self, x)
+
+    def rnn_clear_previous_state(self) -> None:
+        from graphc.dl4j.tbptt import rnn_clear_previous_state
+
+        rnn_clear_previous_state(self)
+
+    # ---- inference ------------------------------------------------------------------------------------
+    def output(self, x, train: bool = False) -> np.ndarray:
+        """The network's output for features `x` (DL4J layout); `train=True` applies dropout."""
+        self._need_init()
+        x = as_boundary(np.asarray(x, np.float32), self.conf.input_type, "MultiLayerNetwork.output")
+        if not train:
+            out = self.model.predict(x)
+        else:
+            from graphc import backends
+
+            exe = backends.compile(self.model.build_graph(training=True), opt_level="O1")
+            res = exe(x)
+            out = res[0] if isinstance(res, list) else res
+        return self.layers[-1].output_from_nn(out)
+
+    def predict(self, x) -> np.ndarray:
+        """DL4J's predict: the class index of each row's output."""
+        return np.argmax(self.output(x), axis=1)
+
+    def score(self, ds: DataSet | None = None) -> float:
+        """The last mini-batch's score, or the loss on `ds` (in inference mode)."""
+        if ds is None:
+            return self._score
+        self._need_init()
+        x, y, sw = self.batch_arrays(ds if isinstance(ds, DataSet) else DataSet(*ds))
+        return float(self.model.evaluate(x, y, sample_weight=sw, batch_size=max(1, len(x))))
+
+    def evaluate(self, data, labels=None):
+        """A `graphc.evaluation.Evaluation` over a DataSet, arrays, or an iterator of them."""
+        from graphc.evaluation import Evaluation
+
+        ev = Evaluation()
+        for ds in datasets(data, labels):
+            out = self.output(ds.features)
+            labels_ = ds.labels
+            if out.ndim == 3:  # [batch, n, time]: every step is a sample
+                mask = ds.labels_mask
+                out = out.transpose(0, 2, 1).reshape(-1, out.shape[1])
+                labels_ = labels_.transpose(0, 2, 1).reshape(-1, labels_.shape[1])
+                if mask is not None:
+                    keep = mask.reshape(-1) > 0
+                    out, labels_ = out[keep], labels_[keep]
+            ev.eval(labels_, out)
+        return ev
+
+    # ---- parameters -------------------------------------------------------------------------------------
+    def _weights(self) -> list:
+        self._need_init()
+        from graphc.training.front import sync
+
+        sync(self.model)
+        seen, out = set(), []
+        for made in self._nn:
+            for l in made:
+                for w in l.weights:
+                    if id(w) not in seen:
+                        seen.add(id(w))
+                        out.append(w)
+        return out
+
+    def params(self) -> np.ndarray:
+        """Every parameter in one flat float32 vector, layer by layer (each weight in C order)."""
+        ws = self._weights()
+        return np.concatenate([w.value.ravel() for w in ws]).astype(np.float32) if ws else np.zeros(0, np.float32)
+
+    def num_params(self) -> int:
+        return int(sum(w.value.size for w in self._weights()))
+
+    def set_params(self, flat) -> None:
+        flat = np.asarray(flat, np.float32).ravel()
+        ws = self._weights()
+        n = sum(w.value.size for w in ws)
+        if flat.size != n:
+            raise InputError(f"set_params: {flat.size} values for a network of {n} parameters; give params() "
+                             f"of a network of the same configuration")
+        by_id, start = {}, 0
+        for w in ws:
+            by_id[id(w)] = flat[start:start + w.value.size].reshape(w.shape)
+            start += w.value.size
+        self.model.set_weights([by_id.get(id(w), w.value) for w in self.model.weights])
+
+    def param_table(self) -> dict:
+        """{"<layer index>_<weight name>": array} (DL4J's paramTable keys are "0_W", "0_b", ...)."""
+        out = {}
+        for i, made in enumerate(self._nn):
+            for l in made:
+                for w in l.weights:
+                    out[f"{i}_{w.name}"] = w.value.copy()
+        self._weights()
+        return out
+
+    def get_layer(self, i):
+        """The configuration of layer `i` (by index or name)."""
+        if isinstance(i, str):
+            for layer in self.layers:
+                if layer.name == i:
+                    return layer
+            raise ConfigError(f"no layer named {i!r}; names: {[l.name for l in self.layers]}")
+        return self.layers[int(i)]
+
+    def get_nn_layers(self, i) -> list:
+        """The graphc.nn layers that implement layer `i`."""
+        self._need_init()
+        return list(self._nn[int(i)])
+
+    def summary(self) -> str:
+        self._need_init()
+        types = self.conf.input_types()
+        rows = [("#", "Name (type)", "n_in", "n_out", "Params", "Input -> output")]
+        for i, (layer, t) in enumerate(zip(self.layers, types)):
+            n = sum(w.value.size for l in self._nn[i] for w in l.weights)
+            rows.append((str(i), f"{layer.name or f'layer{i}'} ({type(layer).__name__})", str(layer.n_in),
+                         str(layer.n_out), f"{n:,}", f"{t} -> {layer.output_type(t)}"))
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(len(rows[0]))]
+        lines = ["".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "-" * sum(widths))
+        lines.append(f"Total parameters: {self.num_params():,}")
+        return "\n".join(lines)
+
+
+def _variable_names(model) -> dict:
+    """id(weight array) -> the Variable name that holds it in the model's graph."""
+    g = model.graph
+    return {id(g.attrs(n).get("value")): n for n in g.variables()}
