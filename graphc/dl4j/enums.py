@@ -1,8 +1,7 @@
 """DL4J's configuration enums by DL4J's names, and what each means in graphc.
 
 `Updater` is graphc.optimizers' (DL4J's updater rules), `LossFunction` graphc.losses' (DL4J's loss
-math). `Activation` values are DL4J's lower-case names; `nn_activation` gives the graphc.nn
-activation for one (DL4J's LeakyReLU slope is 0.01, not Keras's 0.3/0.2, so it is a layer).
+math). `Activation` values are DL4J's lower-case names (graphc/dl4j/activations.py gives their graphc.nn form).
 `WeightInit` members map to Keras initializers with DL4J's variances (`initializer`).
 """
 from __future__ import annotations
@@ -92,11 +91,6 @@ class Activation(enum.Enum):
     CUBE = "cube"
 
 
-# DL4J name -> graphc.nn activation name
-_NN_ACTIVATION = {"identity": "linear", "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax",
-                  "softplus": "softplus", "softsign": "softsign", "elu": "elu", "selu": "selu",
-                  "hardsigmoid": "hard_sigmoid_tf_keras", "hardtanh": "hard_tanh", "swish": "silu"}
-
 activation_coercer = enum_coercer(Activation, {"linear": Activation.IDENTITY, "leaky_relu": Activation.LEAKYRELU,
                                                "hard_sigmoid": Activation.HARDSIGMOID,
                                                "hard_tanh": Activation.HARDTANH, "silu": Activation.SWISH})
@@ -109,23 +103,6 @@ convolution_mode_coercer = enum_coercer(ConvolutionMode)
 optimization_algo_coercer = enum_coercer(OptimizationAlgorithm)
 backprop_type_coercer = enum_coercer(BackpropType)
 lr_policy_coercer = enum_coercer(LearningRatePolicy)
-
-
-def nn_activation(act, where: str = ""):
-    """(graphc.nn activation name, extra layer or None) for a DL4J activation: LEAKYRELU and CUBE are a
-    linear activation followed by a layer."""
-    act = activation_coercer(act or Activation.IDENTITY)
-    if act is Activation.LEAKYRELU:
-        from graphc.nn import LeakyReLU
-
-        return "linear", LeakyReLU(negative_slope=0.01)
-    if act is Activation.CUBE:
-        from graphc.dl4j.layers.base import Cube
-
-        return "linear", Cube()
-    if act.value not in _NN_ACTIVATION:
-        raise ConfigError(f"{where}: activation {act.name} has no graphc form; use one of {sorted(_NN_ACTIVATION)}")
-    return _NN_ACTIVATION[act.value], None
 
 
 # WeightInit -> (VarianceScaling scale, mode, distribution) with DL4J's variances
@@ -163,5 +140,4 @@ def initializer(weight_init, dist=None, seed=None, where: str = ""):
 
 
 __all__ = ["Activation", "BackpropType", "ConvolutionMode", "GradientNormalization", "LearningRatePolicy",
-           "LossFunction", "OptimizationAlgorithm", "PoolingType", "Updater", "WeightInit", "initializer",
-           "nn_activation"]
+           "LossFunction", "OptimizationAlgorithm", "PoolingType", "Updater", "WeightInit", "initializer"]

@@ -12,10 +12,10 @@ DL4J's dropout is a retain probability applied to the layer's input (`dropout_la
 from __future__ import annotations
 
 from graphc.dl4j.builder import Buildable, ConfigError, Field
-from graphc.dl4j.enums import (activation_coercer, gradient_normalization_coercer, initializer, nn_activation,
-                               updater_coercer, weight_init_coercer)
+from graphc.dl4j.activations import nn_activation
+from graphc.dl4j.enums import (activation_coercer, gradient_normalization_coercer, initializer, updater_coercer,
+                               weight_init_coercer)
 from graphc.dl4j.input_type import CNN, FF, RNN, InputType, preprocessor_for
-from graphc.nn.base import Layer
 
 # layer field -> NeuralNetConfiguration field it cascades from
 CASCADED = {"activation": "activation", "weight_init": "weight_init", "dist": "dist", "bias_init": "bias_init",
@@ -137,13 +137,6 @@ class LayerConf(Buildable):
     def nn_name(self, suffix: str = "") -> str | None:
         """A graphc.nn layer name for this layer (None: graphc.nn picks one)."""
         return f"{self.name}{suffix}" if self.name else None
-
-
-class Cube(Layer):
-    """DL4J's CUBE activation: x^3."""
-
-    def call(self, em, x, mask=None):
-        return em.op("Mul", em.op("Mul", x, x), x)
 
 
 class FeedForwardLayerConf(LayerConf):
