@@ -1,0 +1,142 @@
+"""Layer-wise unsupervised pretraining (DL4J's `MultiLayerNetwork.pretrain`) and the deep belief net.
+
+Each pretrainable layer (AutoEncoder, RBM; graphc/dl4j/layers/pretrain.py) is trained on what the layers
+below it output for the data (inference mode, as DL4J's `activationFromPrevLayer`), bottom-up, one
+layer at a time, `conf.iterations` updates per mini-batch. Its unsupervised form shares the network's
+Dense weights, so pretraining leaves them in the network:
+
+- an AutoEncoder is a graphc model (`TiedAutoEncoder`) trained on (corrupted x, clean x) with the
+  network's updater through the trainer (STOCHASTIC_GRADIENT_DESCENT), or with the configured
+  line-search algorithm (LINE_GRADIENT_DESCENT, CONJUGATE_GRADIENT, LBFGS: graphc/dl4j/optimize);
+- an RBM runs its CD-k graph and applies the result through the optimizer's update graph
+  (`graphc.optimizers.update_graph`), optimizer state kept between batches. CD-k is not the gradient
+  of a loss, so a line search has nothing to search: an RBM always takes updater steps.
+
+After pretraining, `backprop(False)` trains the output layer alone (the layers below frozen), as DL4J
+does; `backprop(True)` fine-tunes the whole network: with stacked RBMs that is the deep belief net.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import backends
+from graphc.dl4j.layers.pretrain import RBM, AutoEncoder, TiedAutoEncoder, cd_graph, corrupt
+from graphc.optimizers import update_graph
+
+SGD_NAME = "STOCHASTIC_GRADIENT_DESCENT"
+
+
+def _algorithm(algo) -> str:
+    return str(getattr(algo, "name", algo or SGD_NAME)).split(".")[-1].upper()
+
+
+class AutoEncoderPretrainer:
+    """Trains one AutoEncoder layer conf whose network layer is the built graphc.nn Dense `dense`."""
+
+    def __init__(self, conf: AutoEncoder, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0,
+                 regularization=None):
+        from graphc import nn
+
+        self.conf, self.dense, self.algorithm = conf, dense, _algorithm(algorithm)
+        self.iterations = max(1, int(iterations))
+        self.rng = np.random.default_rng(seed)
+        inp = nn.Input((dense.kernel.shape[0],))
+        name = f"{dense.name}_decoder"
+        self.layer = TiedAutoEncoder(dense, dense.activation, conf.visible_bias_init, conf.sparsity,
+                                     name=name)
+        self.model = nn.Model(inp, self.layer(inp), name=f"{dense.name}_autoencoder")
+        self.loss, self.optimizer, self.regularization = conf.loss_function, optimizer, regularization
+        self._objective = None
+        if self.algorithm == SGD_NAME:
+            self.model.compile(optimizer=optimizer, loss=self.loss)
+
+    def fit_batch(self, x) -> float:
+        """`iterations` updates on one batch; the loss of the last one (before its update, as DL4J scores)."""
+        x = np.asarray(x, np.float32)
+        noisy = corrupt(x, float(self.conf.corruption_level), self.rng)
+        if self.algorithm == SGD_NAME:
+            score = np.nan
+            for _ in range(self.iterations):
+                score = float(self.model.train_on_batch(noisy, x))
+            return score
+        from graphc.dl4j.optimize import optimize_model
+
+        result, self._objective = optimize_model(self.model, self.loss, noisy, x, self.algorithm, self.iterations,
+                                                 regularization=self.regularization, objective=self._objective)
+        return result.fun
+
+    def reconstruction_error(self, x) -> float:
+        """Mean over the batch of ||x - decode(encode(x))||^2 (no corruption)."""
+        self.model.sync_weights()
+        z = self.model.predict(np.asarray(x, np.float32))
+        return float(np.mean(np.sum((np.asarray(x) - z) ** 2, axis=1)))
+
+    def done(self) -> None:
+        self.model.sync_weights()
+
+
+class RBMPretrainer:
+    """CD-k training of one RBM layer conf whose network layer is the built graphc.nn Dense `dense`."""
+
+    def __init__(self, conf: RBM, dense, optimizer, iterations=1, seed=0, with_draws=False):
+        self.conf, self.dense, self.optimizer = conf, dense, optimizer
+        self.iterations = max(1, int(iterations))
+        n_vis, n_hid = dense.kernel.shape
+        self.cd = backends.compile(cd_graph(n_vis, n_hid, conf.k, conf.hidden_unit, conf.visible_unit,
+                                            with_draws=with_draws, seed=seed))
+        self.names = {"W": f"{dense.name}/kernel", "hb": f"{dense.name}/bias", "vb": f"{dense.name}/visible_bias"}
+        self.visible_bias = np.full(n_vis, float(conf.visible_bias_init or 0.0), np.float32)
+        shapes = {self.names["W"]: (n_vis, n_hid), self.names["hb"]: (n_hid,), self.names["vb"]: (n_vis,)}
+        self.lr_input = not _is_schedule(optimizer)
+        self.update = backends.compile(update_graph(optimizer, shapes, learning_rate_input=self.lr_input))
+        self.state = optimizer.init_state(shapes)
+        self.step = 0
+        self.last = {}
+
+    def params(self) -> dict:
+        return {"W": self.dense.kernel.value, "hb": self.dense.bias.value, "vb": self.visible_bias}
+
+    def fit_batch(self, x) -> float:
+        """`iterations` CD-k updates on one batch; the reconstruction error before the last one."""
+        err = np.nan
+        for _ in range(self.iterations):
+            p = self.params()
+            out = self.cd.run({"v0": np.asarray(x, np.float32), **p})
+            self.last = out
+            err = float(out["reconstruction_error"])
+            feed = {"step": np.asarray(self.step, np.int64)}
+            if self.lr_input:
+                feed["learning_rate"] = np.asarray(self.optimizer.learning_rate, np.float32)
+            for key, name in self.names.items():
+                feed[f"param:{name}"], feed[f"grad:{name}"] = p[key], out[f"grad:{key}"]
+            feed.update({f"state:{s}": a for s, a in self.state.items()})
+            new = self.update.run(feed)
+            self.dense.kernel.assign(new[f"new_param:{self.names['W']}"])
+            self.dense.bias.assign(new[f"new_param:{self.names['hb']}"])
+            self.visible_bias = np.asarray(new[f"new_param:{self.names['vb']}"], np.float32)
+            self.state = {s: new[f"new_state:{s}"] for s in self.state}
+            self.step += 1
+        return err
+
+    def reconstruction_error(self, x) -> float:
+        """Mean over the batch of ||v - E[v | E[h | v]]||^2 at the current weights."""
+        return float(self.cd.run({"v0": np.asarray(x, np.float32), **self.params()})["reconstruction_error"])
+
+    def done(self) -> None:
+        pass
+
+
+def _is_schedule(optimizer) -> bool:
+    from graphc.training.step import is_schedule
+
+    return is_schedule(optimizer)
+
+
+def pretrainer(conf, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0, regularization=None):
+    """The pretrainer of a pretrainable layer conf."""
+    if isinstance(conf, RBM):
+        return RBMPretrainer(conf, dense, optimizer, iterations, seed)
+    return AutoEncoderPretrainer(conf, dense, optimizer, algorithm, iterations, seed, regularization)
+
+
+__all__ = ["AutoEncoderPretrainer", "RBMPretrainer", "pretrainer"]

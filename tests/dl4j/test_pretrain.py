@@ -1,0 +1,149 @@
+"""Pretrainable layers and layer-wise pretraining: RBM contrastive divergence (CD-1 and CD-k, against a
+numpy CD given the graph's own random draws), the denoising AutoEncoder, configuration checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from graphc import nn
+from graphc.dl4j.builder import ConfigError
+from graphc.dl4j.layers.pretrain import RBM, AutoEncoder, HiddenUnit, VisibleUnit, corrupt
+from graphc.dl4j.pretrain import RBMPretrainer, pretrainer
+from graphc.optimizers import SGD
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, _ = load_digits(return_X_y=True)
+    return (X >= 8).astype(np.float32)[:600], (X / 16).astype(np.float32)[:600]
+
+
+def _dense(conf, n_in):
+    layers = conf.to_nn(None)
+    for layer in layers:
+        layer(nn.Input((n_in,)))
+    return layers[-1]
+
+
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible):
+    """CD-k as the layer's docstring states it, with the graph's draws in the order it makes them."""
+    draws = list(draws)
+
+    def mean(unit, a):
+        return {"binary": sigmoid, "rectified": lambda t: np.maximum(t, 0)}.get(unit.value, lambda t: t)(a)
+
+    def sample(unit, a, m):
+        d = draws.pop(0)
+        if unit.value == "binary":
+            return (d < m).astype(np.float64)
+        if unit.value == "rectified":
+            return np.maximum(0, a + d * np.sqrt(sigmoid(a)))
+        return m + d
+
+    a0 = v0 @ W + hb
+    ph0 = mean(hidden, a0)
+    h = sample(hidden, a0, ph0)
+    for _ in range(k):
+        av = h @ W.T + vb
+        v = sample(visible, av, mean(visible, av))
+        ah = v @ W + hb
+        phk = mean(hidden, ah)
+        h = sample(hidden, ah, phk)
+    n = len(v0)
+    return -(v0.T @ ph0 - v.T @ phk) / n, -(ph0 - phk).sum(0) / n, -(v0 - v).sum(0) / n
+
+
+@pytest.mark.parametrize("hidden,visible,k", [(HiddenUnit.BINARY, VisibleUnit.BINARY, 1),
+                                              (HiddenUnit.BINARY, VisibleUnit.BINARY, 3),
+                                              (HiddenUnit.RECTIFIED, VisibleUnit.GAUSSIAN, 1),
+                                              (HiddenUnit.GAUSSIAN, VisibleUnit.BINARY, 2)])
+def test_cd_update_equals_numpy_cd_given_the_same_draws(digits, hidden, visible, k):
+    v0 = digits[0][:32].astype(np.float64)
+    conf = RBM.Builder(hidden, visible).n_in(64).n_out(16).k(k).seed(3).build()
+    dense = _dense(conf, 64)
+    lr = 0.05
+    pt = RBMPretrainer(conf, dense, SGD(learning_rate=lr), seed=7, with_draws=True)
+    W, hb, vb = (np.array(a, np.float64) for a in (dense.kernel.value, dense.bias.value, pt.visible_bias))
+    pt.fit_batch(v0)
+    draws = [pt.last[f"draw:{i}"].astype(np.float64) for i in range(2 * k + 1)]
+    gW, ghb, gvb = _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible)
+    np.testing.assert_allclose(pt.last["grad:W"], gW, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pt.last["grad:hb"], ghb, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pt.last["grad:vb"], gvb, rtol=1e-4, atol=1e-5)
+    # and the update is the optimizer's: plain SGD, w - lr * grad
+    np.testing.assert_allclose(dense.kernel.value, W - lr * gW, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pt.visible_bias, vb - lr * gvb, rtol=1e-4, atol=1e-6)
+
+
+def test_cd_draws_change_from_step_to_step_and_replay_from_the_seed(digits):
+    v0 = digits[0][:16]
+    runs = []
+    for _ in range(2):
+        conf = RBM(n_in=64, n_out=8, seed=1)
+        pt = RBMPretrainer(conf, _dense(conf, 64), SGD(learning_rate=0.1), seed=5, with_draws=True)
+        pt.fit_batch(v0)
+        first = pt.last["draw:0"].copy()
+        pt.fit_batch(v0)
+        runs.append((first, pt.last["draw:0"]))
+    assert not np.array_equal(runs[0][0], runs[0][1])
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_rbm_reconstruction_error_falls_with_cd_k(digits, k):
+    X = digits[0]
+    conf = RBM(n_in=64, n_out=64, k=k, seed=1)
+    pt = pretrainer(conf, _dense(conf, 64), SGD(learning_rate=0.1, momentum=0.5), seed=2)
+    before = pt.reconstruction_error(X)
+    for _ in range(3):
+        for i in range(0, len(X), 50):
+            pt.fit_batch(X[i:i + 50])
+    after = pt.reconstruction_error(X)
+    assert after < 0.5 * before
+
+
+@pytest.mark.parametrize("algorithm", ["STOCHASTIC_GRADIENT_DESCENT", "CONJUGATE_GRADIENT", "LBFGS"])
+def test_autoencoder_pretraining_lowers_reconstruction_error(digits, algorithm):
+    X = digits[1]
+    conf = AutoEncoder.Builder().n_in(64).n_out(32).activation("sigmoid").loss_function("RMSE_XENT") \
+        .corruption_level(0.3).seed(1).build()
+    dense = _dense(conf, 64)
+    pt = pretrainer(conf, dense, SGD(learning_rate=0.05), algorithm=algorithm, seed=3)
+    kernel_before = dense.kernel.value.copy()
+    before = pt.reconstruction_error(X)
+    for _ in range(2):
+        for i in range(0, len(X), 100):
+            pt.fit_batch(X[i:i + 100])
+    pt.done()
+    assert pt.reconstruction_error(X) < 0.8 * before
+    # the encoder's weights are the network layer's own: pretraining changed them in place
+    assert not np.allclose(dense.kernel.value, kernel_before)
+
+
+def test_masking_noise_zeroes_about_the_corruption_level():
+    x = np.ones((200, 50), np.float32)
+    noisy = corrupt(x, 0.3, np.random.default_rng(0))
+    assert set(np.unique(noisy)) <= {0.0, 1.0}
+    assert abs(1 - noisy.mean() - 0.3) < 0.02
+    assert corrupt(x, 0.0, np.random.default_rng(0)) is x
+
+
+def test_builders_and_keywords_make_equal_confs_and_bad_settings_are_refused():
+    assert RBM.Builder(HiddenUnit.RECTIFIED, VisibleUnit.GAUSSIAN).n_in(4).n_out(3).k(2).build() == \
+        RBM(n_in=4, n_out=3, k=2, hidden_unit="rectified", visible_unit="GAUSSIAN")
+    ae = AutoEncoder(n_in=4, n_out=3, corruption_level=0.2, sparsity=0.05)
+    assert AutoEncoder.from_dict(ae.to_dict()) == ae
+    assert ae.is_pretrainable and RBM.is_pretrainable and not ae.is_output
+    with pytest.raises(ConfigError, match="corruption_level"):
+        AutoEncoder(n_in=4, n_out=3, corruption_level=1.5).validate()
+    with pytest.raises(ConfigError, match="k .*Gibbs"):
+        RBM(n_in=4, n_out=3, k=0).validate()
+    with pytest.raises(ConfigError, match="HiddenUnit"):
+        RBM(hidden_unit="bernoulli")
+    with pytest.raises(ConfigError, match="no setting 'corruption'"):
+        AutoEncoder.Builder().corruption(0.1)
