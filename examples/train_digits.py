@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import struct
 import time
-import zlib
 
 import numpy as np
 
@@ -22,6 +20,7 @@ import graphc
 from graphc import nn, optimizers
 from graphc.data import ImagePreProcessingScaler, load_digits, one_hot
 from graphc.evaluation import Evaluation
+from graphc.plot import plot_series
 
 
 def build_model() -> nn.Sequential:
@@ -50,54 +49,6 @@ def split(seed: int = 0, test_fraction: float = 0.2):
     return (x[tr], y[tr]), (x[te], y[te]), scaler, d.class_names
 
 
-# ---- the history plot -----------------------------------------------------------------------------
-def _png(path: str, rgb: np.ndarray) -> None:
-    """An 8-bit RGB PNG: the signature, IHDR, one zlib IDAT of filter-0 rows, IEND."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    h, w, _ = rgb.shape
-    rows = b"".join(b"\0" + rgb[i].astype(np.uint8).tobytes() for i in range(h))
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
-
-
-def _raster_plot(path: str, series: dict, w: int = 480, h: int = 320) -> None:
-    """Each series a polyline over the epochs, scaled to [0, max]; a frame; no text."""
-    img = np.full((h, w, 3), 255, np.uint8)
-    img[[10, h - 11], 10:w - 10] = img[10:h - 10, [10, w - 11]] = 0
-    colors = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
-    top = max(max(v) for v in series.values()) or 1.0
-    for (name, values), color in zip(sorted(series.items()), colors):
-        xs = np.linspace(12, w - 13, max(len(values), 2))
-        ys = h - 12 - (np.asarray(values if len(values) > 1 else values * 2) / top) * (h - 24)
-        t = np.linspace(0, len(xs) - 1, 20 * w)
-        px, py = np.interp(t, np.arange(len(xs)), xs), np.interp(t, np.arange(len(ys)), ys)
-        for d in (-1, 0, 1):
-            img[np.clip(py.astype(int) + d, 0, h - 1), px.astype(int)] = color
-    _png(path, img)
-
-
-def plot_history(path: str, history: dict) -> str:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        _raster_plot(path, history)
-        return "raster (matplotlib is not installed)"
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for k, v in sorted(history.items()):
-        ax.plot(range(1, len(v) + 1), v, label=k)
-    ax.set_xlabel("epoch")
-    ax.legend()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return "matplotlib"
-
-
 def main(argv=None) -> float:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=15)
@@ -120,7 +71,7 @@ def main(argv=None) -> float:
     print(f"test accuracy {accuracy:.4f} after {args.epochs} epochs in {seconds:.1f} s "
           f"(graphc {getattr(graphc, '__version__', '?')})")
     print(Evaluation(labels=names).eval(yt, pred).stats())
-    how = plot_history(os.path.join(args.out, "history.png"), history.history)
+    how = plot_series(os.path.join(args.out, "history.png"), history.history)
     model.save_checkpoint(os.path.join(args.out, "digits.ckpt"), normalizers=scaler)
     print(f"wrote {args.out}/history.png ({how}) and {args.out}/digits.ckpt")
     return accuracy
