@@ -54,7 +54,8 @@ def save_checkpoint(model, path, normalizers=None, epoch=None, extra=None) -> No
     arrays = {f"weight:{i}": np.asarray(g.attrs(n)["value"]) for i, n in enumerate(names)}
     meta = {"format": FORMAT, "model": model.name, "weights": len(names),
             "epoch": int(epoch if epoch is not None else model.__dict__.get("epochs_done", 0)),
-            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {}, "extra": extra or {},
+            "step": 0, "seed": 0, "draws": [], "learning_rate": None, "labels": None, "normalizers": {},
+            "extra": extra or {},
             "shuffle_seed": model.__dict__.get("shuffle_seed")}
     if t is not None:
         for s, v in t.state.items():

@@ -285,14 +285,13 @@ class SparkTrainer:
         count, loss = 0, 0.0
         with watch.phase("aggregate"):
             total = np.zeros(len(results[0][2]), np.float32) if results else None
+            count = sum(meta["n"] for _, meta, _ in results)
             for _, meta, buf in results:  # fixed order: partition index
-                total += buf * np.float32(meta["n"]) if self.mode == "average" else buf
-                count += meta["n"]
+                # average: weights n/N (one partition: 1, exactly itself; two equal ones: 0.5 each)
+                total += buf * (np.float32(meta["n"]) / np.float32(count)) if self.mode == "average" else buf
                 loss += meta["loss"]
                 watch.record.compute.append(meta["compute"])
-            if count and self.mode == "average":
-                total /= np.float32(count)
-            elif count:  # accumulate: the moving statistics always, the gradient when asked
+            if count and self.mode == "accumulate":  # the moving statistics always, the gradient when asked
                 total[work.glayout.size:] /= np.float32(count)
                 if self.divide:
                     total[:work.glayout.size] /= np.float32(count)
