@@ -240,3 +240,18 @@ def test_rae_training_lowers_reconstruction_error():
     np.testing.assert_allclose(np.linalg.norm(codes, axis=1), 1.0, atol=1e-5)  # unit-length parents
     # the embeddings stayed fixed (train_embeddings=False), the encoder moved
     assert not rae.layer.embeddings.trainable
+
+
+def test_example_runs_short(capsys):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "dl4j", "rntn_sentiment.py")
+    spec = importlib.util.spec_from_file_location("rntn_sentiment", path)
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    results = ex.main(["--size", "160", "--epochs", "3", "--dim", "6"])
+    out = capsys.readouterr().out
+    assert "RNTN beats bag-of-words on test root accuracy by" in out and "twins" in out
+    assert results["bag of words"]["twins"]["root"] <= 0.5
+    assert results["margin"] > 0.1, results
