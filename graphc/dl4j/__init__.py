@@ -14,3 +14,4 @@ from graphc.dl4j.layers import (BatchNormalization, ConvolutionLayer, DenseLayer
                                 FeedForwardLayerConf, LocalResponseNormalization, LossLayer, OutputLayer,
                                 SubsamplingLayer)
 from graphc.dl4j.multilayer import MultiLayerNetwork
+from graphc.dl4j.layers.recurrent import GravesBidirectionalLSTM, GravesLSTM, LSTM, RnnOutputLayer, SimpleRnn

@@ -197,6 +197,9 @@ class ListBuilder:
         if conf.backprop_type is BackpropType.TRUNCATED_BPTT and not any(l.is_recurrent for l in layers):
             raise ConfigError("backprop_type(TRUNCATED_BPTT) needs a recurrent layer (GravesLSTM, LSTM, "
                               "SimpleRnn, ...); this network has none: use BackpropType.STANDARD")
+        from graphc.dl4j.tbptt import check_recurrent_training
+
+        check_recurrent_training(conf)
         for k in ("tbptt_fwd_length", "tbptt_back_length"):
             if int(getattr(conf, k)) < 1:
                 raise ConfigError(f"{k} must be >= 1, got {getattr(conf, k)}")

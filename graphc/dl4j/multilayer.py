@@ -22,7 +22,7 @@ import numpy as np
 from graphc.dl4j.builder import ConfigError
 from graphc.dl4j.conf import MultiLayerConfiguration
 from graphc.dl4j.dataset import DataSet, datasets
-from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
+from graphc.dl4j.enums import OptimizationAlgorithm
 from graphc.dl4j.input_type import as_boundary
 from graphc.errors import InputError
 
@@ -68,7 +68,8 @@ class MultiLayerNetwork:
         self.owners = {names[id(w.value)]: i for i, made in enumerate(self._nn) for l in made for w in l.weights}
         last = self.layers[-1]
         if last.is_output:
-            loss = losses.get(last.loss_function, reduction="sum_over_batch_size" if conf.conf.mini_batch else "sum")
+            loss = last.nn_loss(conf.conf.mini_batch) if hasattr(last, "nn_loss") else \
+                losses.get(last.loss_function, reduction="sum_over_batch_size" if conf.conf.mini_batch else "sum")
             trainable = {n: i for n, i in self.owners.items() if self._is_trainable(n)}
             self.model.compile(optimizer=optimizer(conf.conf, self.layers, trainable), loss=loss)
         if params is not None:
@@ -120,9 +121,9 @@ class MultiLayerNetwork:
         if ds.labels is None:
             raise InputError("fit: the mini-batch has no labels; give DataSet(features, labels)")
         self.last_batch_size = ds.num_examples()
-        if self.conf.backprop_type is BackpropType.TRUNCATED_BPTT:
-            from graphc.dl4j.tbptt import fit_tbptt
+        from graphc.dl4j.tbptt import fit_tbptt, trains_by_sequence
 
+        if trains_by_sequence(self.conf):  # TBPTT, or recurrent layers under a time-series output
             fit_tbptt(self, ds)  # records its own iterations
             return
         if self.conf.conf.optimization_algo is not OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT:

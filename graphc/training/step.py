@@ -98,10 +98,12 @@ def seed_random_ops(g: Graph, seed: int) -> None:
 
 
 def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fused: bool = True,
-                     seed: int = 0, carried=()) -> TrainStep:
+                     seed: int = 0, carried=(), sample_weights=None) -> TrainStep:
     """The train step of `model` for `loss` (one Loss per output) and `optimizer`; `labels`: one
     example label array per output (its dtype and trailing shape type the `y:` inputs); `carried`:
-    names of model outputs returned unchanged instead of trained (see the module docstring)."""
+    names of model outputs returned unchanged instead of trained (see the module docstring);
+    `sample_weights`: example weight arrays per output (None: (batch,)), e.g. (batch, time) weights
+    that mask the steps of a sequence output."""
     from graphc.losses import combine
 
     g = training_graph(model)
@@ -122,9 +124,10 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
     weights = {id(w.value): w for w in getattr(model, "weights", ())}
     em = Emitter(g, training=True)
     terms = []
-    for (name, v), y, lossfn in zip(model_outputs, labels, loss):
+    for (name, v), y, lossfn, swx in zip(model_outputs, labels, loss, sample_weights or [None] * len(labels)):
         yv = g.add_input(f"y:{name}", _label_type(np.asarray(y)))
-        sw = g.add_input(f"sample_weight:{name}", TensorType(F32, (BATCH,)))
+        sw = g.add_input(f"sample_weight:{name}", TensorType(F32, (BATCH,)) if swx is None else
+                         _label_type(np.asarray(swx, np.float32)))
         try:
             terms.append(lossfn(em, yv, v, sample_weight=sw))
         except GraphcError as e:

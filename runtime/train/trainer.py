@@ -54,10 +54,12 @@ def _ov(a: np.ndarray):
 class Trainer:
     """Trains `model` (a graphc model) with `loss` (one per output), `optimizer`, on ONNX Runtime."""
 
-    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None, seed=0, carried=()):
+    def __init__(self, model, loss, optimizer, labels, loss_weights=None, threads=None, seed=0, carried=(),
+                 sample_weights=None):
         self.model, self.loss, self.optimizer, self.loss_weights = model, loss, optimizer, loss_weights
-        self.seed, self.carried = seed, tuple(carried)
-        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights, seed=seed, carried=self.carried)
+        self.seed, self.carried, self.sample_weights = seed, tuple(carried), sample_weights
+        self.spec = build_train_step(model, loss, optimizer, labels, loss_weights, seed=seed, carried=self.carried,
+                                     sample_weights=sample_weights)
         self.last_carried: dict = {}
         self.labels_example = labels
         self.session = _session(self.spec.graph, threads)
@@ -164,7 +166,8 @@ class Trainer:
             xs = [np.zeros([d if isinstance(d, int) else batch for d in g.type_of((n, 0)).shape],
                            g.type_of((n, 0)).dtype) for n in self.model.input_names]
             ys = [np.zeros((batch,) + y.shape[1:], y.dtype) for y in self.labels_example]
-            sws = [np.ones(batch, np.float32) for _ in ys]
+            sws = [np.ones((batch,) + (() if s is None else np.shape(s)[1:]), np.float32)
+                   for s in self.sample_weights or [None] * len(ys)]
             for _ in range(int(runs)):
                 _, io = self._bind_step(xs, ys, sws)
                 self.session.run_with_iobinding(io)  # into the spare buffers, which are not swapped
@@ -199,7 +202,7 @@ class Trainer:
         self._check_model()
         if self._grad is None:
             g = build_train_step(self.model, self.loss, self.optimizer, self.labels_example, self.loss_weights,
-                                 fused=False, seed=self.seed, carried=self.carried)
+                                 fused=False, seed=self.seed, carried=self.carried, sample_weights=self.sample_weights)
             self._grad = (g, _session(g.graph, self.threads))
         spec, sess = self._grad
         names = {i.name for i in sess.get_inputs()}

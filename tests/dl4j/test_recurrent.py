@@ -117,3 +117,190 @@ def test_trainer_returns_carried_states_without_labels():
     assert np.isfinite(loss) and len(preds) == 1 and preds[0].shape == (5, 4, 2)
     np.testing.assert_allclose(t.last_carried[names[1]], want_h, atol=1e-6)
     np.testing.assert_allclose(t.last_carried[names[2]], want_c, atol=1e-6)
+
+
+# ---- the DL4J layers and networks ---------------------------------------------------------------
+from graphc import dl4j  # noqa: E402
+from graphc.dl4j import (BackpropType, ConfigError, DataSet, DenseLayer, GravesBidirectionalLSTM,  # noqa: E402
+                         GravesLSTM as DL4JGravesLSTM, InputType, LossFunction, LSTM, MultiLayerConfiguration,
+                         MultiLayerNetwork, NeuralNetConfiguration, OutputLayer, RnnOutputLayer, SimpleRnn,
+                         Updater, WeightInit)
+from graphc.errors import InputError  # noqa: E402
+
+
+def _net(first, n_in=3, n_out=3, tbptt=None, updater=Updater.SGD, lr=0.1, steps=None, l2=0.0, seed=42):
+    b = (NeuralNetConfiguration.Builder().seed(seed).learning_rate(lr).updater(updater)
+         .regularization(l2 > 0).l2(l2).weight_init(WeightInit.XAVIER).list()
+         .layer(0, first)
+         .layer(1, RnnOutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_out(n_out).build())
+         .set_input_type(InputType.recurrent(n_in, steps)))
+    if tbptt:
+        b = b.backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(tbptt).tbptt_backward_length(tbptt)
+    return MultiLayerNetwork(b.pretrain(False).backprop(True).build()).init()
+
+
+def _lstm(n_out=4):
+    return DL4JGravesLSTM.Builder().n_out(n_out).activation("tanh").build()
+
+
+def _sequences(batch, steps, n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, n, steps)).astype(np.float32)
+    y = np.eye(n, dtype=np.float32)[rng.integers(0, n, (batch, steps))].transpose(0, 2, 1)
+    return x, y
+
+
+def test_recurrent_confs_both_front_doors_and_json():
+    a = DL4JGravesLSTM(n_in=3, n_out=4, activation="tanh", forget_gate_bias_init=0.5)
+    b = DL4JGravesLSTM.Builder().n_in(3).n_out(4).activation("tanh").forget_gate_bias_init(0.5).build()
+    assert a == b and a.is_recurrent and RnnOutputLayer.Builder(LossFunction.MCXENT).build().is_output
+    with pytest.raises(ConfigError, match="GravesLSTM.*peephole"):
+        DL4JGravesLSTM.Builder().peephole(True)
+    net = _net(_lstm(), tbptt=4)
+    conf = MultiLayerConfiguration.from_json(net.conf.to_json())
+    assert conf == net.conf and conf.tbptt_fwd_length == 4
+    # DL4J's sizes: input weights [3, 16], recurrent [4, 19] (3 peephole columns), bias 16; output 4*3+3
+    assert net.num_params() == 3 * 16 + 4 * 19 + 16 + 4 * 3 + 3 == len(net.params())
+
+
+def test_lstm_without_peepholes_bidirectional_and_simple_rnn_match_numpy():
+    x, _ = _sequences(2, 5)
+    xt = x.transpose(0, 2, 1).astype(np.float64)
+    for first in (LSTM(n_out=4, activation="tanh"), GravesBidirectionalLSTM(n_out=4, activation="tanh"),
+                  SimpleRnn(n_out=4, activation="tanh")):
+        net = _net(first)
+        block = net.get_nn_layers(0)[0]
+        cells = [block.rnn.forward_layer.cell, block.rnn.backward_layer.cell] if hasattr(block.rnn, "forward_layer") \
+            else [block.rnn.cell]
+        for cell in cells:
+            for w in cell.weights:
+                w.assign(RNG.normal(0, 0.5, w.shape))
+        net.model.weights_changed()
+        hidden = net.get_nn_layers(1)[-1]
+        got = net.output(x)
+        if isinstance(first, SimpleRnn):
+            w, r, b = (c.value for c in cells[0].weights)
+            h, outs = np.zeros((2, 4)), []
+            for t in range(5):
+                h = np.tanh(xt[:, t] @ w + h @ r + b)
+                outs.append(h)
+            seq = np.stack(outs, 1)
+        elif isinstance(first, GravesBidirectionalLSTM):
+            fw = graves_reference(xt, *(c.value for c in cells[0].weights))[0]
+            bw = graves_reference(xt[:, ::-1], *(c.value for c in cells[1].weights))[0][:, ::-1]
+            seq = fw + bw  # DL4J adds the two directions
+        else:
+            w, r, b = (c.value for c in cells[0].weights)
+            assert r.shape == (4, 16)
+            seq = graves_reference(xt, w, np.concatenate([r, np.zeros((4, 3))], 1), b)[0]
+        logits = seq @ hidden.kernel.value + hidden.bias.value
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        np.testing.assert_allclose(got, (p / p.sum(-1, keepdims=True)).transpose(0, 2, 1), atol=2e-5,
+                                   err_msg=type(first).__name__)
+
+
+def test_tbptt_over_the_whole_sequence_equals_full_bptt():
+    """A segment covering the sequence is one ordinary train step: the same parameters as the plain
+    model trained by train_on_batch (no carried states, graphc's Keras-style path)."""
+    x, y = _sequences(4, 6)
+    tb = _net(_lstm(), tbptt=6, updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-3)
+    full = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-3)
+    np.testing.assert_array_equal(tb.params(), full.params())
+    labels = full.layers[-1].labels_to_nn(y)
+    for _ in range(3):
+        tb.fit(DataSet(x, y))
+        full.model.train_on_batch(x, labels)
+    assert tb.iteration_count == 3
+    np.testing.assert_allclose(tb.params(), full.params(), atol=1e-6)
+
+
+def _torch_segments(net, x, y, segment, lr, minibatches):
+    """A hand-run reference in PyTorch: Graves' LSTM and the softmax output written out, SGD, one
+    update per segment, the states carried as detached tensors (no gradient across segments)."""
+    torch = pytest.importorskip("torch")
+    block, dense = net.get_nn_layers(0)[0], net.get_nn_layers(1)[-1]
+    params = [torch.tensor(w.value, dtype=torch.float64, requires_grad=True)
+              for w in block.rnn.cell.weights + dense.weights]
+    w, r, b, k, kb = params
+    u = r.shape[0]
+    opt = torch.optim.SGD(params, lr=lr)
+    xt = torch.tensor(x.transpose(0, 2, 1), dtype=torch.float64)
+    yt = torch.tensor(y.transpose(0, 2, 1), dtype=torch.float64)
+    for _ in range(minibatches):
+        h = c = torch.zeros(x.shape[0], u, dtype=torch.float64)
+        for start in range(0, x.shape[2], segment):
+            h, c = h.detach(), c.detach()
+            loss = 0
+            for t in range(start, min(start + segment, x.shape[2])):
+                z = xt[:, t] @ w + h @ r[:, :4 * u] + b
+                f = torch.sigmoid(z[:, u:2 * u] + c * r[:, 4 * u])
+                g = torch.sigmoid(z[:, 3 * u:] + c * r[:, 4 * u + 2])
+                c = f * c + g * torch.tanh(z[:, :u])
+                h = torch.sigmoid(z[:, 2 * u:3 * u] + c * r[:, 4 * u + 1]) * torch.tanh(c)
+                p = torch.softmax(h @ k + kb, -1)
+                loss = loss - (yt[:, t] * torch.log(p)).sum()
+            opt.zero_grad()
+            (loss / x.shape[0]).backward()
+            opt.step()
+    return np.concatenate([p.detach().numpy().ravel() for p in params])
+
+
+def test_tbptt_short_segments_equal_a_hand_run_segment_by_segment_reference():
+    """10 steps in segments of 4 (the last one 2 steps, padded), two minibatches, against PyTorch."""
+    x, y = _sequences(3, 10, seed=1)
+    net = _net(_lstm(), tbptt=4, lr=0.1)
+    want = _torch_segments(net, x, y, 4, 0.1, minibatches=2)
+    for _ in range(2):
+        net.fit(DataSet(x, y))
+    assert net.iteration_count == 6
+    np.testing.assert_allclose(net.params(), want, atol=1e-6)
+
+
+def test_labels_mask_drops_steps():
+    x, y = _sequences(2, 6, seed=2)
+    mask = np.ones((2, 6), np.float32)
+    mask[:, 4:] = 0
+    y_other = y.copy()
+    y_other[:, :, 4:] = y[:, ::-1, 4:]  # different labels on the masked steps only
+    a, b = _net(_lstm(), tbptt=3), _net(_lstm(), tbptt=3)
+    a.fit(DataSet(x, y, labels_mask=mask))
+    b.fit(DataSet(x, y_other, labels_mask=mask))
+    np.testing.assert_array_equal(a.params(), b.params())
+    c = _net(_lstm(), tbptt=3)
+    c.fit(DataSet(x, y_other))
+    assert np.abs(c.params() - a.params()).max() > 1e-4
+
+
+def test_rnn_time_step_equals_output_and_keeps_state():
+    x, y = _sequences(2, 7, seed=3)
+    net = _net(_lstm(), tbptt=3, updater=Updater.RMSPROP, lr=0.01)
+    net.fit(DataSet(x, y))  # trained weights, written back to the layers
+    want = net.output(x)
+    one = np.stack([net.rnn_time_step(x[:, :, t]) for t in range(7)], -1)
+    np.testing.assert_allclose(one, want, atol=1e-5)
+    net.rnn_clear_previous_state()
+    chunks = np.concatenate([net.rnn_time_step(x[:, :, :3]), net.rnn_time_step(x[:, :, 3:])], -1)
+    np.testing.assert_allclose(chunks, want, atol=1e-5)
+    with pytest.raises(InputError, match="rnn_clear_previous_state"):
+        net.rnn_time_step(x[:1, :, 0])
+    net.rnn_clear_previous_state()
+    np.testing.assert_allclose(net.rnn_time_step(x[:1, :, 0]), want[:1, :, 0], atol=1e-5)
+
+
+def test_tbptt_refusals_at_build():
+    def build(first, fwd=4, back=4, last=None):
+        return (NeuralNetConfiguration.Builder().list().layer(0, first)
+                .layer(1, last or RnnOutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax"))
+                .set_input_type(InputType.recurrent(3) if last is None else InputType.feed_forward(3))
+                .backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(fwd).tbptt_backward_length(back)
+                .build())
+
+    with pytest.raises(ConfigError, match=r"TRUNCATED_BPTT\) needs a recurrent layer"):
+        build(DenseLayer(n_out=4, activation="relu"),
+              last=OutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax"))
+    with pytest.raises(ConfigError, match="GravesBidirectionalLSTM.*bidirectional"):
+        build(GravesBidirectionalLSTM(n_out=4, activation="tanh"))
+    with pytest.raises(ConfigError, match="tbptt_backward_length 2 differs"):
+        build(_lstm(), back=2)
+    assert build(_lstm()).backprop_type is BackpropType.TRUNCATED_BPTT
+    assert dl4j.GravesLSTM is DL4JGravesLSTM

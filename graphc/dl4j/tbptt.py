@@ -1,0 +1,259 @@
+"""Training and stateful inference of networks with recurrent layers: full and truncated BPTT
+(`BackpropType.TRUNCATED_BPTT`, `tbptt_forward_length`), `rnn_time_step`, `rnn_clear_previous_state`.
+
+Both run a *stateful* graphc.nn model over the network's own layers (the same weights): every
+`SequenceBlock` takes its initial states as extra inputs and returns its final states as extra
+outputs (graphc/dl4j/layers/recurrent.py).
+
+Training: graphc has no gradient through an ONNX Scan, so the train step is unrolled over a fixed
+number of steps L (the forward length for TBPTT, the sequence's length otherwise). A minibatch
+[batch, size, T] is cut into segments of L steps; each segment is one train step (one DL4J
+iteration), fed the states the previous segment ended with (zeros for the first). The states are
+step *inputs*, so no gradient crosses a segment boundary: that is the truncation. A last segment
+shorter than L is padded at its end with steps whose label mask is 0; padded steps come after every
+real one, so a one-directional network computes the real steps exactly as without them (a
+bidirectional layer would read them: TBPTT refuses it, as DL4J does). States reset between
+minibatches. Networks of different segment lengths share the optimizer state: the trainer of a new
+length takes it over.
+
+Inference: `rnn_time_step(x)` feeds the states kept from the previous call ([batch, size] for one
+step or [batch, size, time]); over a Scan, so any length runs without recompiling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.dl4j.builder import ConfigError
+from graphc.errors import InputError
+
+
+def stateful_model(layers, size: int, steps, name: str = "stateful"):
+    """A graphc.nn Model over `layers` (the network's graphc.nn layers in order) with inputs
+    [x ([batch, size, steps]), *initial states] and outputs [y, *final states]."""
+    from graphc import nn
+    from graphc.dl4j.layers.recurrent import SequenceBlock
+
+    x = nn.Input((int(size), steps), name=f"{name}_features")
+    inputs, finals, y = [x], [], x
+    for layer in layers:
+        if isinstance(layer, SequenceBlock):
+            init = [nn.Input((n,), name=f"{name}_{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
+            outs = layer(y, initial_state=init)
+            y = outs[0]
+            inputs += init
+            finals += outs[1:]
+        else:
+            y = layer(y)
+    return nn.Model(inputs, [y] + finals, name=name)
+
+
+def check_recurrent_training(conf) -> None:
+    """Refuse, before any training, what truncated BPTT cannot do here."""
+    from graphc.dl4j.enums import BackpropType
+
+    if conf.backprop_type is not BackpropType.TRUNCATED_BPTT:
+        return
+    for layer in conf.layers:
+        if getattr(layer, "bidirectional", False):
+            raise ConfigError(f"{layer.describe()}: truncated BPTT cannot train a bidirectional layer (its backward "
+                              f"direction reads the steps after the segment); use BackpropType.STANDARD, as DL4J "
+                              f"requires")
+    if int(conf.tbptt_back_length) != int(conf.tbptt_fwd_length):
+        raise ConfigError(f"tbptt_backward_length {conf.tbptt_back_length} differs from tbptt_forward_length "
+                          f"{conf.tbptt_fwd_length}; graphc truncates the gradient at the segment boundary only: "
+                          f"set both to the same length")
+
+
+def _cut(a, start: int, steps: int, fill: float = 0.0):
+    """a[..., start:start+steps] along the last axis, padded at the end with `fill` to `steps`."""
+    part = a[..., start:start + steps]
+    short = steps - part.shape[-1]
+    if short:
+        pad = np.full(part.shape[:-1] + (short,), fill, part.dtype)
+        part = np.concatenate([part, pad], -1)
+    return np.ascontiguousarray(part)
+
+
+class SequenceTrainer:
+    """Trains a network's graphc.nn `layers` on [batch, size, time] minibatches, in segments of
+    `segment` steps (None: the whole sequence, full BPTT), with one `loss` on the last output."""
+
+    def __init__(self, layers, size: int, loss, optimizer, segment: int | None = None, seed: int = 0,
+                 name: str = "network", labels_to_nn=None):
+        self.layers, self.size, self.loss, self.optimizer = list(layers), int(size), loss, optimizer
+        self.segment, self.seed, self.name = segment, seed, name
+        self.labels_to_nn = labels_to_nn or (lambda a: a)  # DL4J's [batch, n, time] to the model's layout
+        self._trainers: dict[int, object] = {}
+        self.active = None
+
+    def _trainer(self, steps: int, ys, ms):
+        from graphc.runtime.train import Trainer
+
+        t = self._trainers.get(steps)
+        if t is self.active and t is not None:
+            return t
+        previous = self.active
+        if previous is not None:  # the new length's trainer continues from the same weights and updater state
+            previous.sync()
+        if t is None:
+            model = stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}")
+            t = Trainer(model, [self.loss], self.optimizer, [ys], seed=self.seed, carried=model.output_names[1:],
+                        sample_weights=[ms])
+            self._trainers[steps] = t
+        if previous is not None:
+            t.load_state({s: v.numpy() for s, v in previous.state.items()})
+            t.step_count = previous.step_count
+        self.active = t
+        return t
+
+    def fit(self, features, labels, labels_mask=None) -> list[float]:
+        """One minibatch: a train step per segment; the loss of each (DL4J's score per iteration)."""
+        from graphc.training.step import TrainingError
+
+        x, y = np.asarray(features, np.float32), np.asarray(labels, np.float32)
+        if x.ndim != 3 or y.ndim != 3 or x.shape[1] != self.size or x.shape[0] != y.shape[0] \
+                or x.shape[2] != y.shape[2]:
+            raise InputError(f"{self.name}: recurrent training takes features [batch, {self.size}, time] and labels "
+                             f"[batch, n_out, time] of the same batch and time; got {list(x.shape)} and "
+                             f"{list(y.shape)}")
+        batch, total = x.shape[0], x.shape[2]
+        mask = np.ones((batch, total), np.float32) if labels_mask is None else np.asarray(labels_mask, np.float32)
+        if mask.shape != (batch, total):
+            raise InputError(f"{self.name}: the labels mask has shape {list(mask.shape)}; give [batch, time] = "
+                             f"{[batch, total]}")
+        steps = int(self.segment or total)
+        states = None
+        losses = []
+        for start in range(0, total, steps):
+            xs, ys, ms = _cut(x, start, steps), self.labels_to_nn(_cut(y, start, steps)), _cut(mask, start, steps)
+            t = self._trainer(steps, ys, ms)
+            if states is None:
+                states = [np.zeros((batch, n), np.float32) for n in _state_sizes(self.layers)]
+            loss, _ = t.train_step([xs, *states], [ys], [ms])
+            if not np.isfinite(loss):
+                raise TrainingError(f"{self.name}: the loss is {loss} at time steps {start}..{start + steps - 1}; "
+                                    f"that segment changed no weight. Lower the learning rate, or check the data "
+                                    f"for NaN/Inf")
+            states = [t.last_carried[n] for n in t.carried]
+            losses.append(loss)
+        self.sync()
+        return losses
+
+    def sync(self) -> None:
+        """Write the trained parameters into the layers' weights."""
+        if self.active is not None:
+            self.active.sync()
+
+
+def _state_sizes(layers) -> list[int]:
+    from graphc.dl4j.layers.recurrent import SequenceBlock
+
+    return [n for l in layers if isinstance(l, SequenceBlock) for n in l.state_sizes]
+
+
+class Stepper:
+    """`rnn_time_step`: inference that keeps every recurrent layer's last states between calls."""
+
+    def __init__(self, layers, size: int, name: str = "network", output_from_nn=None):
+        self.layers, self.size, self.name = list(layers), int(size), name
+        self.output_from_nn = output_from_nn or (lambda a: a)
+        self.model = None
+        self.states = None
+
+    def clear(self) -> None:
+        self.states = None
+
+    def step(self, features) -> np.ndarray:
+        x = np.asarray(features, np.float32)
+        one_step = x.ndim == 2
+        if one_step:
+            x = x[:, :, None]
+        if x.ndim != 3 or x.shape[1] != self.size:
+            raise InputError(f"{self.name}: rnn_time_step takes [batch, {self.size}] (one step) or [batch, "
+                             f"{self.size}, time]; got {list(np.shape(features))}")
+        if self.states is not None and self.states[0].shape[0] != x.shape[0]:
+            raise InputError(f"{self.name}: rnn_time_step got a batch of {x.shape[0]} but the kept state is for "
+                             f"{self.states[0].shape[0]}; call rnn_clear_previous_state() between batches")
+        if self.model is None:
+            self.model = stateful_model(self.layers, self.size, None, name=f"{self.name}_step")
+        if self.states is None:
+            self.states = [np.zeros((x.shape[0], n), np.float32) for n in _state_sizes(self.layers)]
+        outs = self.model.predict([x, *self.states])
+        self.states = [np.asarray(s) for s in outs[1:]]
+        y = self.output_from_nn(outs[0])
+        return y[:, :, 0] if one_step else y
+
+
+# ---- MultiLayerNetwork's hooks ---------------------------------------------------------------------
+def trains_by_sequence(conf) -> bool:
+    """Whether a network trains here: TBPTT, or recurrent layers under a time-series output (whose
+    sequences may have any length, which the plain model's Scan cannot differentiate)."""
+    from graphc.dl4j.enums import BackpropType
+    from graphc.dl4j.input_type import RNN
+
+    return conf.backprop_type is BackpropType.TRUNCATED_BPTT or \
+        (any(l.is_recurrent for l in conf.layers) and conf.output_type().kind == RNN)
+
+
+def _nn_layers(net) -> list:
+    return [l for made in net._nn for l in made]
+
+
+def _input_size(net, what: str) -> int:
+    from graphc.dl4j.input_type import RNN
+
+    t = net.conf.input_type
+    if t is None or t.kind != RNN:
+        raise ConfigError(f"{what} takes recurrent input [batch, size, time]; the network's input type is {t}: set "
+                          f".set_input_type(InputType.recurrent(size))")
+    return int(t.size)
+
+
+def _sequence_trainer(net) -> SequenceTrainer:
+    held = net.__dict__.get("_sequence_trainer")
+    if held is not None and held[0] is net.model:
+        return held[1]
+    from graphc.dl4j.enums import BackpropType
+
+    conf, last = net.conf, net.layers[-1]
+    check_recurrent_training(conf)
+    if conf.output_type().kind != "RNN":
+        raise ConfigError(f"{last.describe()}: truncated BPTT needs a time-series output (RnnOutputLayer); this "
+                          f"network's output is {conf.output_type()}")
+    cfg = net.model._training
+    segment = int(conf.tbptt_fwd_length) if conf.backprop_type is BackpropType.TRUNCATED_BPTT else None
+    st = SequenceTrainer(_nn_layers(net), _input_size(net, "fit"), cfg.losses[0], cfg.optimizer, segment,
+                         seed=int(conf.conf.seed or 0), name="MultiLayerNetwork", labels_to_nn=last.labels_to_nn)
+    net._sequence_trainer = (net.model, st)
+    return st
+
+
+def fit_tbptt(net, ds) -> None:
+    """One minibatch in segments (or whole, for a STANDARD recurrent network); each segment is one
+    iteration the listeners see."""
+    st = _sequence_trainer(net)
+    if ds.features_mask is not None:
+        raise InputError("MultiLayerNetwork.fit: features masks are not taken by recurrent training here; mask the "
+                         "steps that must not count with labels_mask ([batch, time])")
+    for _ in range(int(net.conf.conf.iterations)):
+        for loss in st.fit(ds.features, ds.labels, ds.labels_mask):
+            net.record_iteration(float(loss))
+
+
+def rnn_time_step(net, x) -> np.ndarray:
+    held = net.__dict__.get("_stepper")
+    if held is None or held[0] is not net.model:
+        if not any(l.is_recurrent for l in net.layers):
+            raise ConfigError("rnn_time_step needs a recurrent layer (GravesLSTM, LSTM, SimpleRnn, ...); this network "
+                              "has none: use output()")
+        held = (net.model, Stepper(_nn_layers(net), _input_size(net, "rnn_time_step"), "MultiLayerNetwork",
+                                   net.layers[-1].output_from_nn))
+        net._stepper = held
+    net.model.sync_weights()
+    return held[1].step(x)
+
+
+def rnn_clear_previous_state(net) -> None:
+    held = net.__dict__.get("_stepper")
+    if held is not None:
+        held[1].clear()
