@@ -226,11 +226,16 @@ def test_rntn_beats_bag_of_words_on_held_out_trees():
     assert b_twins <= bag_of_words_ceiling(twins) <= 0.5
     assert r_twins >= 0.8, r_twins
     assert rntn.predict(test.trees[:5]).tolist() == [n[-1] for n in rntn.predict_nodes(test.trees[:5])]
+    # a tree higher than the training graph goes through a deeper inference graph on the same weights
+    c1, c2 = test.subset("contrast")[:2]
+    longer = Tree.node(c2.label, c1, Tree.node(c2.label, Tree.leaf("but", 1), c2))
+    assert longer.depth > rntn.max_depth
+    assert rntn.predict_nodes([longer])[0][: len(c1)].tolist() == rntn.predict_nodes([c1])[0].tolist()
 
 
 def test_rae_training_lowers_reconstruction_error():
     train, test = generate(150, seed=3), generate(60, seed=4)
-    rae = RecursiveAutoEncoder(num_hidden=6, seed=1).init(train.trees)
+    rae = RecursiveAutoEncoder(num_hidden=6, seed=1, max_depth=8).init(train.trees)  # empty top levels train too
     before = rae.reconstruction_error(test.trees)
     rae.fit(train.trees, epochs=4)
     after = rae.reconstruction_error(test.trees)

@@ -74,14 +74,6 @@ def sentiment_accuracy(predicted: list, trees) -> dict:
             "all": float(np.mean(every)) if every else float("nan"), "n": len(trees)}
 
 
-def _positive(name):
-    def check(v):
-        if float(v) <= 0:
-            raise ConfigError(f"{name} must be > 0, got {v}")
-        return v
-    return check
-
-
 class RecursiveNetwork(Buildable):
     """The configuration and state of a recursive network; subclasses set the layer and heads."""
 
@@ -101,7 +93,8 @@ class RecursiveNetwork(Buildable):
         if int(self.num_hidden) <= 0 or int(self.batch_size) <= 0:
             raise ConfigError(f"{type(self).__name__}: num_hidden and batch_size must be positive, got "
                               f"{self.num_hidden} and {self.batch_size}")
-        _positive("learning_rate")(self.learning_rate)
+        if float(self.learning_rate) <= 0:
+            raise ConfigError(f"{type(self).__name__}: learning_rate must be > 0, got {self.learning_rate}")
         self.vocab: Vocabulary | None = None
         self.layer = None
         self._models: dict = {}
