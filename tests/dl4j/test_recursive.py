@@ -1,6 +1,8 @@
 """Recursive networks: the bracketed-tree reader, the level plan against a per-tree numpy recursion,
 RNTN and recursive-autoencoder gradient checks, the synthetic treebank's composition property, and
 a short training run where the RNTN beats bag-of-words."""
+import pickle
+
 import numpy as np
 import pytest
 
@@ -226,6 +228,8 @@ def test_rntn_beats_bag_of_words_on_held_out_trees():
     assert b_twins <= bag_of_words_ceiling(twins) <= 0.5
     assert r_twins >= 0.8, r_twins
     assert rntn.predict(test.trees[:5]).tolist() == [n[-1] for n in rntn.predict_nodes(test.trees[:5])]
+    back = pickle.loads(pickle.dumps(rntn))  # the weights and vocabulary travel; predictions agree
+    assert back == rntn and back.predict(test.trees).tolist() == rntn.predict(test.trees).tolist()
     # a tree higher than the training graph goes through a deeper inference graph on the same weights
     c1, c2 = test.subset("contrast")[:2]
     longer = Tree.node(c2.label, c1, Tree.node(c2.label, Tree.leaf("but", 1), c2))
