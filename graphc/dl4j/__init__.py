@@ -15,3 +15,4 @@ from graphc.dl4j.layers import (BatchNormalization, ConvolutionLayer, DenseLayer
                                 SubsamplingLayer)
 from graphc.dl4j.multilayer import MultiLayerNetwork
 from graphc.dl4j.layers.recurrent import GravesBidirectionalLSTM, GravesLSTM, LSTM, RnnOutputLayer, SimpleRnn
+from graphc.dl4j.recursive import RNTN, BagOfWords, RecursiveAutoEncoder, Tree
