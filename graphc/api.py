@@ -12,7 +12,7 @@ from pathlib import Path
 
 from graphc import backends
 from graphc.backends import DEFAULT as DEFAULT_BACKEND  # noqa: F401 (the CLI names it)
-from graphc.errors import ModelFormatError
+from graphc.errors import InputError, ModelFormatError
 from graphc.ir import Graph
 from graphc.model import GraphModel, export, graph_of  # noqa: F401 (export: graphc.export)
 from graphc.passes import optimize_for_inference
@@ -75,13 +75,19 @@ def compile(model, target: str = "cpu", opt_level: str = "O2", backend: str | No
                             **backend_options)
 
 
-def bench(path, **options):
+def bench(path, target: str = "cpu", **options):
     """Load the model at `path` (timed) and benchmark it against its peers: a
-    `graphc.runtime.bench.Report` (see `graphc.runtime.bench.bench` for the options)."""
+    `graphc.runtime.bench.Report`. `target="cpu"`: graphc on ONNX Runtime against raw ONNX
+    Runtime and Keras (`graphc.runtime.bench.bench`); `target="triton"`: the Triton program against
+    torch eager, torch.compile and ONNX Runtime CUDA (`graphc.runtime.bench_triton.bench_triton`)."""
     import time
 
-    from graphc.runtime.bench import bench as run_bench
-
+    if target == "triton":
+        from graphc.runtime.bench_triton import bench_triton as run_bench
+    elif target == "cpu":
+        from graphc.runtime.bench import bench as run_bench
+    else:
+        raise InputError(f"bench: unknown target {target!r}: use 'cpu' (ONNX Runtime) or 'triton'")
     t0 = time.perf_counter()
     model = load(path)
     return run_bench(model, str(path), import_seconds=time.perf_counter() - t0, **options)

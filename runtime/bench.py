@@ -76,16 +76,16 @@ class Report:
             lines.append("check: " + ", ".join(f"{k} {v}" for k, v in self.check.items()))
         if self.transposes:
             lines.append("transposes: " + ", ".join(f"{k} {v}" for k, v in self.transposes.items()))
-        head = f"{'batch':>5}  {'variant':<22} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>10} " \
+        head = f"{'batch':>5}  {'variant':<28} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>10} " \
                f"{'vs ' + self.baseline:>18}"
         lines += [head, "-" * len(head)]
         for row in self.rows():
             if "p50_ms" not in row:
-                lines.append(f"{row['batch']:>5}  {row['variant']:<22} {'—':>9} {'':>9} {'':>9} {'':>10} "
+                lines.append(f"{row['batch']:>5}  {row['variant']:<28} {'—':>9} {'':>9} {'':>9} {'':>10} "
                              f"{'':>18}  {row['note']}")
                 continue
             ratio = f"{row['vs_baseline']:.2f}x" if "vs_baseline" in row else "—"
-            lines.append(f"{row['batch']:>5}  {row['variant']:<22} {row['p50_ms']:>9.3f} {row['p90_ms']:>9.3f} "
+            lines.append(f"{row['batch']:>5}  {row['variant']:<28} {row['p50_ms']:>9.3f} {row['p90_ms']:>9.3f} "
                          f"{row['p99_ms']:>9.3f} {row['throughput']:>10.1f} {ratio:>18}"
                          + (f"  {row['note']}" if row["note"] else ""))
         lines.append(f"(vs {self.baseline}: its p50 / this p50; above 1.00x is faster)")
@@ -99,6 +99,15 @@ def random_inputs(graph, batch: int, seed: int = 0, ranges=None) -> tuple[list |
     except InputError as e:
         return None, str(e)
     return [feed[n] for n in graph.inputs], ""
+
+
+def batch_inputs(report, graph, batch: int, variants, ranges=None) -> list | None:
+    """Random inputs at `batch`, or None after a row per variant saying why there are none."""
+    x, why = random_inputs(graph, batch, ranges=ranges)
+    if x is None:
+        for name in variants:
+            report.results.append(Result(name, batch, note=f"no random inputs: {why}"))
+    return x
 
 
 def time_fn(fn, runs: int, warmup: int, budget_s: float = 30.0, progress=None) -> np.ndarray:
@@ -214,10 +223,8 @@ def bench(model, path: str, import_seconds: float | None = None, batches=(1, 32)
                 report.check["O2 vs raw ORT"] = f"not comparable ({type(e).__name__})"
 
     for batch in batches:
-        x, why = random_inputs(graph, batch, ranges=int_ranges)
+        x = batch_inputs(report, graph, batch, variants, int_ranges)
         if x is None:
-            for name in variants:
-                report.results.append(Result(name, batch, note=f"no random inputs: {why}"))
             continue
         for name, fn in variants.items():
             prog = _progress(f"{name}, batch {batch}") if show_progress else None

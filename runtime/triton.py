@@ -88,10 +88,13 @@ def _import(path, key):
 class TritonExecutable(Executable):
     """A compiled model on Triton kernels (see `Executable` for how it is called)."""
 
-    def __init__(self, graph, *, mode: str, label: str = "model"):
+    def __init__(self, graph, *, mode: str, label: str = "model", kernels: bool = True, compiled: bool = False):
         import torch
 
         self.graph, self.mode = graph, mode
+        # kernels=False: every node a torch call (the peer benchmarks compare with), torch.compile'd
+        # when `compiled`; mode is then the device the torch calls run on ("cuda" or "cpu")
+        self.kernels, self.compiled = kernels, compiled
         self.torch_device = torch.device("cuda" if mode == "cuda" else "cpu")
         signature = Signature(tuple((n, graph.type_of((n, 0))) for n in graph.inputs),
                               tuple((n, graph.type_of(v)) for n, v in graph.outputs))
@@ -105,6 +108,8 @@ class TritonExecutable(Executable):
 
     @property
     def provider(self) -> str:
+        if not self.kernels:
+            return f"torch-{'compile' if self.compiled else 'eager'}-{self.torch_device.type}"
         return "triton-interpreter" if self.mode == "interpret" else "triton-cuda"
 
     @property
@@ -138,14 +143,15 @@ class TritonExecutable(Executable):
             from graphc.lower.triton import lower
             from graphc.lower.triton.cache import path_for, store
 
-            prog, g = lower(self.graph, interpret=self.mode == "interpret", sizes=sizes)
+            prog, g = lower(self.graph, interpret=self.mode == "interpret", sizes=sizes, kernels=self.kernels)
             path = path_for(prog.key)
             if not path.exists() or path.read_text() != prog.source:
                 path = store(prog.key, prog.source)
             mod = _import(path, prog.key)
             weights = {c: torch.tensor(np.ascontiguousarray(g.const_value((c, 0))), device=self.torch_device)
                        for c in prog.weights}
-            self.programs[key] = (prog, mod, weights)
+            forward = torch.compile(mod.forward) if self.compiled else mod.forward
+            self.programs[key] = (prog, forward, weights)
         self._last = self.programs[key]
         return self._last
 
@@ -162,7 +168,7 @@ class TritonExecutable(Executable):
         import torch
 
         torch_in = any(isinstance(a, torch.Tensor) for a in feed.values())
-        _, mod, weights = self._program(self._sizes(feed))
+        _, forward, weights = self._program(self._sizes(feed))
         args = []
         for name in self.signature.input_names:
             a = feed[name]
@@ -171,7 +177,7 @@ class TritonExecutable(Executable):
         try:
             # the interpreter computes masked-off lanes too (0/0 there is harmless): no numpy warnings
             with np.errstate(all="ignore"):
-                outs = mod.forward(weights, *args)
+                outs = forward(weights, *args)
         except Exception as e:
             raise BackendError(f"{self.label}: the Triton program failed: {type(e).__name__}: "
                                f"{str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}") from e
@@ -200,6 +206,19 @@ class TritonExecutable(Executable):
         feed = super().bind([stand_in(a) for a in args], {k: stand_in(a) for k, a in kwargs.items()})
         feed.update(tensors)
         return feed
+
+
+def torch_program(graph, device: str = "auto", compiled: bool = False, label: str | None = None) -> TritonExecutable:
+    """`graph` as a program of torch calls, one per node (no kernels, no triton needed), on `device`
+    ("cpu", "cuda", or "auto": the GPU when torch sees one), under `torch.compile` when `compiled`:
+    the torch-eager and torch.compile peers of `graphc bench --target triton`."""
+    torch = _require_torch()
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"a torch program on 'cuda' needs a CUDA GPU, and torch {torch.__version__} sees none")
+    return TritonExecutable(graph, mode="cuda" if device == "cuda" else "cpu", kernels=False, compiled=compiled,
+                            label=label or graph.meta.get("source") or f"graph {graph.name!r}")
 
 
 def _np_dtype(torch_dtype):

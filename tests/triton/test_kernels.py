@@ -231,6 +231,39 @@ def test_conv_implicit_gemm_with_bias_activation_residual(xshape, wshape, attrs)
     assert "implicit GEMM" in tri.source and tri.fallbacks == []
 
 
+@pytest.mark.parametrize("xshape,wshape,attrs", [
+    ((2, 9, 9, 3), (8, 3, 3, 3), {"pads": [1, 0, 1, 2], "strides": [2, 1]}),
+    ((2, 6, 6, 8), (8, 1, 3, 3), {"group": 8, "pads": [1, 1, 1, 1]}),  # depthwise
+    ((1, 7, 6, 4), (6, 2, 3, 2), {"group": 2, "dilations": [2, 1]}),
+    ((2, 11, 3), (5, 3, 4), {"strides": [3], "pads": [2, 1]}),  # 1-D
+])
+def test_channels_last_conv_reads_and_writes_through_its_layout_transposes(xshape, wshape, attrs):
+    """NHWC in, NHWC out (a channels-last model at O0): the conv reads the input through the
+    layout Transpose and stores through the one after it, with bias, activation and a residual in
+    NHWC as epilogue: one kernel, no transposed copies."""
+    rng = np.random.default_rng(19)
+    rank = len(xshape)
+    g = Graph("conv_nhwc")
+    x = g.add_input("x", TensorType(F32, xshape))
+    nchw = op(g, "Transpose", x, perm=[0, rank - 1, *range(1, rank - 1)])
+    c = op(g, "Conv", nchw, g.add_constant(rng.standard_normal(wshape).astype(F32)),
+           g.add_constant(rng.standard_normal(wshape[0]).astype(F32)), **attrs)
+    nhwc = op(g, "Transpose", c, perm=[0, *range(2, rank), 1])
+    r = g.add_input("r", TensorType(F32, g.type_of(nhwc).shape))
+    tri = run_case(g, [op(g, "Add", op(g, "Relu", nhwc), r)], 1, opt_level="O0")
+    assert "implicit GEMM" in tri.source and tri.fallbacks == []
+
+
+def test_a_transposed_conv_input_read_elsewhere_too_is_still_read_in_place_by_the_conv():
+    rng = np.random.default_rng(20)
+    g = Graph("conv_shared")
+    x = g.add_input("x", TensorType(F32, (2, 5, 5, 3)))
+    t = op(g, "Transpose", x, perm=[0, 3, 1, 2])
+    c = op(g, "Conv", t, g.add_constant(rng.standard_normal((4, 3, 3, 3)).astype(F32)), pads=[1, 1, 1, 1])
+    # the Transpose has two readers, so it is realized once and the conv reads that buffer
+    run_case(g, [c, op(g, "Sigmoid", t)], 3, opt_level="O0")
+
+
 def test_fused_conv_from_the_passes_keeps_its_activation():
     rng = np.random.default_rng(10)
     g, (x,) = graph((2, 3, 6, 6))

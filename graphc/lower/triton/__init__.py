@@ -36,12 +36,14 @@ class Program:
         return list(self.schedule.fallbacks)
 
 
-def lower(graph, *, interpret: bool, sizes: dict | None = None) -> tuple[Program, object]:
-    """(the program for `graph` at `sizes` (symbol -> size), the specialized graph it was written for)."""
+def lower(graph, *, interpret: bool, sizes: dict | None = None, kernels: bool = True) -> tuple[Program, object]:
+    """(the program for `graph` at `sizes` (symbol -> size), the specialized graph it was written for);
+    `kernels=False` writes every node as a torch call instead (the torch peer of a benchmark)."""
     g = specialize(graph, sizes or {})
-    sched = schedule(g)
+    sched = schedule(g, kernels=kernels)
     source, weights = emit_module(g, sched, interpret=interpret)
-    return Program(graph_key(g, interpret), source, weights, sched, g), g
+    key = graph_key(g, interpret) if kernels else "torch_" + graph_key(g, False)
+    return Program(key, source, weights, sched, g), g
 
 
 __all__ = ["Program", "lower", "schedule", "specialize", "emit_module", "graph_key"]

@@ -28,10 +28,9 @@ set before this module is imported); w maps Constant node names to tensors (weig
 """
 import torch
 import torch.nn.functional as F
-import triton
-import triton.language as tl
-
+{imports}
 '''
+TRITON_IMPORTS = "import triton\nimport triton.language as tl\n"
 
 
 def _np2(n: int) -> int:
@@ -379,7 +378,8 @@ def write_matmul(g, k, w, blocks):
         out = "mm"
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
-    w.store(native, w.value((k.root, 0), native))
+    at_root = through_epilogue(g, k, native)
+    w.store(at_root, w.value((k.root, 0), at_root))
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
 
 
@@ -402,7 +402,7 @@ def write_conv(g, k, w, blocks):
     M = out_shape[0] * int(np.prod(out_shape[2:]))
     K = cig * int(np.prod(ksz))
     bm, bn, bk = blocks.matmul(M, cog, K)
-    px, pw = w.pointer(vals[0]), w.pointer(vals[1])
+    pw = w.pointer(vals[1])
     w.emit(f"# {a} ({g.op(a)}): implicit GEMM [{M}x{K}] @ [{K}x{cog}] per group, {groups} groups, "
            f"kernel {list(ksz)}, strides {list(strides)}, pads {list(pads)}")
     for line in ("pid_m = tl.program_id(0)", "pid_n = tl.program_id(1)", "grp = tl.program_id(2)",
@@ -421,9 +421,16 @@ def write_conv(g, k, w, blocks):
         pos.append(f"i{d}")
         if rows[1 + d][1] or kc[1 + d][1] or not 0 <= -pads[d] < xs[2 + d]:
             inb.append(f"(i{d} >= 0) & (i{d} < {xs[2 + d]})")  # else a size-1 dim read at 0: no guard
-    x_strides = [int(np.prod(xs[i + 1:])) for i in range(len(xs))]
-    addr = f"({rows[0][0]}) * {x_strides[0]} + (grp * {cig} + ({kc[0][0]})) * {x_strides[1]}"
-    addr += "".join(f" + i{d} * {x_strides[2 + d]}" for d in range(sp))
+    # the input's address: NCHW coordinates, carried through an inline layout Transpose to the
+    # buffer it reads (NHWC data read in place); size-1 dims drop out (their coordinate is 0 or masked)
+    mk = frozenset("mk")
+    index = (rows[0], (f"(grp * {cig} + ({kc[0][0]}))", mk)) + tuple((f"i{d}", mk) for d in range(sp))
+    src = vals[0]
+    while src[0] in w.inline and g.op(src[0]) == "Transpose":
+        index = INJECTIVE["Transpose"](g, src[0], index)
+        src = g.input_values(src[0])[0]
+    px = w.pointer(src)
+    addr = linear(index, g.type_of(src).shape)[0]
     w.emit(f"    xv = tl.load({px} + {addr}, mask=(rm[:, None] < {M}) & (kk[None, :] < {K}){''.join(' & ' + c for c in inb)}, other=0.0)")
     w_strides = [int(np.prod(ws[i + 1:])) for i in range(len(ws))]
     w.emit(f"    wv = tl.load({pw} + (grp * {cog} + rn[None, :]) * {w_strides[0]} + kk[:, None], "
@@ -442,8 +449,22 @@ def write_conv(g, k, w, blocks):
     w.emit(f"cv = {out}")
     w.memo[((a, 0), tuple(c for c, _ in native))] = "cv"
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
-    w.store(native, w.value((k.root, 0), native))
+    at_root = through_epilogue(g, k, native)
+    w.store(at_root, w.value((k.root, 0), at_root))
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({cog}, {bn}), {groups})"
+
+
+def through_epilogue(g, k, native):
+    """`native` (coordinates of the anchor's result) carried to the root's coordinates through the
+    Transposes of the epilogue, so the store lands where the permuted result belongs."""
+    n, index = k.anchor, native
+    while n != k.root:
+        (r, _), = g.consumers((n, 0))
+        if g.op(r) == "Transpose":
+            perm = g.attrs(r).get("perm") or list(reversed(range(len(index))))
+            index = tuple(index[p] for p in perm)
+        n = r
+    return index
 
 
 WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul, "conv": write_conv}
@@ -535,7 +556,8 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
         if v[0] in g.constants():
             used_weights.add(v[0])
     weights = sorted(used_weights)
-    lines = [HEADER.format(name=g.name, summary=summary_text(g, sched))]
+    # a program without kernels (the torch peer) runs where triton is not installed
+    lines = [HEADER.format(name=g.name, summary=summary_text(g, sched), imports=TRITON_IMPORTS if kernels else "")]
     lines += [k + "\n\n" for k in kernels]
     lines.append(f"def forward(w, {', '.join(in_names)}):" if in_names else "def forward(w):")
     lines.append(f'    """Inputs: {", ".join(in_names) or "none"}; outputs: {[n for n, _ in g.outputs]}."""')
@@ -566,6 +588,8 @@ if __name__ == "__main__":  # run once on random inputs, with weights.npz from b
 
 def summary_text(g, sched) -> str:
     ks = sched.kernels
+    if not ks and sched.fallbacks and all(why == "torch program" for _, _, why in sched.fallbacks):
+        return f"A torch program: {len(sched.fallbacks)} torch calls, no kernels."
     out = f"{len(ks)} kernels, {len(sched.fallbacks)} torch fallbacks"
     if sched.fallbacks:
         out += ": " + ", ".join(f"{n} ({op}: {why})" for n, op, why in sched.fallbacks)

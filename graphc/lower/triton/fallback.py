@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.errors import UnsupportedOpError
+from graphc.lower.triton.torch_pointwise import POINTWISE_TORCH, reduce_rule
 from graphc.ops.fused import ACTIVATIONS
 
 _TORCH_DTYPES = {"float32": "torch.float32", "float16": "torch.float16", "bfloat16": "torch.bfloat16",
@@ -212,15 +213,7 @@ def _gemm(graph, node, args):
 
 
 def _reduce(fn):
-    def rule(graph, node, args):
-        from graphc.lower.triton.lowering import reduce_axes
-
-        r = reduce_axes(graph, node)
-        if r is None:
-            raise KeyError("axes")
-        axes, keep, _ = r
-        return f"{fn}({args[0]}, dim={axes}, keepdim={keep})"
-    return rule
+    return reduce_rule(lambda x, axes, keep: f"{fn}({x}, dim={axes}, keepdim={keep})")
 
 
 def _shape_like(graph, node, args):
@@ -258,6 +251,7 @@ def _tile(graph, node, args):
 
 
 TORCH = {
+    **POINTWISE_TORCH,
     "Conv": _conv, "FusedConv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
     "ConvTranspose": _conv_transpose, "ConstantOfShape": _constant_of_shape, "Resize": _resize, "Split": _split, "Einsum": _einsum, "Concat": _concat, "Pad": _pad, "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "FusedGemm": _gemm,
     "ReduceSum": _reduce("torch.sum"), "ReduceMean": _reduce("torch.mean"),

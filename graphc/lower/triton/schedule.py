@@ -11,7 +11,10 @@ kernel is one realized value and the tree of inline nodes under it, with at most
   arithmetic) is one kernel;
 - a reduction takes the pointwise/injective tree feeding it as prologue and a same-shape pointwise
   chain reading it as epilogue;
-- a matmul reads realized operands and takes a same-shape pointwise chain as epilogue.
+- a matmul reads realized operands and takes a same-shape pointwise chain as epilogue;
+- a conv reads its input through a layout Transpose (NHWC data read in place), and a conv's or
+  matmul's epilogue may end in Transposes (the result stored channels-last), so a channels-last
+  model's convolutions need no transposed copies.
 
 Left alone: horizontal fusion of siblings, a second anchor in one kernel (it is realized), and
 reductions longer than `MAX_RBLOCK` (a fallback).
@@ -146,14 +149,40 @@ def _conv_ok(graph, node) -> bool:
     return len(graph.type_of(vals[1]).shape) >= 3 and np.dtype(graph.type_of(vals[0]).dtype).kind == "f"
 
 
-def _epilogue_ok(graph, anchor, reader) -> bool:
-    """Whether `reader` (pointwise) may compute on `anchor`'s result inside the anchor's kernel."""
-    return graph.type_of((reader, 0)).shape == graph.type_of((anchor, 0)).shape
+# anchors whose epilogue may permute the result (a layout Transpose back to NHWC after a conv):
+# their store goes through the permutation, so the transposed copy is not a kernel of its own
+VIEW_EPILOGUE = ("conv", "matmul")
 
 
-def schedule(graph) -> Schedule:
-    """The program's steps for `graph` (every shape concrete; see module docstring)."""
+def _epilogue_step(graph, prev, reader, kinds, anchor) -> bool:
+    """Whether `reader` continues the epilogue of `anchor` after node `prev` (its pointwise ops of
+    `prev`'s shape, or a Transpose after a conv/matmul)."""
+    if kinds[reader] == "pointwise":
+        return graph.type_of((reader, 0)).shape == graph.type_of((prev, 0)).shape
+    return kinds[anchor] in VIEW_EPILOGUE and graph.op(reader) == "Transpose"
+
+
+def _operand_view(graph, node, reader, port, kinds, realized) -> bool:
+    """Whether `node`, a conv's input, is a Transpose of a buffer the conv reads through its index
+    map (the NHWC->NCHW layout transpose of a channels-last model) instead of a copy."""
+    if kinds[reader] != "conv" or port != 0 or graph.op(node) != "Transpose":
+        return False
+    src = graph.input_values(node)[0]
+    return graph.is_source(src[0]) or src[0] in realized
+
+
+def schedule(graph, kernels: bool = True) -> Schedule:
+    """The program's steps for `graph` (every shape concrete; see module docstring). With
+    `kernels=False`, every node is one torch call: the torch program benchmarks compare against."""
     order = graph.op_nodes()
+    if not kernels:
+        sched = Schedule()
+        for n in order:
+            if not fallback.supported(graph, n):
+                fallback.refuse(graph, n, "a torch program has no kernels")
+            sched.steps.append(Step("fallback", n))
+            sched.fallbacks.append((n, graph.op(n), "torch program"))
+        return sched
     kinds, why = {}, {}
     for n in order:
         kinds[n], why[n] = classify(graph, n)
@@ -167,9 +196,10 @@ def schedule(graph) -> Schedule:
             continue
         (r, port), = readers
         rk = kinds[r]
-        if rk == "fallback" or (rk in ("matmul", "conv") and port < 2):
+        if rk == "fallback" or (rk in ("matmul", "conv") and port < 2
+                                and not _operand_view(graph, n, r, port, kinds, realized)):
             realized.add(n)
-        elif kinds[n] in ANCHORS and (rk != "pointwise" or not _epilogue_ok(graph, n, r)):
+        elif kinds[n] in ANCHORS and not _epilogue_step(graph, n, r, kinds, n):
             realized.add(n)
     # a kernel holds one anchor, reached from its root through an epilogue chain only (so an
     # anchor in another anchor's prologue, or a second one in an epilogue, is realized)
@@ -222,11 +252,11 @@ def _tree(graph, root, realized) -> set:
 
 
 def _chain_to_root(graph, anchor, root, kinds) -> bool:
-    """Whether the path from `anchor` to `root` is pointwise ops of the anchor's output shape."""
+    """Whether the path from `anchor` to `root` is an epilogue (`_epilogue_step` at each node)."""
     n = anchor
     while n != root:
         (r, _), = graph.consumers((n, 0))
-        if kinds[r] != "pointwise" or not _epilogue_ok(graph, anchor, r):
+        if not _epilogue_step(graph, n, r, kinds, anchor):
             return False
         n = r
     return True
