@@ -24,6 +24,10 @@ def test_reader_round_trip_and_shape():
         assert parse(to_string(tree)) == tree
     nolabel = parse("((good) (2 film))")
     assert nolabel.label is None and nolabel.children[0].label is None and nolabel.children[1].label == 2
+    ptb = parse("(S (NP (DT the) (NN film)) (VP (VBZ is) (ADJP (RB not) (JJ good))))", categories=True)
+    assert ptb.words() == ["the", "film", "is", "not", "good"] and all(n.label is None for n in ptb.nodes())
+    with pytest.raises(ParseError, match="column 5: label 'NP' is not an integer"):
+        parse("(S (NP the) (VP is))")
     trees = read("(1 (1 a) (1 b))\n\n  (0 (0 bad) (1 film))\n")
     assert [str(x) for x in trees] == ["(1 (1 a) (1 b))", "(0 (0 bad) (1 film))"]
 

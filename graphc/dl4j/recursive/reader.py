@@ -8,6 +8,9 @@ file. A malformed tree (an unbalanced bracket, a stray token, an empty node, tex
 raises `ParseError` naming the line and column. `to_string` writes a tree back in the same form, so
 `parse(to_string(t)) == t`.
 
+With `categories=True` a label may be a Penn Treebank category (`(S (NP (DT the) (NN film)) ...)`):
+the categories are read and dropped (label None); integer labels are kept.
+
 `binarize` makes n-ary nodes binary (right-factored: (a b c) -> (a (b c)), the new nodes taking the
 parent's label) and collapses unary chains into their top node's label, so every inner node merges
 exactly two children, as the recursive networks need. The reader applies it unless told not to.
@@ -30,7 +33,7 @@ def _where(source: str, line: int, col: int) -> str:
     return f"{source}: line {line}, column {col}" if source else f"line {line}, column {col}"
 
 
-def parse(text: str, *, line: int = 1, source: str = "", binary: bool = True) -> Tree:
+def parse(text: str, *, line: int = 1, source: str = "", binary: bool = True, categories: bool = False) -> Tree:
     """One bracketed tree from `text` (one line; `line` and `source` name it in errors)."""
     tokens = [(m.group(), m.start() + 1) for m in _TOKEN.finditer(text)]
     if not tokens:
@@ -46,7 +49,7 @@ def parse(text: str, *, line: int = 1, source: str = "", binary: bool = True) ->
             stack.append((col, []))
         elif tok == ")":
             open_col, items = stack.pop()
-            node = _node(items, source, line, open_col)
+            node = _node(items, source, line, open_col, categories)
             if stack:
                 stack[-1][1].append(node)
             else:
@@ -61,14 +64,16 @@ def parse(text: str, *, line: int = 1, source: str = "", binary: bool = True) ->
     return binarize(tree) if binary else tree
 
 
-def _label(tok: str, col: int, source: str, line: int):
+def _label(tok: str, col: int, source: str, line: int, categories: bool):
     try:
         return int(tok)
     except ValueError:
+        if categories:
+            return None
         raise ParseError(f"{_where(source, line, col)}: label {tok!r} is not an integer") from None
 
 
-def _node(items: list, source: str, line: int, col: int) -> Tree:
+def _node(items: list, source: str, line: int, col: int, categories: bool) -> Tree:
     """A node from what its brackets held: [label] word, or [label] subtrees."""
     if not items:
         raise ParseError(f"{_where(source, line, col)}: empty brackets '()'")
@@ -79,28 +84,29 @@ def _node(items: list, source: str, line: int, col: int) -> Tree:
             raise ParseError(f"{_where(source, line, words[2][1][1])}: a leaf holds a label and one word, got "
                              f"{[w for _, (w, _) in words]}")
         if len(words) == 2:
-            return Tree.leaf(words[1][1][0], _label(*words[0][1], source, line))
+            return Tree.leaf(words[1][1][0], _label(*words[0][1], source, line, categories))
         return Tree.leaf(words[0][1][0])
     if words and (len(words) > 1 or words[0][0] != 0):
-        i, (tok, c) = words[-1] if words[0][0] == 0 else words[0]
+        _, (tok, c) = words[-1] if words[0][0] == 0 else words[0]
         raise ParseError(f"{_where(source, line, c)}: word {tok!r} beside subtrees; an inner node holds an "
                          f"optional label and subtrees only")
-    label = _label(*words[0][1], source, line) if words else None
+    label = _label(*words[0][1], source, line, categories) if words else None
     return Tree(label, children=subtrees)
 
 
-def read(text) -> list[Tree]:
+def read(text, binary: bool = True, categories: bool = False) -> list[Tree]:
     """One tree per non-empty line of `text` (a string or an iterable of lines)."""
     lines = text.splitlines() if isinstance(text, str) else list(text)
-    return [parse(s, line=i) for i, s in enumerate(lines, 1) if s.strip()]
+    return [parse(s, line=i, binary=binary, categories=categories) for i, s in enumerate(lines, 1) if s.strip()]
 
 
-def read_file(path, binary: bool = True) -> list[Tree]:
+def read_file(path, binary: bool = True, categories: bool = False) -> list[Tree]:
     """The trees of a file, one per non-empty line; errors name the file, line and column."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
-            return [parse(s, line=i, source=path, binary=binary) for i, s in enumerate(f, 1) if s.strip()]
+            return [parse(s, line=i, source=path, binary=binary, categories=categories)
+                    for i, s in enumerate(f, 1) if s.strip()]
     except OSError as e:
         raise ParseError(f"{path}: cannot read it ({e.strerror})") from None
     except UnicodeDecodeError as e:
