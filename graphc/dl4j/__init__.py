@@ -15,4 +15,8 @@ from graphc.dl4j.layers import (BatchNormalization, ConvolutionLayer, DenseLayer
                                 SubsamplingLayer)
 from graphc.dl4j.multilayer import MultiLayerNetwork
 from graphc.dl4j.layers.recurrent import GravesBidirectionalLSTM, GravesLSTM, LSTM, RnnOutputLayer, SimpleRnn
+from graphc.dl4j.layers.pretrain import RBM, AutoEncoder, HiddenUnit, VisibleUnit
+from graphc.dl4j.listeners import (CheckpointListener, CollectScoresIterationListener, EvaluativeListener,
+                                   PerformanceListener, ScoreIterationListener, TrainingListener)
+from graphc.dl4j.serializer import ModelSerializer
 from graphc.dl4j.recursive import RNTN, BagOfWords, RecursiveAutoEncoder, Tree

@@ -72,7 +72,7 @@ class InputType(Buildable):
 
 # ---- the graphc.nn layers that change layouts ---------------------------------------------------
 class Relayout(Layer):
-    """Transpose (`perm`, batch axis included) then reshape to `shape` (batch kept; -1 allowed)."""
+    """Transpose (`perm`, batch axis included, staying first) then reshape to `shape` (past the batch)."""
 
     def __init__(self, perm=None, shape=None, **kwargs):
         super().__init__(**kwargs)
@@ -83,8 +83,7 @@ class Relayout(Layer):
         if self.perm is not None:
             x = em.transpose(x, self.perm)
         if self.shape is not None:
-            batch = em.slice(em.op("Shape", x), [0], [1], [0])
-            x = em.op("Reshape", x, em.concat([batch, em.ints(self.shape, "dims")], 0))
+            x = em.reshape(x, [0] + self.shape)  # 0: the batch dimension as it is
         return x
 
 

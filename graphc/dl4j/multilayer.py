@@ -6,8 +6,9 @@ front where the configuration lists them), builds one functional Model over DL4J
 graphc/dl4j/updater.py (updater, schedules, per-layer L1/L2, gradient normalization). Everything
 trains through `Model.train_on_batch`, the trainer shared with Keras-style `fit`: no second engine.
 
-`fit(data)`: a DataSet, (features, labels) arrays, or an iterator of DataSets/batches (one epoch);
-each mini-batch takes `iterations` steps (DL4J's `.iterations(n)`), and listeners see each one.
+`fit(data)`: a DataSet or (features, labels) arrays (one mini-batch), or an iterator of
+DataSets/batches (one epoch: epoch listeners are called, `epoch_count` grows); each mini-batch takes
+`iterations` steps (DL4J's `.iterations(n)`), and listeners see each one.
 With `.pretrain(True)` layer-wise pretraining runs first (graphc/dl4j/pretrain.py); with
 `.backprop(False)` only the output layer is then trained, as DL4J does; TRUNCATED_BPTT fits through
 graphc/dl4j/tbptt.py; the line-search optimization algorithms through graphc/dl4j/optimize.
@@ -109,7 +110,11 @@ class MultiLayerNetwork:
 
                 fit_output_layer(self, data if labels is None else DataSet(data, labels), num_epochs)
             return self
+        one_batch = labels is not None or isinstance(data, (DataSet, np.ndarray)) or hasattr(data, "features")
         for _ in range(int(num_epochs)):
+            if one_batch:  # as DL4J's fit(DataSet): iterations, no epoch
+                self._fit_batch(next(datasets(data, labels)))
+                continue
             self._notify("on_epoch_start")
             for ds in datasets(data, labels):
                 self._fit_batch(ds)
@@ -136,8 +141,8 @@ class MultiLayerNetwork:
     def record_iteration(self, score: float) -> None:
         """One iteration done with `score`: count it and tell the listeners (TBPTT's segments too)."""
         self._score = score
-        self._notify("iteration_done", self.iteration_count, self.epoch_count)
-        self.iteration_count += 1
+        self.iteration_count += 1  # counted first: a checkpoint written by a listener holds this iteration
+        self._notify("iteration_done", self.iteration_count - 1, self.epoch_count)
 
     def batch_arrays(self, ds: DataSet):
         """(features, labels, sample weights) of a DataSet in the graphc.nn model's layout."""

@@ -39,3 +39,300 @@ def test_to_dict_round_trip_through_json():
     d = json.loads(json.dumps(layer.to_dict()))
     assert d["@class"] == "DenseLayer" and d["dist"]["@class"] == "NormalDistribution"
     assert dl4j.Buildable.from_dict(d) == layer
+
+
+# ---- configuration ---------------------------------------------------------------------------------
+from graphc.dl4j import (BackpropType, ConvolutionLayer, ConvolutionLayerSetup, DataSet,  # noqa: E402
+                         MultiLayerConfiguration, MultiLayerNetwork, NeuralNetConfiguration, PoolingType,
+                         SubsamplingLayer, Updater)
+
+
+def lenet_builder(seed=42):
+    builder = (NeuralNetConfiguration.Builder().seed(seed).iterations(1).regularization(True).l2(0.0005)
+               .learning_rate(0.02).weight_init(WeightInit.XAVIER).updater(Updater.ADAGRAD).list(6)
+               .layer(0, ConvolutionLayer.Builder(5, 5).n_in(1).stride(1, 1).n_out(20).activation("identity").build())
+               .layer(1, SubsamplingLayer.Builder(PoolingType.MAX, [2, 2]).stride(2, 2).build())
+               .layer(2, ConvolutionLayer.Builder(5, 5).stride(2, 2).n_out(50).activation("identity").build())
+               .layer(3, SubsamplingLayer.Builder(PoolingType.MAX, [2, 2]).stride(2, 2).build())
+               .layer(4, DenseLayer.Builder().activation("relu").n_out(200).build())
+               .layer(5, OutputLayer.Builder(LossFunction.NEGATIVELOGLIKELIHOOD).n_out(10).activation("softmax")
+                      .build())
+               .backprop(True).pretrain(False))
+    ConvolutionLayerSetup(builder, 28, 28, 1)
+    return builder
+
+
+def mlp_conf(seed=7, updater=Updater.NESTEROVS, dropout=None, **globals_):
+    b = NeuralNetConfiguration.Builder().seed(seed).learning_rate(0.1).updater(updater).regularization(True) \
+        .l2(1e-3)
+    for k, v in globals_.items():
+        getattr(b, k)(v)
+    hidden = DenseLayer.Builder().n_in(4).n_out(8).activation("tanh")
+    if dropout:
+        hidden = hidden.dropout(dropout)
+    return (b.list().layer(0, hidden.build())
+            .layer(1, OutputLayer.Builder(LossFunction.MCXENT).n_out(3).activation("softmax").build()).build())
+
+
+@pytest.fixture(scope="module")
+def iris():
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    return DataSet(x, np.eye(3, dtype=np.float32)[y]).shuffle(0)
+
+
+def test_lenet_n_in_inferred_with_the_cnn_to_dense_preprocessor():
+    conf = lenet_builder().build()
+    assert [l.n_in for l in conf.layers] == [1, 20, 20, 50, 200, 200]
+    assert [l.n_out for l in conf.layers] == [20, 20, 50, 50, 200, 10]
+    pre = dict(conf.input_preprocessors)
+    assert sorted(pre) == [0, 4]
+    assert pre[0] == dl4j.FeedForwardToCnnPreProcessor(28, 28, 1)
+    assert pre[4] == dl4j.CnnToFeedForwardPreProcessor(2, 2, 50)
+    assert conf.input_type == InputType.convolutional_flat(28, 28, 1)
+    same = lenet_builder()
+    same.set_input_type(InputType.convolutional_flat(28, 28, 1))
+    assert same.build() == conf
+
+
+def test_cascade_globals_to_layers_own_setting_wins():
+    conf = (NeuralNetConfiguration.Builder().seed(3).activation("relu").weight_init(WeightInit.RELU)
+            .learning_rate(0.05).regularization(True).l2(0.01).l1(0.002).drop_out(0.8).list()
+            .layer(0, DenseLayer(n_in=4, n_out=5))
+            .layer(1, DenseLayer(n_out=6, activation="tanh", l2=0.5, weight_init="xavier"))
+            .layer(2, OutputLayer(LossFunction.MSE, n_out=2, activation="identity")).build())
+    a, b, c = conf.layers
+    assert (a.activation, a.weight_init, a.l2, a.l1, a.dropout, a.learning_rate) == \
+        (Activation.RELU, WeightInit.RELU, 0.01, 0.002, 0.8, 0.05)
+    assert (b.activation, b.weight_init, b.l2, b.l1) == (Activation.TANH, WeightInit.XAVIER, 0.5, 0.002)
+    assert c.activation is Activation.IDENTITY and b.n_in == 5 and c.n_in == 6
+    assert len({a.seed, b.seed, c.seed}) == 3  # each layer draws its own initial weights
+    # DL4J: l1/l2 count only under regularization(True), a layer's own included
+    off = (NeuralNetConfiguration.Builder().l2(0.01).list().layer(0, DenseLayer(n_in=4, n_out=5, l2=0.3))
+           .layer(1, OutputLayer(LossFunction.MSE, n_out=2, activation="identity")).build())
+    assert [l.l2 for l in off.layers] == [0.0, 0.0]
+    # defaults: DL4J 0.9's sigmoid and Xavier
+    plain = NeuralNetConfiguration.Builder().list().layer(0, OutputLayer(LossFunction.MSE, n_in=2, n_out=1)).build()
+    assert plain.layers[0].activation is Activation.SIGMOID and plain.layers[0].weight_init is WeightInit.XAVIER
+
+
+def test_configuration_json_round_trip_and_same_params_from_the_seed():
+    conf = lenet_builder(seed=5).build()
+    text = conf.to_json()
+    back = MultiLayerConfiguration.from_json(text)
+    assert back == conf and back.to_json() == text
+    a, b = MultiLayerNetwork(conf).init(), MultiLayerNetwork(back).init()
+    assert a.num_params() == b.num_params() == 20 * 25 + 20 + 50 * 20 * 25 + 50 + 200 * 200 + 200 + 2010
+    np.testing.assert_array_equal(a.params(), b.params())
+    other = MultiLayerNetwork(lenet_builder(seed=6).build()).init()
+    assert not np.array_equal(a.params(), other.params())
+
+
+def _err(builder_fn, *patterns):
+    with pytest.raises(ConfigError) as e:
+        builder_fn()
+    for p in patterns:
+        assert p in str(e.value), str(e.value)
+    return str(e.value)
+
+
+def test_errors_at_build_name_the_layer_and_the_fix():
+    L = lambda: NeuralNetConfiguration.Builder().list()  # noqa: E731
+    out = OutputLayer(LossFunction.MCXENT, n_out=3, activation="softmax")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=5, name="hidden")).layer(1, out.copy(n_in=7)).build(),
+         "layer 1", "OutputLayer", "n_in is 7", "has 5")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=5)).layer(1, out.copy(activation="sigmoid")).build(),
+         "layer 1", "MCXENT", "softmax")
+    _err(lambda: L().layer(0, OutputLayer(LossFunction.NEGATIVELOGLIKELIHOOD, n_in=4, n_out=3,
+                                          activation="relu")).build(), "NEGATIVELOGLIKELIHOOD", "softmax")
+    _err(lambda: L().layer(0, OutputLayer(LossFunction.XENT, n_in=4, n_out=3, activation="softmax")).build(),
+         "XENT", "sigmoid")
+    _err(lambda: L().layer(0, OutputLayer(n_in=4, n_out=3, activation="softmax")).build(), "needs a loss")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=5, name="last")).build(), "'last'", "not an output layer")
+    _err(lambda: L().layer(0, DenseLayer.Builder().n_in(4).n_out(5)).layer(1, out).build(), "call .build()")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=5)).layer(2, out).build(), "leave out [1]")
+    _err(lambda: NeuralNetConfiguration.Builder().list(3).layer(0, out.copy(n_in=4)).build(), ".list(3)")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=5)).layer(1, out).backprop_type(BackpropType.TRUNCATED_BPTT)
+         .build(), "TRUNCATED_BPTT", "recurrent")
+    _err(lambda: L().layer(0, DenseLayer(n_out=5)).layer(1, out).build(), "n_in is not set")
+    _err(lambda: L().layer(0, ConvolutionLayer(n_in=1, n_out=4)).layer(1, out).build(), "image size")
+    _err(lambda: L().set_input_type(InputType.convolutional(6, 6, 1)).layer(0, ConvolutionLayer(
+        kernel_size=(3, 3), stride=(2, 2), n_out=2, convolution_mode="strict")).layer(1, out).build(),
+        "STRICT", "not divisible")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4)).layer(1, out).build(), "n_out is not set")
+    conf = (NeuralNetConfiguration.Builder().updater(Updater.ADAM).list()
+            .layer(0, DenseLayer(n_in=4, n_out=5, updater=Updater.SGD)).layer(1, out).build())
+    _err(lambda: MultiLayerNetwork(conf).init(), "layer 0", "updater", "NeuralNetConfiguration")
+    _err(lambda: MultiLayerConfiguration.from_json("{nope"), "not JSON")
+
+
+# ---- training ---------------------------------------------------------------------------------------
+def test_dl4j_mlp_trains_as_the_same_graphc_nn_model_with_the_same_updater(iris):
+    from graphc import nn, optimizers
+    from graphc.optimizers import Regularization
+
+    net = MultiLayerNetwork(mlp_conf(updater=Updater.NESTEROVS, momentum=0.8)).init()
+    model = nn.Sequential([nn.Input((4,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
+    flat, ws = net.params(), []
+    start = 0
+    for w in model.weights:  # DL4J's params(): layer by layer, W then b
+        ws.append(flat[start:start + w.value.size].reshape(w.shape))
+        start += w.value.size
+    model.set_weights(ws)
+    # DL4J's L2 on weights only (biases have l2_bias, 0 by default), Nesterov momentum 0.8 at 0.1
+    model.compile(optimizer=optimizers.dl4j("Nesterovs", learning_rate=0.1, momentum=0.8,
+                                            regularization=Regularization(l2=1e-3)), loss="categorical_crossentropy")
+    batches = iris.batch_by(50)
+    ours, theirs = [], []
+    for epoch in range(4):
+        for ds in batches:
+            net.fit(ds)
+            ours.append(net.score())
+            theirs.append(float(model.train_on_batch(ds.features, ds.labels)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    assert ours[-1] < 0.6 * ours[0]
+    np.testing.assert_allclose(net.output(iris.features), model.predict(iris.features), rtol=1e-5, atol=1e-6)
+
+
+def test_iterations_and_fit_forms(iris):
+    a = MultiLayerNetwork(mlp_conf(updater=Updater.SGD, iterations=3)).init()
+    b = MultiLayerNetwork(mlp_conf(updater=Updater.SGD)).init()
+    a.fit(iris)  # one DataSet, three iterations on it
+    for _ in range(3):
+        b.fit(iris.features, iris.labels)  # arrays: one mini-batch
+    assert a.iteration_count == b.iteration_count == 3
+    np.testing.assert_allclose(a.params(), b.params(), rtol=1e-6, atol=1e-7)
+    c = MultiLayerNetwork(mlp_conf(updater=Updater.SGD)).init()
+    c.fit(iter(iris.batch_by(50)))  # an iterator of DataSets: one epoch
+    assert c.iteration_count == 3 and c.epoch_count == 1
+    ev = c.evaluate(iris)
+    assert ev.n_samples == 150 and 0.0 <= ev.accuracy() <= 1.0
+    assert c.predict(iris.features).shape == (150,)
+    assert np.isfinite(c.score(iris))
+
+
+def test_params_set_params_round_trip(iris):
+    a = MultiLayerNetwork(mlp_conf(seed=1)).init()
+    b = MultiLayerNetwork(mlp_conf(seed=2)).init()
+    a.fit(iris)
+    flat = a.params()
+    assert flat.dtype == np.float32 and flat.shape == (a.num_params(),) == (4 * 8 + 8 + 8 * 3 + 3,)
+    assert not np.allclose(a.output(iris.features), b.output(iris.features))
+    b.set_params(flat)
+    np.testing.assert_array_equal(b.params(), flat)
+    np.testing.assert_array_equal(a.output(iris.features), b.output(iris.features))
+    table = a.param_table()
+    np.testing.assert_array_equal(table["0_kernel"].ravel(), flat[:32])
+    with pytest.raises(GraphcError, match="67 parameters"):
+        b.set_params(flat[:-1])
+    assert a.get_layer(1).is_output and "Total parameters: 67" in a.summary()
+
+
+def test_serializer_resumes_bit_identically_with_updater_state_and_dropout(tmp_path, iris):
+    from graphc.dl4j import ModelSerializer
+
+    batches = iris.batch_by(30)
+    conf = mlp_conf(updater=Updater.RMSPROP, dropout=0.7)
+    a = MultiLayerNetwork(conf).init()
+    for ds in batches[:3]:
+        a.fit(ds)
+    path = tmp_path / "net.zip"
+    ModelSerializer.write_model(a, path, save_updater=True)
+    for ds in batches[3:]:
+        a.fit(ds)
+    b = ModelSerializer.restore_multi_layer_network(path)
+    assert b.conf == conf and b.iteration_count == 3
+    for ds in batches[3:]:
+        b.fit(ds)
+    np.testing.assert_array_equal(a.params(), b.params())
+    # without the updater state the same weights go on differently (RmsProp starts over)
+    ModelSerializer.write_model(b, tmp_path / "plain.zip", save_updater=False)
+    c = ModelSerializer.restore_multi_layer_network(tmp_path / "plain.zip")
+    np.testing.assert_array_equal(c.params(), b.params())
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(GraphcError, match="bad.zip"):
+        ModelSerializer.restore_multi_layer_network(tmp_path / "bad.zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip", "net.zip", "plain.zip"]  # no temp files left
+
+
+# ---- listeners --------------------------------------------------------------------------------------
+def test_listeners_record_what_they_claim(tmp_path, iris):
+    from graphc.dl4j import (CheckpointListener, CollectScoresIterationListener, EvaluativeListener, ModelSerializer,
+                             PerformanceListener, ScoreIterationListener)
+
+    batches = iris.batch_by(25)  # 6 mini-batches an epoch
+    net = MultiLayerNetwork(mlp_conf()).init()
+    printed = []
+    score = ScoreIterationListener(2, print_fn=printed.append)
+    collect = CollectScoresIterationListener(1)
+    perf = PerformanceListener(3, total_iterations=12, print_fn=None, report_score=True)
+    evals = EvaluativeListener(iris, 1, invocation="epoch", print_fn=None)
+    ckpt = CheckpointListener(tmp_path / "ckpt", save_every_n_iterations=4, keep_last=2)
+    net.set_listeners(score, collect, perf, evals, ckpt)
+    net.fit(batches, num_epochs=2)  # an iterable of DataSets: two epochs
+    twin, seen = MultiLayerNetwork(mlp_conf()).init(), []  # the same seed, one mini-batch at a time
+    for ds in batches * 2:
+        twin.fit(ds)
+        seen.append(twin.score())
+    assert net.epoch_count == 2 and twin.epoch_count == 0
+    assert [i for i, _ in collect.scores] == list(range(12))
+    assert [s for _, s in collect.scores] == seen
+    assert printed == score.lines == [f"Score at iteration {i} is {seen[i]}" for i in range(0, 12, 2)]
+    # the first iteration starts the clock; then one record every 3 iterations
+    assert [r["iteration"] for r in perf.records] == [3, 6, 9]
+    for r in perf.records:
+        assert r["samples_per_sec"] > 0 and r["batches_per_sec"] > 0
+        assert r["samples_per_sec"] == pytest.approx(25 * r["batches_per_sec"])
+        assert r["eta_sec"] == pytest.approx((12 - r["iteration"] - 1) / r["batches_per_sec"])
+        assert r["score"] == seen[r["iteration"]]
+    assert [at for at, _ in evals.evaluations] == [1, 2]
+    assert evals.evaluations[-1][1].accuracy() == net.evaluate(iris).accuracy()
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert names == ["checkpoint_1_MultiLayerNetwork.zip", "checkpoint_2_MultiLayerNetwork.zip"]
+    last = ModelSerializer.restore_multi_layer_network(ckpt.last_checkpoint())
+    assert last.iteration_count == 12
+    np.testing.assert_array_equal(last.params(), net.params())
+    csv = tmp_path / "scores.csv"
+    collect.export_scores(csv)
+    assert csv.read_text().splitlines()[:2] == ["Iteration,Score", f"0,{seen[0]!r}"]
+    png = tmp_path / "scores.png"
+    collect.plot(png)
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+
+
+def test_plot_raster_draws_each_series(tmp_path):
+    import struct
+    import zlib
+
+    from graphc.plot import raster_plot
+
+    path = tmp_path / "p.png"
+    raster_plot(str(path), {"a": [3.0, 2.0, 1.0], "b": [-1.0, 0.5]}, w=120, h=80)
+    data = path.read_bytes()
+    w, h = struct.unpack(">II", data[16:24])
+    idat = data.index(b"IDAT")
+    n = struct.unpack(">I", data[idat - 4:idat])[0]
+    rows = np.frombuffer(zlib.decompress(data[idat + 4:idat + 4 + n]), np.uint8).reshape(h, 1 + 3 * w)
+    img = rows[:, 1:].reshape(h, w, 3)
+    assert (w, h) == (120, 80)
+    for color in [(31, 119, 180), (255, 127, 14)]:
+        assert (img == color).all(-1).sum() > 50  # a polyline of each colour
+
+
+# ---- the LeNet example ------------------------------------------------------------------------------
+def test_lenet_example_shortened(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[2] / "examples" / "dl4j" / "lenet.py"
+    spec = importlib.util.spec_from_file_location("lenet_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.main(["--epochs", "1", "--limit", "320", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "lenet_result.json").read_text())
+    assert saved["train_samples"] == 320 and saved["test_samples"] == 359 and saved["epochs"] == 1
+    assert saved["accuracy"] == result["accuracy"] > 0.3  # one epoch on 320 digits is far above chance
+    assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
