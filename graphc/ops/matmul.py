@@ -67,6 +67,12 @@ def _matmul_grad(ctx):
         d = ctx.emit("MatMul", g2, _swap_last(ctx, b2))
         da = _sum_to_vector(ctx, d, -1) if ra == 1 else ctx.unbroadcast(d, 0)
     if ctx.needs(1):
+        k, n = ctx.input_types[0].shape[-1], ctx.output_types[0].shape[-1]
+        if ra >= 3 and rb == 2 and isinstance(k, int) and isinstance(n, int):
+            # a weight shared by every row of the batch dims (a sequence's input projection): one
+            # Gemm over all the rows, not a batched product of weight-sized slices then summed
+            rows_a, rows_g = ctx.emit("Reshape", a, ctx.ints([-1, k])), ctx.emit("Reshape", g, ctx.ints([-1, n]))
+            return [da, ctx.emit("Gemm", rows_a, rows_g, transA=1)]
         d = ctx.emit("MatMul", _swap_last(ctx, a2), g2)
         db = _sum_to_vector(ctx, d, -2) if rb == 1 else ctx.unbroadcast(d, 1)
     return [da, db]

@@ -29,6 +29,7 @@ from graphc.autodiff import gradients
 from graphc.errors import GraphcError
 from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
+from graphc.passes.gather_split import GatherToSplit
 from graphc.types import TensorType
 
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
@@ -143,6 +144,7 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
                             f"({hint})")
     for term in activity + _regularization(em, g, weights, params):
         total = em.op("Add", total, term)
+    GatherToSplit().run(g)  # an unrolled sequence's per-step Gathers differentiate as one Concat
     grads = gradients(g, total, wrt=params, unconnected="zeros")
     values = {n: g.attrs(n)["value"] for n in variables}
     # every Variable becomes an input, so that its array stays resident in the trainer

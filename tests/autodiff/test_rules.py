@@ -71,6 +71,7 @@ CASES = {
     # products
     "MatMul-2d": ("MatMul", [r(3, 4), r(4, 5)], {}),
     "MatMul-batched": ("MatMul", [r(2, 1, 3, 4), r(3, 4, 2)], {}),
+    "MatMul-shared-weight": ("MatMul", [r(2, 3, 4), r(4, 5)], {}),  # one Gemm over the rows for the weight
     "MatMul-vector-left": ("MatMul", [r(4), r(2, 4, 5)], {}),
     "MatMul-vector-right": ("MatMul", [r(2, 3, 4), r(4)], {}),
     "Gemm": ("Gemm", [r(3, 4), r(4, 5), r(5)], {}),
