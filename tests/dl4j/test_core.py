@@ -336,3 +336,81 @@ def test_lenet_example_shortened(tmp_path):
     assert saved["train_samples"] == 320 and saved["test_samples"] == 359 and saved["epochs"] == 1
     assert saved["accuracy"] == result["accuracy"] > 0.3  # one epoch on 320 digits is far above chance
     assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the layers against PyTorch, numpy and the gradient check ------------------------------------------
+def test_cnn_layers_compute_what_torch_computes():
+    import torch
+    import torch.nn.functional as F
+
+    from graphc.dl4j import BatchNormalization, LocalResponseNormalization
+
+    conf = (NeuralNetConfiguration.Builder().seed(11).list()
+            .layer(0, ConvolutionLayer(kernel_size=(3, 3), n_out=4, padding=(1, 1), activation="relu"))
+            .layer(1, SubsamplingLayer(PoolingType.AVG, (2, 2), stride=(1, 1)))
+            .layer(2, LocalResponseNormalization(n=3, alpha=0.5, beta=0.75, k=2.0))
+            .layer(3, SubsamplingLayer(PoolingType.PNORM, (2, 2), pnorm=2))
+            .layer(4, SubsamplingLayer(PoolingType.SUM, (1, 2), stride=(1, 1)))
+            .layer(5, BatchNormalization())
+            .layer(6, DenseLayer(n_out=5, activation="tanh"))
+            .layer(7, OutputLayer(LossFunction.MSE, n_out=2, activation="identity"))
+            .set_input_type(InputType.convolutional(7, 8, 2)).build())
+    assert [l.n_in for l in conf.layers] == [2, 4, 4, 4, 4, 4, 4 * 3 * 2, 5]
+    net = MultiLayerNetwork(conf).init()
+    p = {k: torch.tensor(v, dtype=torch.float64) for k, v in net.param_table().items()}
+    x = np.random.default_rng(0).standard_normal((3, 2, 7, 8)).astype(np.float32)
+    t = torch.tensor(x, dtype=torch.float64)
+    t = F.relu(F.conv2d(t, p["0_kernel"].permute(3, 2, 0, 1), p["0_bias"], padding=1))
+    t = F.avg_pool2d(t, 2, stride=1)
+    t = F.local_response_norm(t, 3, alpha=0.5 * 3, beta=0.75, k=2.0)  # torch divides alpha by the size
+    t = F.lp_pool2d(t, 2, 2, stride=2)
+    t = F.avg_pool2d(t, (1, 2), stride=1) * 2
+    t = F.batch_norm(t, p["5_moving_mean"], p["5_moving_variance"], p["5_gamma"], p["5_beta"], False, eps=1e-5)
+    t = torch.tanh(t.reshape(3, -1) @ p["6_kernel"] + p["6_bias"])
+    t = t @ p["7_kernel"] + p["7_bias"]
+    np.testing.assert_allclose(net.output(x), t.numpy(), rtol=1e-4, atol=1e-5)
+    # trains: the MSE falls on a fixed target
+    y = np.random.default_rng(1).standard_normal((3, 2)).astype(np.float32)
+    first = None
+    for _ in range(20):
+        net.fit(x, y)
+        first = net.score() if first is None else first
+    assert net.score() < first
+
+
+@pytest.mark.parametrize("make", ["lrn", "pnorm"])
+def test_lrn_and_pnorm_gradients_check(make):
+    from graphc import nn
+    from graphc.dl4j.layers.convolution import PowerPooling2D
+    from graphc.dl4j.layers.normalization import LRN
+    from graphc.gradcheck import check_gradients
+
+    layer = LRN(k=1.5, n=3, alpha=0.3, beta=0.75) if make == "lrn" else PowerPooling2D((2, 2), (1, 1), pnorm=3)
+    inp = nn.Input((4, 3, 3), name="x")
+    g = nn.Model(inp, layer(inp)).graph.copy()
+    rng = np.random.default_rng(2)
+    y = g.outputs[0][1]
+    w = g.add_constant(rng.standard_normal(g.type_of(y).shape[1:]).astype(np.float32), name="w")
+    loss = (g.add_node("ReduceSum", [(g.add_node("Mul", [y, w]), 0)], {"keepdims": 0}, name="loss"), 0)
+    x = rng.standard_normal((2, 4, 3, 3)) + (0.0 if make == "lrn" else 2.0)  # p-norm: away from |x| = 0
+    result = check_gradients(g, loss, feeds={"x": x}, wrt=["x"])
+    assert result.passed, result.report()
+
+
+def test_embedding_is_a_dense_layer_on_one_hot_input_and_dropout_layer_is_identity_at_inference():
+    from graphc.dl4j import DropoutLayer, EmbeddingLayer
+
+    conf = (NeuralNetConfiguration.Builder().seed(4).list()
+            .layer(0, EmbeddingLayer(n_in=6, n_out=3, activation="identity", has_bias=True, bias_init=0.25))
+            .layer(1, DropoutLayer(0.5))
+            .layer(2, OutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax")).build())
+    net = MultiLayerNetwork(conf).init()
+    table = net.param_table()
+    idx = np.array([[0], [5], [2], [2]], np.float32)
+    h = table["0_embeddings"][idx[:, 0].astype(int)] + table["0_bias"]
+    logits = h @ table["2_kernel"] + table["2_bias"]
+    want = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(net.output(idx), want, rtol=1e-5, atol=1e-6)
+    assert conf.layers[1].n_in == conf.layers[1].n_out == 3
+    train = net.output(np.repeat(idx, 50, 0), train=True)
+    assert not np.allclose(train, np.repeat(want, 50, 0), atol=1e-3)  # dropout is on in training
