@@ -414,3 +414,80 @@ def test_embedding_is_a_dense_layer_on_one_hot_input_and_dropout_layer_is_identi
     assert conf.layers[1].n_in == conf.layers[1].n_out == 3
     train = net.output(np.repeat(idx, 50, 0), train=True)
     assert not np.allclose(train, np.repeat(want, 50, 0), atol=1e-3)  # dropout is on in training
+
+
+# ---- the DL4J optimizer settings ---------------------------------------------------------------------
+def _steps(conf, ds, n):
+    net = MultiLayerNetwork(conf).init()
+    out = [net.params()]
+    for _ in range(n):
+        net.fit(ds)
+        out.append(net.params())
+    return net, [b - a for a, b in zip(out, out[1:])]
+
+
+def test_learning_rate_schedule_momentum_after_and_gradient_clipping(iris):
+    from graphc.dl4j import GradientNormalization, LearningRatePolicy
+
+    # a schedule to 0 after two iterations: the weights stop moving
+    _, moves = _steps(mlp_conf(updater=Updater.SGD, learning_rate_policy=LearningRatePolicy.SCHEDULE,
+                               learning_rate_schedule={0: 0.1, 2: 0.0}), iris, 4)
+    assert [bool(np.abs(m).max() > 0) for m in moves] == [True, True, False, False]
+    # STEP policy: lr * 0.5 ** floor(iteration / 1); plain SGD with no L2 moves by lr * gradient
+    net, moves = _steps(mlp_conf(updater=Updater.SGD, learning_rate_policy=LearningRatePolicy.STEP,
+                                 lr_policy_decay_rate=0.5, lr_policy_steps=1, regularization=False), iris, 2)
+    assert net.model._training.optimizer.learning_rate.get_config()["decay_rate"] == 0.5
+    # element-wise clipping at 1e-3: no SGD step moves a parameter by more than lr * 1e-3
+    _, moves = _steps(mlp_conf(updater=Updater.SGD, regularization=False,
+                               gradient_normalization=GradientNormalization.CLIP_ELEMENT_WISE_ABSOLUTE_VALUE,
+                               gradient_normalization_threshold=1e-3), iris, 2)
+    assert max(np.abs(m).max() for m in moves) <= 0.1 * 1e-3 + 1e-7  # + float32 rounding of w + step
+    # momentum_after for Nesterovs: a schedule of the momentum
+    net = MultiLayerNetwork(mlp_conf(momentum=0.5, momentum_after={3: 0.9})).init()
+    assert net.model._training.optimizer.momentum.get_config()["values"] == {0: 0.5, 3: 0.9}
+    with pytest.raises(ConfigError, match="Nesterovs"):
+        MultiLayerNetwork(mlp_conf(updater=Updater.ADAM, momentum_after={3: 0.9})).init()
+
+
+def test_l2_only_under_regularization_true(iris):
+    w0 = MultiLayerNetwork(mlp_conf(updater=Updater.SGD)).init().param_table()["0_kernel"]
+    _, moves_on = _steps(mlp_conf(updater=Updater.SGD), iris, 1)
+    _, moves_off = _steps(mlp_conf(updater=Updater.SGD, regularization=False), iris, 1)
+    diff = (moves_on[0] - moves_off[0])[:32].reshape(4, 8)  # layer 0's kernel: DL4J's -lr * l2 * w
+    np.testing.assert_allclose(diff, -0.1 * 1e-3 * w0, rtol=0, atol=2e-7)
+    np.testing.assert_array_equal(moves_on[0][32:40], moves_off[0][32:40])  # biases: l2_bias 0
+
+
+def test_bad_data_is_refused_before_training(iris):
+    net = MultiLayerNetwork(mlp_conf()).init()
+    before = net.params()
+    with pytest.raises(GraphcError, match=r"features of shape \[150, 5\]"):
+        net.fit(np.zeros((150, 5), np.float32), iris.labels)
+    with pytest.raises(GraphcError, match="no labels"):
+        net.fit(DataSet(iris.features))
+    with pytest.raises(GraphcError, match="not initialized"):
+        MultiLayerNetwork(mlp_conf()).fit(iris)
+    np.testing.assert_array_equal(net.params(), before)
+
+
+def test_lenet_example_reads_mnist_idx_files(tmp_path):
+    import importlib.util
+    import pathlib
+
+    from graphc.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 96), ("t10k", 40)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, c in enumerate(labels):  # a bright bar whose row tells the class
+            images[i, 2 + 2 * c:4 + 2 * c, 4:24] = 255
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", labels)
+    path = pathlib.Path(__file__).parents[2] / "examples" / "dl4j" / "lenet.py"
+    spec = importlib.util.spec_from_file_location("lenet_example_idx", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.main(["--idx", str(tmp_path), "--epochs", "2", "--out", str(tmp_path / "out")])
+    assert result["data"] == "mnist-idx" and result["train_samples"] == 96 and result["test_samples"] == 40
+    assert 0.0 <= result["accuracy"] <= 1.0
