@@ -6,15 +6,16 @@ The treebank (graphc.dl4j.recursive.treebank) labels every node 0/1/2 (negative/
 by composition: "not" swaps the polarity of what it governs, "A but B" takes B's. Half of its
 sentences come in twin pairs with the same words and different labels, so no bag-of-words model can
 get more than half of them right; the RNTN reads the tree. Prints root and all-node accuracy of the
-RNTN, of the same network without its tensor (a plain recursive network) and of bag-of-words
-logistic regression, overall and on the negated and contrast sentences.
+RNTN, of the same network without its tensor (a plain recursive network), of Socher's
+semi-supervised recursive autoencoder and of bag-of-words logistic regression, overall and on the
+negated and contrast sentences.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from graphc.dl4j.recursive import RNTN, BagOfWords, bag_of_words_ceiling, generate
+from graphc.dl4j.recursive import RNTN, BagOfWords, RecursiveAutoEncoder, bag_of_words_ceiling, generate
 
 
 def main(argv=None) -> dict:
@@ -35,6 +36,8 @@ def main(argv=None) -> dict:
 
     models = {"RNTN": RNTN(num_hidden=args.dim, seed=args.seed),
               "RNN (no tensor)": RNTN(num_hidden=args.dim, use_tensors=False, seed=args.seed),
+              "semi-sup. RAE": RecursiveAutoEncoder(num_hidden=args.dim, num_outs=3, train_embeddings=True,
+                                                    seed=args.seed),
               "bag of words": BagOfWords(seed=args.seed)}
     results = {}
     for name, model in models.items():

@@ -154,14 +154,16 @@ def test_rntn_gradcheck():
     assert {p.name.split("/")[-1] for p in result.params} == {"embeddings", "kernel", "bias", "tensor"}
 
 
-def test_rae_gradcheck():
+@pytest.mark.parametrize("num_outs", [None, 3])  # unsupervised; semi-supervised (softmax, alpha-weighted)
+def test_rae_gradcheck(num_outs):
     trees = _tiny_trees()
-    net = RecursiveAutoEncoder(num_hidden=3, seed=2, train_embeddings=True).init(trees)
+    net = RecursiveAutoEncoder(num_hidden=3, seed=2, train_embeddings=True, num_outs=num_outs, alpha=0.3).init(trees)
     g, loss, feeds = loss_graph(net, trees)
     result = check_gradients(g, loss, feeds, max_per_param=24)
     assert result.passed, result.report()
-    assert {p.name.split("/")[-1] for p in result.params} == {"embeddings", "kernel", "bias", "decoder_kernel",
-                                                              "decoder_bias"}
+    layer = {p.name.split("/")[-1] for p in result.params if p.name.startswith("rae_layer")}
+    assert layer == {"embeddings", "kernel", "bias", "decoder_kernel", "decoder_bias"}
+    assert len(result.params) == 5 + (2 if num_outs else 0)  # the softmax's kernel and bias
 
 
 # ---- the treebank -------------------------------------------------------------------------------
@@ -251,8 +253,11 @@ def test_rae_training_lowers_reconstruction_error():
     codes = rae.encode(test.trees[:4])
     assert codes.shape == (4, 6)
     np.testing.assert_allclose(np.linalg.norm(codes, axis=1), 1.0, atol=1e-5)  # unit-length parents
-    # the embeddings stayed fixed (train_embeddings=False), the encoder moved
-    assert not rae.layer.embeddings.trainable
+    assert not rae.layer.embeddings.trainable  # the embeddings stay fixed unless train_embeddings=True
+    with pytest.raises(ConfigError, match="no classifier: configure num_outs"):
+        rae.predict(test.trees[:2])
+    with pytest.raises(ConfigError, match=r"alpha must lie in \[0, 1\]"):
+        RecursiveAutoEncoder(num_outs=3, alpha=1.5).init(train.trees)
 
 
 def test_example_runs_short(capsys):

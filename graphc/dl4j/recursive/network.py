@@ -114,6 +114,10 @@ class RecursiveNetwork(Buildable):
     def losses(self) -> list:
         raise NotImplementedError
 
+    def loss_weights(self) -> list | None:
+        """The weight of each training output's loss in the total (None: all 1)."""
+        return None
+
     # ---- building -----------------------------------------------------------------------------
     def init(self, vocab) -> "RecursiveNetwork":
         """Create the weights for `vocab` (a Vocabulary, or trees to build one from)."""
@@ -157,7 +161,7 @@ class RecursiveNetwork(Buildable):
                 opt = optimizers.get(self.updater, learning_rate=float(self.learning_rate))
             except GraphcError as e:
                 raise ConfigError(f"{type(self).__name__}.updater {self.updater!r}: {e}") from None
-            model.compile(optimizer=opt, loss=self.losses())
+            model.compile(optimizer=opt, loss=self.losses(), loss_weights=self.loss_weights())
         return model
 
     # ---- training -------------------------------------------------------------------------------
@@ -227,6 +231,74 @@ class RecursiveNetwork(Buildable):
         return []
 
 
+class NodeClassifier:
+    """A softmax classifier at every node of a `RecursiveNetwork` (its last training output), and
+    the sentiment-style inference over it. The host sets `num_outs`, `num_hidden`, `seed`."""
+
+    def new_classifier(self, regularizer=None) -> None:
+        """A fresh softmax layer (a graphc.nn Dense giving logits); `make_layer` calls it."""
+        from graphc.nn import Dense
+
+        if int(self.num_outs) < 2:
+            raise ConfigError(f"{type(self).__name__}.num_outs must be at least 2 classes, got {self.num_outs}")
+        self.classifier = Dense(int(self.num_outs), kernel_regularizer=regularizer)
+        self._classifier_set = False
+
+    def classifier_head(self, h):
+        """The logits [n_nodes, num_outs] of node states `h` (a KerasTensor)."""
+        logits = self.classifier(h)
+        if not self._classifier_set:  # seeded, like the tree layer's own weights
+            rng = np.random.default_rng(int(self.seed) + 1)
+            r = np.sqrt(6.0 / (int(self.num_hidden) + int(self.num_outs)))
+            self.classifier.kernel.assign(rng.uniform(-r, r, self.classifier.kernel.shape))
+            self._classifier_set = True
+        return logits
+
+    def class_targets(self, p) -> tuple:
+        """(one-hot labels [n_nodes, num_outs], sample weights: 1 where a node has a label) of plan `p`."""
+        top = int(p.labels.max(initial=-1))
+        if top >= int(self.num_outs):
+            raise ConfigError(f"{type(self).__name__}: a tree has label {top} but num_outs is {self.num_outs}; "
+                              f"give num_outs={top + 1}")
+        # one-hot targets (categorical, not sparse, cross-entropy: the same loss without a OneHot op,
+        # which ONNX Runtime has no float64 kernel for, so the gradient check runs the graph as trained)
+        return np.eye(int(self.num_outs), dtype=np.float32)[np.maximum(p.labels, 0)], (p.labels >= 0).astype(np.float32)
+
+    @staticmethod
+    def class_loss():
+        from graphc.losses import CategoricalCrossentropy
+
+        return CategoricalCrossentropy(from_logits=True)
+
+    def _logits(self, trees):
+        if not self.num_outs:
+            raise ConfigError(f"{type(self).__name__} has no classifier: configure num_outs (classes) to predict labels")
+        p, outs = self.forward(trees)
+        return p, outs[-1]
+
+    def node_probabilities(self, trees) -> list[np.ndarray]:
+        """Per tree, the class probabilities of every node in `tree.nodes()` order (root last)."""
+        trees = list(trees)
+        p, logits = self._logits(trees)
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return per_tree(p, trees, e / e.sum(-1, keepdims=True))
+
+    def predict_nodes(self, trees) -> list[np.ndarray]:
+        """Per tree, the predicted label of every node in `tree.nodes()` order (root last)."""
+        trees = list(trees)
+        p, logits = self._logits(trees)
+        return per_tree(p, trees, logits.argmax(-1))
+
+    def predict(self, trees) -> np.ndarray:
+        """The predicted root label of each tree."""
+        return np.asarray([n[-1] for n in self.predict_nodes(trees)], np.int64)
+
+    def evaluate(self, trees) -> dict:
+        """{"root": root accuracy, "all": all-node accuracy, "n": trees}."""
+        trees = list(trees)
+        return sentiment_accuracy(self.predict_nodes(trees), trees)
+
+
 def label_type(y: np.ndarray) -> TensorType:
     return TensorType(np.dtype(y.dtype), ("nodes",) + tuple(y.shape[1:]))
 
@@ -252,10 +324,10 @@ def loss_graph(net: RecursiveNetwork, trees):
         swv = g.add_input(f"sample_weight:{name}", TensorType(np.float32, ("nodes",)))
         feeds[f"y:{name}"], feeds[f"sample_weight:{name}"] = y, sw
         terms.append(loss(em, yv, v, sample_weight=swv))
-    total = combine(em, terms)
+    total = combine(em, terms, net.loss_weights())
     g.outputs = []
     g.add_output("loss", total)
     return g, total, feeds
 
 
-__all__ = ["RecursiveNetwork", "TreeLayer", "loss_graph", "per_tree", "sentiment_accuracy"]
+__all__ = ["NodeClassifier", "RecursiveNetwork", "TreeLayer", "loss_graph", "per_tree", "sentiment_accuracy"]

@@ -6,7 +6,9 @@ Every inner node with children c1, c2 (d-vectors) is encoded and decoded:
     [c1'; c2'] = f(p W_d + b_d)  the reconstruction;  residual r = x - [c1'; c2']
 
 and the loss is the mean squared residual over all merges (the rows of the leaves weigh nothing),
-plus L2 on W_e and W_d. The parent vectors, the root's above all, are the tree's unsupervised
+plus L2 on W_e and W_d. With `num_outs` set it is Socher's semi-supervised RAE: a softmax on every
+node vector too, and the loss alpha * reconstruction + (1 - alpha) * cross-entropy over the labelled
+nodes (`predict`, `evaluate` as the RNTN's). The parent vectors, the root's above all, are the tree's unsupervised
 features (`encode`). Unit-length parents keep the encoder from shrinking its codes towards zero to
 make them trivially reconstructible; for the same reason the word embeddings stay fixed unless
 `train_embeddings=True`. All merges of one level are computed together (tree.py).
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.dl4j.recursive.network import RecursiveNetwork, TreeLayer
+from graphc.dl4j.builder import ConfigError
+from graphc.dl4j.recursive.network import NodeClassifier, RecursiveNetwork, TreeLayer
 from graphc.dl4j.recursive.rntn import _l2
 from graphc.nn import activations
 
@@ -52,13 +55,20 @@ class RAELayer(TreeLayer):
         return p, [em.op("Sub", x, rec)]
 
 
-class RecursiveAutoEncoder(RecursiveNetwork):
+class RecursiveAutoEncoder(NodeClassifier, RecursiveNetwork):
     """`RecursiveAutoEncoder(num_hidden=16)` or its `.Builder()`; `fit(trees)` lowers the
     reconstruction error, `encode(trees)` gives the root vectors."""
 
-    FIELDS = {"activation": "tanh", "normalize": True, "train_embeddings": False, "reg_word_vector": 0.0}
+    FIELDS = {"activation": "tanh", "normalize": True, "train_embeddings": False, "reg_word_vector": 0.0,
+              "num_outs": None,    # classes of a softmax at every node (None: unsupervised)
+              "alpha": 0.2,        # the reconstruction's share of the semi-supervised loss
+              "reg_classification": 1e-4}
 
     def make_layer(self, vocab_size):
+        if self.num_outs:
+            if not 0.0 <= float(self.alpha) <= 1.0:
+                raise ConfigError(f"RecursiveAutoEncoder.alpha must lie in [0, 1], got {self.alpha}")
+            self.new_classifier(_l2(self.reg_classification))
         return RAELayer(vocab_size, int(self.num_hidden), self.activation, self.normalize, seed=int(self.seed),
                         train_embeddings=bool(self.train_embeddings),
                         embeddings_regularizer=_l2(self.reg_word_vector),
@@ -66,28 +76,41 @@ class RecursiveAutoEncoder(RecursiveNetwork):
                         decoder_kernel_regularizer=_l2(self.reg_transform_matrix))
 
     def heads(self, outputs):
-        return [outputs[1]]  # the residuals: their loss is the mean square against zero
+        # the residuals (their loss: the mean square against zero), then the logits when classifying
+        return [outputs[1]] + ([self.classifier_head(outputs[0])] if self.num_outs else [])
+
+    def _head_layers(self):
+        return [self.classifier] if self.num_outs else []
 
     def targets(self, p):
         sw = np.zeros(p.n_nodes, np.float32)
         sw[p.n_leaves:] = 1.0  # merges only: a leaf reconstructs nothing
-        return [np.zeros((p.n_nodes, 2 * int(self.num_hidden)), np.float32)], [sw]
+        ys, sws = [np.zeros((p.n_nodes, 2 * int(self.num_hidden)), np.float32)], [sw]
+        if self.num_outs:
+            y, w = self.class_targets(p)
+            ys.append(y)
+            sws.append(w)
+        return ys, sws
 
     def losses(self):
         from graphc.losses import MeanSquaredError
 
-        return [MeanSquaredError()]
+        return [MeanSquaredError()] + ([self.class_loss()] if self.num_outs else [])
+
+    def loss_weights(self):
+        return [float(self.alpha), 1.0 - float(self.alpha)] if self.num_outs else None
 
     def reconstruction_error(self, trees) -> float:
         """The mean squared reconstruction residual over every merge of `trees`."""
-        p, (_, residual) = self.forward(list(trees))
+        p, outs = self.forward(list(trees))
+        residual = outs[1]
         merges = residual[p.n_leaves:]
         return float(np.mean(merges ** 2)) if len(merges) else 0.0
 
     def encode(self, trees) -> np.ndarray:
         """[n_trees, d]: each tree's root vector."""
-        p, (h, _) = self.forward(list(trees))
-        return h[p.roots]
+        p, outs = self.forward(list(trees))
+        return outs[0][p.roots]
 
 
 __all__ = ["RAELayer", "RecursiveAutoEncoder"]

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.dl4j.builder import ConfigError
-from graphc.dl4j.recursive.network import RecursiveNetwork, TreeLayer, per_tree, sentiment_accuracy
+from graphc.dl4j.recursive.network import NodeClassifier, RecursiveNetwork, TreeLayer
 from graphc.nn import activations
 
 
@@ -63,10 +62,10 @@ class RNTNLayer(TreeLayer):
         return activations.apply(em, self.activation, z), []
 
 
-class RNTN(RecursiveNetwork):
+class RNTN(NodeClassifier, RecursiveNetwork):
     """DL4J's `RNTN`: `RNTN(num_hidden=16, num_outs=3)` or `RNTN.Builder().num_hidden(16)...build()`;
-    `fit(trees)`, `predict(trees)` (root labels), `predict_nodes`, `evaluate` (root and all-node
-    accuracy)."""
+    `fit(trees)`, `predict(trees)` (root labels), `predict_nodes`, `node_probabilities`, `evaluate`
+    (root and all-node accuracy)."""
 
     FIELDS = {
         "num_outs": 3,               # classes of the softmax at every node
@@ -77,65 +76,24 @@ class RNTN(RecursiveNetwork):
     }
 
     def make_layer(self, vocab_size):
-        from graphc.nn import Dense
-
-        if int(self.num_outs) < 2:
-            raise ConfigError(f"RNTN.num_outs must be at least 2 classes, got {self.num_outs}")
-        self.classifier = Dense(int(self.num_outs), kernel_regularizer=_l2(self.reg_classification))
-        self._classifier_set = False
+        self.new_classifier(_l2(self.reg_classification))
         return RNTNLayer(vocab_size, int(self.num_hidden), self.use_tensors, self.activation, seed=int(self.seed),
                          embeddings_regularizer=_l2(self.reg_word_vector),
                          kernel_regularizer=_l2(self.reg_transform_matrix),
                          tensor_regularizer=_l2(self.reg_transform_tensor))
 
     def heads(self, outputs):
-        logits = self.classifier(outputs[0])
-        if not self._classifier_set:  # seeded, like the layer's own weights
-            rng = np.random.default_rng(int(self.seed) + 1)
-            r = np.sqrt(6.0 / (int(self.num_hidden) + int(self.num_outs)))
-            self.classifier.kernel.assign(rng.uniform(-r, r, self.classifier.kernel.shape))
-            self._classifier_set = True
-        return [logits]
+        return [self.classifier_head(outputs[0])]
 
     def _head_layers(self):
         return [self.classifier]
 
     def targets(self, p):
-        top = int(p.labels.max(initial=-1))
-        if top >= int(self.num_outs):
-            raise ConfigError(f"RNTN: a tree has label {top} but num_outs is {self.num_outs}; give num_outs={top + 1}")
-        # one-hot targets (categorical, not sparse, cross-entropy: the same loss without a OneHot op,
-        # which ONNX Runtime has no float64 kernel for, so the gradient check runs the graph as trained)
-        onehot = np.eye(int(self.num_outs), dtype=np.float32)[np.maximum(p.labels, 0)]
-        return [onehot], [(p.labels >= 0).astype(np.float32)]
+        y, sw = self.class_targets(p)
+        return [y], [sw]
 
     def losses(self):
-        from graphc.losses import CategoricalCrossentropy
-
-        return [CategoricalCrossentropy(from_logits=True)]
-
-    # ---- inference ------------------------------------------------------------------------------
-    def node_probabilities(self, trees) -> list[np.ndarray]:
-        """Per tree, the class probabilities of every node in `tree.nodes()` order (root last)."""
-        trees = list(trees)
-        p, (_, logits) = self.forward(trees)
-        e = np.exp(logits - logits.max(-1, keepdims=True))
-        return per_tree(p, trees, e / e.sum(-1, keepdims=True))
-
-    def predict_nodes(self, trees) -> list[np.ndarray]:
-        """Per tree, the predicted label of every node in `tree.nodes()` order (root last)."""
-        trees = list(trees)
-        p, (_, logits) = self.forward(trees)
-        return per_tree(p, trees, logits.argmax(-1))
-
-    def predict(self, trees) -> np.ndarray:
-        """The predicted root label of each tree."""
-        return np.asarray([n[-1] for n in self.predict_nodes(trees)], np.int64)
-
-    def evaluate(self, trees) -> dict:
-        """{"root": root accuracy, "all": all-node accuracy, "n": trees}."""
-        trees = list(trees)
-        return sentiment_accuracy(self.predict_nodes(trees), trees)
+        return [self.class_loss()]
 
 
 __all__ = ["RNTN", "RNTNLayer"]
