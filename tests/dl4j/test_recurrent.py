@@ -304,3 +304,26 @@ def test_tbptt_refusals_at_build():
         build(_lstm(), back=2)
     assert build(_lstm()).backprop_type is BackpropType.TRUNCATED_BPTT
     assert dl4j.GravesLSTM is DL4JGravesLSTM
+
+
+def test_char_model_example_shortened(tmp_path, capsys):
+    import importlib.util
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "dl4j", "char_model.py")
+    spec = importlib.util.spec_from_file_location("char_model_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(["--minibatches", "3", "--lstm-size", "16", "--length", "20", "--tbptt", "10",
+                           "--sample-every", "3", "--sample-length", "10", "--samples", "2", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "Score at iteration 5 is" in printed and "sampling from 'The '" in printed
+    assert result["iterations"] == 6 and result["minibatches"] == 3  # 20 characters in 2 segments each
+    # the first score is a uniform guess over the characters, 10 steps of ln(n_chars); then it falls
+    n_chars = len(example.minimal_character_set())
+    assert abs(result["first_score"] - 10 * np.log(n_chars)) < 0.5
+    assert result["last_score"] < result["first_score"] - 2
+    assert result["sample"].startswith("The ") and len(result["sample"]) == 14
+    assert json.loads((tmp_path / "char_model_result.json").read_text())["iterations"] == 6
+    assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
