@@ -217,6 +217,8 @@ def test_builder_keywords_json_and_errors():
     assert not deep._models  # refused before any graph was built
     with pytest.raises(TreeError, match="non-empty list of Trees"):
         RNTN().fit(["(1 a)"])
+    with pytest.raises(TreeError, match="non-empty list of Trees"):
+        RNTN().init(trees).predict([])
 
 
 # ---- training -----------------------------------------------------------------------------------

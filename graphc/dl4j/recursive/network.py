@@ -126,6 +126,12 @@ class RecursiveNetwork(Buildable):
         self._models.clear()
         return self
 
+    def _trees(self, trees, where: str) -> list:
+        trees = list(trees)
+        if not trees or not all(isinstance(t, Tree) for t in trees):
+            raise TreeError(f"{type(self).__name__}.{where}: give a non-empty list of Trees")
+        return trees
+
     def _check_init(self):
         if self.layer is None:
             raise ConfigError(f"{type(self).__name__}: call init(vocabulary or trees) or fit(trees) first")
@@ -171,9 +177,7 @@ class RecursiveNetwork(Buildable):
         from graphc.training import front
         from graphc.training.step import TrainingError
 
-        trees = list(trees)
-        if not trees or not all(isinstance(t, Tree) for t in trees):
-            raise TreeError(f"{type(self).__name__}.fit: give a non-empty list of Trees")
+        trees = self._trees(trees, "fit")
         if self.layer is None:
             self.init(trees)
         top = max(t.depth for t in trees)
@@ -207,8 +211,8 @@ class RecursiveNetwork(Buildable):
 
     def forward(self, trees):
         """(plan, [H, *training outputs]) of `trees` in inference mode, one graph run."""
-        trees = list(trees)
         self._check_init()
+        trees = self._trees(trees, "forward")
         self._sync()
         depth = max([max(t.depth for t in trees), self.max_depth or 0, 1])
         p = self.plan(trees, depth)
