@@ -140,11 +140,11 @@ def vjp(graph: Graph, cotangents: dict, wrt=None, *, unconnected: str = "omit") 
         for i, gv in enumerate(outs):  # a requested value keeps its gradient
             if gv is not None and (n, i) in wanted_sources:
                 parts[(n, i)] = [gv]
-        if graph.is_source(n) or all(o is None for o in outs):
+        if graph.is_source(n) or not d["n_inputs"] or all(o is None for o in outs):  # a leaf (a body's Capture)
             continue
-        inputs = graph.input_values(n)[: d["n_inputs"] - d["captures"]]
+        inputs = graph.input_values(n)  # formal inputs, then the outer values a body captures
         wanted = [v is not None and v in active for v in inputs]
-        for v, gv in zip(inputs, input_gradients(graph, n, outs, wanted)):
+        for v, gv in zip(inputs, input_gradients(graph, n, outs, wanted, vjp)):
             if gv is not None:
                 # a gradient is shaped like its value: say so where a rule's Reshape left dims unknown
                 graph.set_output_type(gv, merge_types(graph.type_of(v), graph.type_of(gv)))

@@ -10,7 +10,7 @@ the largest relative error among the elements over the floor and the worst eleme
     assert result.passed, result.report()
 
 The graph is checked in float64 (`as_float64` casts Inputs, Constants, Variables and the dtype
-attributes of Cast-like nodes, then re-infers the types). It runs on ONNX Runtime, or on
+attributes of Cast-like nodes, in If/Loop/Scan bodies too, then re-infers the types). It runs on ONNX Runtime, or on
 `onnx.reference` where ONNX Runtime has no float64 kernel (Conv, ConvTranspose, ...).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import onnx
 
 from graphc.autodiff import gradient_graph, is_float, loss_value
 from graphc.errors import InputError
-from graphc.ir import Graph
+from graphc.ir import CAPTURE, Graph
 from graphc.ops import infer_node
 from graphc.ops.registry import schema_of
 from graphc.types import TensorType
@@ -50,7 +50,11 @@ def with_float_type(graph: Graph, dtype) -> Graph:
                 if "value" in d["attrs"]:
                     d["attrs"] = {**d["attrs"], "value": np.asarray(d["attrs"]["value"], dtype)}
             continue
-        attrs = dict(d["attrs"])
+        if d["op"] == CAPTURE:  # a body's stand-in for an outer value: typed like it
+            d["outputs"] = [t.with_dtype(dtype) if is_float(t) else t for t in d["outputs"]]
+            continue
+        # the bodies (Scan) compute in `dtype` too
+        attrs = {k: with_float_type(v, dtype) if isinstance(v, Graph) else v for k, v in d["attrs"].items()}
         for key in ("to", "dtype", "stash_type"):  # Cast, RandomUniformLike, LayerNormalization
             if attrs.get(key) in floats:
                 attrs[key] = elem

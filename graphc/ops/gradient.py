@@ -13,8 +13,10 @@ gradient flowing into each of its outputs (`output_grads`, None where none flows
 input gradients the caller wants (`needs(i)`). The rule emits backward nodes of standard ONNX
 ops into the node's own graph with `ctx.emit` / `ctx.const` and returns one value per formal
 input: the gradient of the loss with respect to that input, shaped like it, or None (no
-gradient: an integer index, a shape, an input the caller does not want). It is called only when
-at least one output gradient is not None (`input_gradients` answers all None otherwise).
+gradient: an integer index, a shape, an input the caller does not want). A node with a body
+(Scan) may return one more value per captured outer value (`ctx.captures`, asked for as
+`needs(len(inputs) + k)`). It is called only when at least one output gradient is not None
+(`input_gradients` answers all None otherwise).
 
 `register_gradient` refuses an op the registry does not know (add its `@register` first) and a
 second rule for the same op. `input_gradients` runs the rule of one node and checks its answer;
@@ -62,20 +64,27 @@ class GradContext:
 
     - `graph`, `node`, `op`, `domain`, `attrs`: the forward node; backward nodes go into `graph`;
     - `inputs`, `input_types`: its formal input values (None for an absent optional input);
+    - `captures`: the outer values its body graphs read (its trailing capture inputs);
     - `outputs`, `output_types`: its output values;
-    - `output_grads`: per output, the gradient flowing into it (a value shaped like the output) or None.
+    - `output_grads`: per output, the gradient flowing into it (a value shaped like the output) or None;
+    - `vjp`: autodiff's `vjp` (given by the caller: the registry sits below autodiff).
     """
 
-    def __init__(self, graph, node: str, output_grads: Sequence, wanted: Sequence[bool] | None = None):
+    def __init__(self, graph, node: str, output_grads: Sequence, wanted: Sequence[bool] | None = None,
+                 vjp: Callable | None = None):
         d = graph.data(node)
+        self.vjp = vjp  # graphc.autodiff.vjp, for a rule that differentiates a body graph (Scan)
         self.graph, self.node, self.op, self.domain, self.attrs = graph, node, d["op"], d["domain"], d["attrs"]
-        self.inputs = graph.input_values(node)[: d["n_inputs"] - d["captures"]]
+        values = graph.input_values(node)
+        self.inputs = values[: d["n_inputs"] - d["captures"]]
+        self.captures = values[d["n_inputs"] - d["captures"]:]
         self.input_types = [None if v is None else graph.type_of(v) for v in self.inputs]
         self.outputs = [(node, i) for i in range(len(d["outputs"]))]
         self.output_types = list(d["outputs"])
         self.output_grads = list(output_grads) + [None] * (len(self.outputs) - len(output_grads))
-        self.wanted = [v is not None for v in self.inputs] if wanted is None else \
-            [bool(w) and v is not None for w, v in zip(wanted, self.inputs)]
+        every = self.inputs + self.captures
+        self.wanted = [v is not None for v in every] if wanted is None else \
+            [bool(w) and v is not None for w, v in zip(wanted, every)]
 
     def attr(self, name: str, default=None):
         return self.attrs.get(name, default)
@@ -131,8 +140,10 @@ class GradContext:
         return self.emit("ReduceSum", grad, axes, keepdims=1, noop_with_empty_axes=1)
 
 
-def input_gradients(graph, node: str, output_grads: Sequence, wanted: Sequence[bool] | None = None) -> list:
-    """Run the gradient rule of `node`: one gradient value (or None) per formal input."""
+def input_gradients(graph, node: str, output_grads: Sequence, wanted: Sequence[bool] | None = None,
+                    vjp: Callable | None = None) -> list:
+    """Run the gradient rule of `node`: one gradient value (or None) per formal input, then one per
+    captured outer value."""
     d = graph.data(node)
     label = op_label(d["op"], d["domain"])
     spec = lookup(d["op"], d["domain"])
@@ -142,14 +153,17 @@ def input_gradients(graph, node: str, output_grads: Sequence, wanted: Sequence[b
     if spec.grad is None:
         raise UnsupportedOpError(f"node {node!r}: {label} has no gradient rule; register one with "
                                  f"@gradient({d['op']!r}) in its family file")
-    ctx = GradContext(graph, node, output_grads, wanted)
+    ctx = GradContext(graph, node, output_grads, wanted, vjp)
+    every = ctx.inputs + ctx.captures
     if all(g is None for g in ctx.output_grads):  # no gradient reaches the node
-        return [None] * len(ctx.inputs)
+        return [None] * len(every)
     grads = list(spec.grad(ctx))
-    if len(grads) != len(ctx.inputs):
+    if len(grads) not in (len(ctx.inputs), len(every)):
         raise ShapeError(f"node {node!r} ({label}): its gradient rule returned {len(grads)} values "
                          f"for {len(ctx.inputs)} inputs")
-    for i, (g, t) in enumerate(zip(grads, ctx.input_types)):
+    grads += [None] * (len(every) - len(grads))
+    types = ctx.input_types + [graph.type_of(v) for v in ctx.captures]
+    for i, (g, t) in enumerate(zip(grads, types)):
         if g is not None and t is not None and not types_compatible(graph.type_of(g), t):
             have = graph.type_of(g)
             raise ShapeError(f"node {node!r} ({label}): the gradient of input {i} is typed {have}, "
