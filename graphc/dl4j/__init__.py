@@ -19,4 +19,8 @@ from graphc.dl4j.layers.pretrain import RBM, AutoEncoder, HiddenUnit, VisibleUni
 from graphc.dl4j.listeners import (CheckpointListener, CollectScoresIterationListener, EvaluativeListener,
                                    PerformanceListener, ScoreIterationListener, TrainingListener)
 from graphc.dl4j.serializer import ModelSerializer
+from graphc.dl4j.graph import (ComputationGraphConfiguration, DuplicateToTimeSeriesVertex, ElementWiseVertex,
+                               GraphBuilder, L2NormalizeVertex, L2Vertex, LastTimeStepVertex, MergeVertex,
+                               PreprocessorVertex, ScaleVertex, ShiftVertex, StackVertex, SubsetVertex, UnstackVertex)
+from graphc.dl4j.graph.computation_graph import ComputationGraph, MultiDataSet
 from graphc.dl4j.recursive import RNTN, BagOfWords, RecursiveAutoEncoder, Tree

@@ -63,14 +63,16 @@ def as_dataset(item) -> DataSet:
                      f"graphc.data batch or (features, labels)")
 
 
-def datasets(data, labels=None):
+def datasets(data, labels=None, of=None):
     """The mini-batches of what `fit`/`evaluate` were given: a DataSet, arrays (one batch), or an
-    iterator/iterable of DataSets or batches (reset first when it can be)."""
+    iterator/iterable of DataSets or batches (reset first when it can be); `of` reads one batch
+    (`as_dataset`; a ComputationGraph's `MultiDataSet.of`)."""
+    as_dataset_ = of or as_dataset
     if labels is not None or isinstance(data, np.ndarray):
-        yield DataSet(data, labels)
+        yield as_dataset_((data, labels))
         return
     if isinstance(data, DataSet) or hasattr(data, "features"):
-        yield as_dataset(data)
+        yield as_dataset_(data)
         return
     if hasattr(data, "reset"):
         data.reset()
@@ -80,4 +82,4 @@ def datasets(data, labels=None):
         raise InputError(f"cannot train on {type(data).__name__}; give a DataSet, (features, labels) arrays or "
                          f"an iterator of DataSets") from None
     for item in it:
-        yield as_dataset(item)
+        yield as_dataset_(item)

@@ -88,7 +88,7 @@ class Trainer:
 
     def sync(self) -> None:
         """Write the resident parameters back into the model's weights (and say they changed)."""
-        if self.model.weights_version == self._version and not self._dirty:
+        if not self._dirty:  # no step since the last load or sync: weights set since then are newer
             return
         by_array = {id(w.value): w for w in getattr(self.model, "weights", ())}
         for n in self.spec.params + list(self.spec.updates):
