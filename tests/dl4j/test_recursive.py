@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from graphc.dl4j import ConfigError
+from graphc.dl4j.listeners import CollectScoresIterationListener, ScoreIterationListener
 from graphc.dl4j.recursive import (RNTN, BagOfWords, ParseError, RecursiveAutoEncoder, Tree, TreeError, Vocabulary,
                                    bag_of_words_ceiling, binarize, generate, loss_graph, parse, plan, read,
                                    read_file, to_string)
@@ -225,8 +226,15 @@ def test_builder_keywords_json_and_errors():
 def test_rntn_beats_bag_of_words_on_held_out_trees():
     train, test = generate(500, seed=1), generate(200, seed=2)
     rntn = RNTN(num_hidden=8, seed=0)
+    scores, printed = CollectScoresIterationListener(1), []
+    rntn.set_listeners(scores, ScoreIterationListener(5, print_fn=printed.append))
     losses = rntn.fit(train.trees, epochs=6)
     assert losses[-1] < 0.5 * losses[0]
+    steps = 6 * -(-len(train) // rntn.batch_size)
+    assert [i for i, _ in scores.scores] == list(range(steps)) and rntn.epoch_count == 6
+    assert np.isclose(np.mean([s for _, s in scores.scores[-(steps // 6):]]), losses[-1])
+    assert len(printed) == -(-steps // 5) and printed[1] == f"Score at iteration 5 is {scores.scores[5][1]}"
+    assert rntn.score() == scores.scores[-1][1]
     bow = BagOfWords()
     bow.fit(train.trees, epochs=6)
     r, b = rntn.evaluate(test.trees), bow.evaluate(test.trees)

@@ -98,6 +98,9 @@ class RecursiveNetwork(Buildable):
         self.vocab: Vocabulary | None = None
         self.layer = None
         self._models: dict = {}
+        self.listeners: list = []
+        self.iteration_count = self.epoch_count = self.last_batch_size = 0
+        self._score = float("nan")
 
     # ---- what a subclass gives --------------------------------------------------------------
     def make_layer(self, vocab_size: int) -> TreeLayer:
@@ -171,9 +174,23 @@ class RecursiveNetwork(Buildable):
         return model
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, trees, epochs: int = 1, shuffle: bool = True, listener=None) -> list[float]:
-        """Train on `trees` for `epochs`; the mean loss of each epoch. `listener(epoch, batch, loss)`
-        is called after every step."""
+    # ---- listeners (graphc.dl4j.listeners: ScoreIterationListener, CollectScoresIterationListener, ...)
+    def set_listeners(self, *listeners) -> None:
+        if len(listeners) == 1 and isinstance(listeners[0], (list, tuple)):
+            listeners = tuple(listeners[0])
+        self.listeners = list(listeners)
+
+    def _notify(self, event: str, *args) -> None:
+        for listener in self.listeners:
+            getattr(listener, event)(self, *args)
+
+    def score(self) -> float:
+        """The loss of the last training step (DL4J's score)."""
+        return self._score
+
+    def fit(self, trees, epochs: int = 1, shuffle: bool = True) -> list[float]:
+        """Train on `trees` for `epochs` (one step per `batch_size` trees); the mean loss of each
+        epoch. The listeners hear every step (`iteration_done`) and epoch."""
         from graphc.training import front
         from graphc.training.step import TrainingError
 
@@ -188,19 +205,24 @@ class RecursiveNetwork(Buildable):
         rng = np.random.default_rng(self.seed)
         history = []
         for epoch in range(int(epochs)):
+            self._notify("on_epoch_start")
             order = rng.permutation(len(trees)) if shuffle else np.arange(len(trees))
             total, count = 0.0, 0
             for b, start in enumerate(range(0, len(trees), int(self.batch_size))):
-                p = self.plan([trees[i] for i in order[start:start + int(self.batch_size)]], self.max_depth)
+                batch = [trees[i] for i in order[start:start + int(self.batch_size)]]
+                p = self.plan(batch, self.max_depth)
                 ys, sws = self.targets(p)
                 loss, _ = front.trainer(model, ys).train_step(p.feeds(), ys, sws)
                 if not np.isfinite(loss):
                     raise TrainingError(f"{type(self).__name__}: the loss is {loss} at epoch {epoch + 1}, batch "
                                         f"{b + 1}; the weights are those before that batch. Lower learning_rate")
                 total, count = total + loss, count + 1
-                if listener is not None:
-                    listener(epoch, b, loss)
+                self._score, self.last_batch_size = loss, len(batch)
+                self.iteration_count += 1
+                self._notify("iteration_done", self.iteration_count - 1, self.epoch_count)
             history.append(total / count)
+            self.epoch_count += 1
+            self._notify("on_epoch_end")
         front.sync(model)
         return history
 
