@@ -46,6 +46,14 @@ class ModelSerializer:
                         save_checkpoint(net.model, ckpt, epoch=net.epoch_count)
                         z.write(ckpt, "updater.npz")
                     meta["updater"] = True
+                from graphc.dl4j.tbptt import updater_state
+
+                seq = updater_state(net) if save_updater else None  # a recurrent network's (TBPTT) trainer
+                if seq is not None:
+                    buf = io.BytesIO()
+                    np.savez(buf, **seq)
+                    z.writestr("sequence_updater.npz", buf.getvalue())
+                    meta["updater"] = True
                 z.writestr("network.json", json.dumps(meta))
             os.replace(tmp, path)
         finally:
@@ -70,6 +78,7 @@ class ModelSerializer:
                 text = z.read("configuration.json").decode("utf-8")
                 flat = np.load(io.BytesIO(z.read("coefficients.npy")), allow_pickle=False)
                 updater = z.read("updater.npz") if "updater.npz" in names else None
+                seq = z.read("sequence_updater.npz") if "sequence_updater.npz" in names else None
         except (zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
             raise ModelFormatError(f"{path}: not a model written by ModelSerializer.write_model ({e})") from None
         if meta.get("format") != FORMAT:
@@ -82,6 +91,11 @@ class ModelSerializer:
                 with open(ckpt, "wb") as f:
                     f.write(updater)
                 load_checkpoint(net.model, ckpt)
+        if seq is not None and load_updater:
+            from graphc.dl4j.tbptt import load_updater_state
+
+            with np.load(io.BytesIO(seq), allow_pickle=False) as arrays:
+                load_updater_state(net, {k: arrays[k] for k in arrays.files})
         net.iteration_count, net.epoch_count = int(meta["iteration_count"]), int(meta["epoch_count"])
         net._score = float(meta["score"]) if meta.get("score") is not None else float("nan")
         return net

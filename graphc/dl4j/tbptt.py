@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.dl4j.builder import ConfigError
-from graphc.errors import InputError
+from graphc.errors import InputError, ModelFormatError
 
 
 def stateful_model(layers, size: int, steps, name: str = "stateful"):
@@ -85,6 +85,7 @@ class SequenceTrainer:
         self.labels_to_nn = labels_to_nn or (lambda a: a)  # DL4J's [batch, n, time] to the model's layout
         self._trainers: dict[int, object] = {}
         self.active = None
+        self.pending = None  # (optimizer state, step) a restored network's first trainer starts from
 
     def _trainer(self, steps: int, ys, ms):
         from graphc.runtime.train import Trainer
@@ -103,6 +104,14 @@ class SequenceTrainer:
         if previous is not None:
             t.load_state({s: v.numpy() for s, v in previous.state.items()})
             t.step_count = previous.step_count
+        elif self.pending is not None:
+            state, step = self.pending
+            missing = sorted(set(t.state) - set(state))
+            if missing:
+                raise ModelFormatError(f"{self.name}: the saved updater state has no {missing[:3]}; restore it into "
+                                       f"a network of the same configuration")
+            t.load_state(state)
+            t.step_count, self.pending = int(step), None
         self.active = t
         return t
 
@@ -238,6 +247,41 @@ def fit_tbptt(net, ds) -> None:
     for _ in range(int(net.conf.conf.iterations)):
         for loss in st.fit(ds.features, ds.labels, ds.labels_mask):
             net.record_iteration(float(loss))
+
+
+def updater_state(net) -> dict | None:
+    """The sequence trainer's optimizer state and step as arrays keyed by weight place (as graphc's
+    checkpoints key them: a restored network has other layer names), for ModelSerializer; None
+    when this network has not trained here."""
+    from graphc.training.checkpoint import _key, _weight_names
+
+    held = net.__dict__.get("_sequence_trainer")
+    if held is None or held[0] is not net.model or held[1].active is None:
+        return None
+    t, names = held[1].active, _weight_names(net.model)
+    out = {f"state:{_key(names, s)}": v.numpy().copy() for s, v in t.state.items()}
+    out["step"] = np.asarray(t.step_count, np.int64)
+    return out
+
+
+def load_updater_state(net, arrays: dict) -> None:
+    """Give `updater_state`'s arrays to the trainer this network's next fit builds."""
+    from graphc.training.checkpoint import _weight_names
+
+    names = _weight_names(net.model)
+    state = {}
+    for key, a in arrays.items():
+        if not key.startswith("state:"):
+            continue
+        where, _, slot = key[len("state:"):].partition("/")
+        if where == "g":
+            state[slot] = np.asarray(a)
+        elif where.startswith("w") and where[1:].isdigit() and int(where[1:]) < len(names):
+            state[f"{names[int(where[1:])]}/{slot}"] = np.asarray(a)
+        else:
+            raise ModelFormatError(f"updater state {key!r} names no weight of this network ({len(names)} weights); "
+                                   f"restore it into a network of the same configuration")
+    _sequence_trainer(net).pending = (state, int(np.asarray(arrays.get("step", 0))))
 
 
 def rnn_time_step(net, x) -> np.ndarray:

@@ -327,3 +327,21 @@ def test_char_model_example_shortened(tmp_path, capsys):
     assert result["sample"].startswith("The ") and len(result["sample"]) == 14
     assert json.loads((tmp_path / "char_model_result.json").read_text())["iterations"] == 6
     assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_model_serializer_resumes_tbptt_training_with_its_updater_state(tmp_path):
+    from graphc.dl4j import ModelSerializer
+
+    x, y = _sequences(3, 8, seed=4)
+    net = _net(_lstm(), tbptt=4, updater=Updater.RMSPROP, lr=0.02)
+    net.fit(DataSet(x, y))
+    ModelSerializer.write_model(net, tmp_path / "net.zip")
+    back = ModelSerializer.restore_multi_layer_network(tmp_path / "net.zip")
+    np.testing.assert_array_equal(back.params(), net.params())
+    for n in (net, back):
+        n.fit(DataSet(x, y))
+    np.testing.assert_array_equal(back.params(), net.params())
+    # without the updater state RMSProp starts over: a different step
+    fresh = ModelSerializer.restore_multi_layer_network(tmp_path / "net.zip", load_updater=False)
+    fresh.fit(DataSet(x, y))
+    assert np.abs(fresh.params() - net.params()).max() > 1e-4
