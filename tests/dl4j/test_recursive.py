@@ -102,6 +102,10 @@ def test_plan_rows_levels_and_errors():
     with pytest.raises(TreeError, match="tree 1: a node has 3 children"):
         plan([trees[0], parse("(1 (1 a) (1 b) (1 c))", binary=False)], vocab)
     assert vocab.id("never-seen") == 0 and vocab.words[0] == Vocabulary.UNK
+    for bad, what in [(lambda: Tree("pos", word="good"), "label must be an integer"),
+                      (lambda: Tree(1), "neither"), (lambda: Tree(1, word="a", children=[trees[0]]), "both")]:
+        with pytest.raises(TreeError, match=what):
+            bad()
 
 
 def _numpy_rntn(net, tree):

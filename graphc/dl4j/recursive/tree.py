@@ -49,7 +49,10 @@ class Tree:
             raise TreeError(f"a leaf's word must be a string, got {word!r}")
         if not all(isinstance(c, Tree) for c in children):
             raise TreeError("the children of a tree node must be Trees")
-        self.label = None if label is None else int(label)
+        try:
+            self.label = None if label is None else int(label)
+        except (TypeError, ValueError):
+            raise TreeError(f"a tree label must be an integer class, got {label!r}") from None
         self.word, self.children = word, children
 
     @classmethod
