@@ -50,20 +50,18 @@ class AutoEncoderPretrainer:
         if self.algorithm == SGD_NAME:
             self.model.compile(optimizer=optimizer, loss=self.loss)
 
-    def fit_batch(self, x) -> float:
-        """`iterations` updates on one batch; the loss of the last one (before its update, as DL4J scores)."""
+    def fit_batch(self, x) -> list:
+        """`iterations` updates on one batch; the score of each (SGD: the loss the step computed, before
+        its update, as DL4J scores; a line search: the loss after each iteration)."""
         x = np.asarray(x, np.float32)
         noisy = corrupt(x, float(self.conf.corruption_level), self.rng)
         if self.algorithm == SGD_NAME:
-            score = np.nan
-            for _ in range(self.iterations):
-                score = float(self.model.train_on_batch(noisy, x))
-            return score
+            return [float(self.model.train_on_batch(noisy, x)) for _ in range(self.iterations)]
         from graphc.dl4j.optimize import optimize_model
 
         result, self._objective = optimize_model(self.model, self.loss, noisy, x, self.algorithm, self.iterations,
                                                  regularization=self.regularization, objective=self._objective)
-        return result.fun
+        return result.losses[1:] or [result.fun]
 
     def reconstruction_error(self, x) -> float:
         """Mean over the batch of ||x - decode(encode(x))||^2 (no corruption)."""
@@ -96,14 +94,14 @@ class RBMPretrainer:
     def params(self) -> dict:
         return {"W": self.dense.kernel.value, "hb": self.dense.bias.value, "vb": self.visible_bias}
 
-    def fit_batch(self, x) -> float:
-        """`iterations` CD-k updates on one batch; the reconstruction error before the last one."""
-        err = np.nan
+    def fit_batch(self, x) -> list:
+        """`iterations` CD-k updates on one batch; the reconstruction error before each."""
+        errors = []
         for _ in range(self.iterations):
             p = self.params()
             out = self.cd.run({"v0": np.asarray(x, np.float32), **p})
             self.last = out
-            err = float(out["reconstruction_error"])
+            errors.append(float(out["reconstruction_error"]))
             feed = {"step": np.asarray(self.step, np.int64)}
             if self.lr_input:
                 feed["learning_rate"] = np.asarray(self.optimizer.learning_rate, np.float32)
@@ -116,7 +114,7 @@ class RBMPretrainer:
             self.visible_bias = np.asarray(new[f"new_param:{self.names['vb']}"], np.float32)
             self.state = {s: new[f"new_state:{s}"] for s in self.state}
             self.step += 1
-        return err
+        return errors
 
     def reconstruction_error(self, x) -> float:
         """Mean over the batch of ||v - E[v | E[h | v]]||^2 at the current weights."""
@@ -139,4 +137,79 @@ def pretrainer(conf, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0,
     return AutoEncoderPretrainer(conf, dense, optimizer, algorithm, iterations, seed, regularization)
 
 
-__all__ = ["AutoEncoderPretrainer", "RBMPretrainer", "pretrainer"]
+# ---- the network's layer-wise pretraining -------------------------------------------------------------
+def _batches(data) -> list:
+    """The mini-batches as a list: every pretrainable layer reads them all, and an iterator runs once."""
+    from graphc.dl4j.dataset import datasets
+
+    return list(datasets(data))
+
+
+def _encoder(net, i):
+    """(the graphc.nn Dense of layer i, a function giving its input from the network's features)."""
+    from graphc import nn
+
+    dense = next(l for l in net.get_nn_layers(i) if isinstance(l, nn.Dense))
+    feed = dense._nodes[0].keras_inputs[0]
+    if feed is net.model.inputs[0]:
+        return dense, lambda x: x
+    below = nn.Model(net.model.inputs[0], feed, name=f"below_layer_{i}")
+    return dense, lambda x: below.predict(x, batch_size=len(x))
+
+
+def pretrain(net, data, epochs: int = 1) -> dict:
+    """DL4J's layer-wise pretraining of `net` (an initialized MultiLayerNetwork) on `data` (a DataSet,
+    arrays or an iterator; labels are not read): bottom-up, each pretrainable layer `epochs` passes over
+    the batches, `iterations` updates per batch, scores reported to the network's listeners.
+    Returns {layer index: [score per iteration]}."""
+    from graphc.dl4j.updater import optimizer
+
+    conf = net.conf.conf
+    algorithm = _algorithm(conf.optimization_algo)
+    batches = _batches(data)
+    net.model.sync_weights()
+    scores = {}
+    for i, layer in enumerate(net.layers):
+        if not layer.is_pretrainable:
+            continue
+        dense, below = _encoder(net, i)
+        names = [f"{dense.name}/kernel", f"{dense.name}/bias", f"{dense.name}_decoder/visible_bias",
+                 f"{dense.name}/visible_bias"]
+        opt = optimizer(conf, net.layers, {n: i for n in names})
+        seed = (int(layer.seed) if layer.seed is not None else 0) + 7919 * (i + 1)
+        pt = pretrainer(layer, dense, opt, algorithm, conf.iterations, seed, opt.regularization)
+        scores[i] = []
+        for _ in range(int(epochs)):
+            for ds in batches:
+                x = below(net.batch_arrays(ds)[0])
+                for score in pt.fit_batch(x):
+                    scores[i].append(score)
+                    net.record_iteration(score)
+        pt.done()
+    net.model.weights_changed()  # the network's trainer reads the pretrained weights before its next step
+    return scores
+
+
+def fit_output_layer(net, data, num_epochs: int = 1) -> None:
+    """`backprop(False)` after pretraining: train the output layer alone on what the layers below it
+    give (they are frozen meanwhile), with the configured algorithm and updater, as DL4J's finetune."""
+    from graphc.dl4j.dataset import datasets
+
+    below = [l for i in range(len(net.layers) - 1) for l in net.get_nn_layers(i)]
+    flags = [(l, l.trainable) for l in below]
+    net._objective = None  # a cached line-search objective knows the old trainable set
+    try:
+        for l, _ in flags:
+            l.trainable = False
+        for _ in range(int(num_epochs)):
+            for ds in datasets(data):
+                net._fit_batch(ds)
+            net.epoch_count += 1
+    finally:
+        net.model.sync_weights()
+        for l, t in flags:
+            l.trainable = t
+        net._objective = None
+
+
+__all__ = ["AutoEncoderPretrainer", "RBMPretrainer", "fit_output_layer", "pretrain", "pretrainer"]

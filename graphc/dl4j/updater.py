@@ -125,7 +125,10 @@ def optimizer(conf, layers, owners: dict):
         value = getattr(conf, key)
         if value is not None:
             kwargs[_HYPER[key]] = float(value)
-    if conf.momentum_after:
+    # DL4J's Sgd ignores a momentum schedule; listing 2 sets one beside CONJUGATE_GRADIENT, so beside a
+    # line-search algorithm it is ignored as there (under SGD it stays refused: there it would be a mistake)
+    line_search = getattr(conf.optimization_algo, "name", "") != "STOCHASTIC_GRADIENT_DESCENT"
+    if conf.momentum_after and not (line_search and updater is not Updater.NESTEROVS):
         if updater is not Updater.NESTEROVS:
             raise ConfigError(f"momentum_after {conf.momentum_after} is a Nesterovs setting; the updater is "
                               f"{updater.name}: use .updater(Updater.NESTEROVS)")

@@ -147,3 +147,66 @@ def test_builders_and_keywords_make_equal_confs_and_bad_settings_are_refused():
         RBM(hidden_unit="bernoulli")
     with pytest.raises(ConfigError, match="no setting 'corruption'"):
         AutoEncoder.Builder().corruption(0.1)
+
+
+# ---- the network: layer-wise pretraining, backprop(False), the examples --------------------------------
+def _example(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "dl4j" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"dl4j_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _small_net(algorithm, backprop=False):
+    from graphc.dl4j import LossFunction, MultiLayerNetwork, NeuralNetConfiguration, OutputLayer
+
+    conf = (NeuralNetConfiguration.Builder().seed(5).iterations(2).learning_rate(0.1)
+            .optimization_algo(algorithm).list()
+            .layer(0, AutoEncoder.Builder().n_in(64).n_out(24).loss_function(LossFunction.MSE)
+                   .corruption_level(0.2).build())
+            .layer(1, RBM.Builder().n_in(24).n_out(16).build())
+            .layer(2, OutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_in(16).n_out(10).build())
+            .pretrain(True).backprop(backprop).build())
+    return MultiLayerNetwork(conf).init()
+
+
+@pytest.mark.parametrize("algorithm", ["STOCHASTIC_GRADIENT_DESCENT", "CONJUGATE_GRADIENT"])
+def test_pretraining_trains_each_layer_then_backprop_false_trains_only_the_output_layer(digits, algorithm):
+    from graphc.dl4j import DataSet
+    from graphc.dl4j.pretrain import fit_output_layer, pretrain
+
+    X = digits[1]
+    y = np.eye(10, dtype=np.float32)[load_digits().target[:600]]
+    batches = DataSet(X, y).batch_by(100)
+    net = _small_net(algorithm)
+    p0 = net.params()
+    scores = pretrain(net, batches)
+    assert sorted(scores) == [0, 1] and len(scores[1]) == 6 * 2  # an RBM: updater steps, 2 per batch
+    assert 6 <= len(scores[0]) <= 6 * 2  # a line search may stop early on a batch
+    p1 = net.params()
+    n_hidden = net.num_params() - (16 * 10 + 10)
+    assert not np.allclose(p0[:64 * 24], p1[:64 * 24]) and not np.allclose(p0[-170 - 16 * 24 - 16:-170],
+                                                                             p1[-170 - 16 * 24 - 16:-170])
+    np.testing.assert_array_equal(p0[n_hidden:], p1[n_hidden:])  # pretraining leaves the output layer
+    fit_output_layer(net, batches)
+    p2 = net.params()
+    np.testing.assert_array_equal(p1[:n_hidden], p2[:n_hidden])  # backprop(False): the layers below stay
+    assert not np.allclose(p1[n_hidden:], p2[n_hidden:])
+    assert all(layer.trainable for i in range(3) for layer in net.get_nn_layers(i))  # flags restored
+    # every iteration reaches the listeners: each pretraining score, then the output layer's iterations
+    extra = net.iteration_count - sum(len(v) for v in scores.values())
+    assert extra == 6 * 2 if algorithm.startswith("STOCHASTIC") else 6 <= extra <= 6 * 2
+
+
+def test_stacked_autoencoder_listing_short_run():
+    accuracy, seconds = _example("stacked_autoencoder").main(["--short"])
+    assert accuracy >= 0.6  # the full run reaches >= 0.9 (see the example's docstring)
+
+
+def test_dbn_example_short_run():
+    accuracy, seconds = _example("dbn").main(["--short"])
+    assert accuracy >= 0.6

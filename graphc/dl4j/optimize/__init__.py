@@ -44,8 +44,10 @@ def optimize_model(model, loss, x, y, algorithm="LBFGS", max_iterations=1, regul
     if objective is None:
         objective = Objective(model, loss, y, regularization=regularization)
     objective.bind(x, y)
+    options.setdefault("initial_step", objective.step_hint)
     result = minimize(objective, objective.initial(), algorithm, max_iterations, **options)
     objective.write(result.x)
+    objective.step_hint = result.step_hint
     return result, objective
 
 

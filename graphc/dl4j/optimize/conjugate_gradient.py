@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.dl4j.optimize.descent import Direction, run
+from graphc.dl4j.optimize.line_search import dot, norm
 
 
 class PolakRibiere(Direction):
@@ -34,18 +35,19 @@ class PolakRibiere(Direction):
         if self.d_prev is None or (self.restart and self.since_restart >= self.restart):
             self.reset()
             return -g
-        beta = max(0.0, float(g @ (g - self.g_prev)) / float(self.g_prev @ self.g_prev))
+        beta = max(0.0, dot(g, g - self.g_prev) / dot(self.g_prev, self.g_prev))
         return -g + beta * self.d_prev
 
     def descent_ok(self, g, d):
-        return float(g @ d) <= -0.01 * float(g @ g)
+        return dot(g, d) <= -0.01 * dot(g, g)
 
     def update(self, d, s, y, g_new):
         self.g_prev, self.d_prev = g_new - y, d  # the gradient where the step started, its direction
         self.since_restart += 1
 
 
-def conjugate_gradient(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, restart=None):
+def conjugate_gradient(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, restart=None,
+                       initial_step=None):
     """Minimise `fun(x) -> (f, grad)` by Polak-Ribière conjugate gradient."""
     rule = PolakRibiere(restart if restart is not None else int(np.size(x0)))
-    return run(rule, fun, x0, max_iterations, gtol, ftol, callback)
+    return run(rule, fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step)

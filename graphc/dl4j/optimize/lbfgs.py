@@ -13,6 +13,7 @@ from collections import deque
 import numpy as np
 
 from graphc.dl4j.optimize.descent import Direction, run
+from graphc.dl4j.optimize.line_search import dot, norm
 
 
 class TwoLoop(Direction):
@@ -34,26 +35,33 @@ class TwoLoop(Direction):
         q = np.array(g, np.float64)
         alphas = []
         for s, y, rho in reversed(self.pairs):
-            a = rho * float(s @ q)
+            a = rho * dot(s, q)
             q -= a * y
             alphas.append(a)
         if self.pairs:
             s, y, _ = self.pairs[-1]
-            q *= float(s @ y) / float(y @ y)
+            q *= dot(s, y) / dot(y, y)
         for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
-            b = rho * float(y @ q)
+            b = rho * dot(y, q)
             q += (a - b) * s
         return -q
 
     def first_step(self, f, f_prev, g, d):
-        return 1.0 if self.pairs else float(min(1.0, 1.0 / max(float(np.linalg.norm(d)), 1e-300)))
+        return 1.0 if self.pairs else float(min(1.0, 1.0 / max(norm(d), 1e-300)))
+
+    def step_hint(self, alpha):
+        # along -g the newest pair's scale gamma = s.y / y.y is what a unit step of H would take
+        if not self.pairs:
+            return None
+        s, y, _ = self.pairs[-1]
+        return dot(s, y) / dot(y, y)
 
     def update(self, d, s, y, g_new):
-        sy = float(s @ y)
-        if sy > 1e-10 * float(y @ y):
+        sy = dot(s, y)
+        if sy > 1e-10 * dot(y, y):
             self.pairs.append((s, y, 1.0 / sy))
 
 
-def lbfgs(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, m=10):
+def lbfgs(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, m=10, initial_step=None):
     """Minimise `fun(x) -> (f, grad)` by L-BFGS with memory `m`."""
-    return run(TwoLoop(m), fun, x0, max_iterations, gtol, ftol, callback)
+    return run(TwoLoop(m), fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step)

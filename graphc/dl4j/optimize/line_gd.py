@@ -10,8 +10,9 @@ class SteepestDescent(Direction):
     search = "backtrack"
 
 
-def line_gradient_descent(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, step_max=100.0):
+def line_gradient_descent(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, step_max=100.0,
+                          initial_step=None):
     """Minimise `fun(x) -> (f, grad)` by steepest descent with a backtracking line search."""
     rule = SteepestDescent()
     rule.search_options = {"step_max": step_max}
-    return run(rule, fun, x0, max_iterations, gtol, ftol, callback)
+    return run(rule, fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step)

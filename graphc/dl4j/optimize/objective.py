@@ -39,6 +39,7 @@ class OptimizeResult:
     converged: bool = False
     message: str = ""
     losses: list = field(default_factory=list)   # the loss before the first and after every iteration
+    step_hint: float | None = None                # a first trial step along -g for a next run
 
 
 class Objective:
@@ -68,17 +69,19 @@ class Objective:
         self._frozen = {n: spec.values[n] for n in spec.frozen}
         self._data = None
         self.evaluations = 0
+        self.step_hint = None  # carried from one mini-batch's run to the next (optimize_model)
         self._l1, self._l2 = self._coefficients(regularization)
 
     def _coefficients(self, reg):
-        if reg is None or (not reg.l1 and not reg.l2 and not reg.l1_bias and not reg.l2_bias):
+        if reg is None or not self.names:
             return None, None
         l1, l2 = [], []
         for n, k in zip(self.names, self.sizes):
-            c1, c2, _ = reg.coefficients(n)
+            c1, c2, _ = reg.coefficients(n)  # per parameter: a network's table gives each layer's own
             l1.append(np.full(k, c1))
             l2.append(np.full(k, c2))
-        return np.concatenate(l1), np.concatenate(l2)
+        l1, l2 = np.concatenate(l1), np.concatenate(l2)
+        return (None, None) if not l1.any() and not l2.any() else (l1, l2)
 
     # ---- parameters ---------------------------------------------------------------------------
     def unflatten(self, theta) -> dict:
