@@ -166,6 +166,10 @@ class ListBuilder:
                                   f"(DenseLayer, OutputLayer, ConvolutionLayer, ...)")
             layer.index = i
             out.append(layer.cascade(self.global_conf, i))
+        names = [l.name for l in out if l.name]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"layer names {twice} are given to more than one layer; give each layer its own name")
         return out
 
     def build(self) -> MultiLayerConfiguration:

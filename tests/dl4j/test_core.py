@@ -162,6 +162,8 @@ def test_errors_at_build_name_the_layer_and_the_fix():
         kernel_size=(3, 3), stride=(2, 2), n_out=2, convolution_mode="strict")).layer(1, out).build(),
         "STRICT", "not divisible")
     _err(lambda: L().layer(0, DenseLayer(n_in=4)).layer(1, out).build(), "n_out is not set")
+    _err(lambda: L().layer(0, DenseLayer(n_in=4, n_out=4, name="a")).layer(1, out.copy(name="a")).build(),
+         "['a']", "more than one layer")
     conf = (NeuralNetConfiguration.Builder().updater(Updater.ADAM).list()
             .layer(0, DenseLayer(n_in=4, n_out=5, updater=Updater.SGD)).layer(1, out).build())
     _err(lambda: MultiLayerNetwork(conf).init(), "layer 0", "updater", "NeuralNetConfiguration")
