@@ -493,3 +493,20 @@ def test_lenet_example_reads_mnist_idx_files(tmp_path):
     result = mod.main(["--idx", str(tmp_path), "--epochs", "2", "--out", str(tmp_path / "out")])
     assert result["data"] == "mnist-idx" and result["train_samples"] == 96 and result["test_samples"] == 40
     assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_weight_init_variances_are_dl4js():
+    # XAVIER: N(0, 2 / (fanIn + fanOut)); a convolution's fanOut is divided by its stride area (DL4J's
+    # ConvolutionParamInitializer); RELU: N(0, 2 / fanIn); UNIFORM: U(+-1/sqrt(fanIn))
+    conf = (NeuralNetConfiguration.Builder().seed(0).list()
+            .layer(0, ConvolutionLayer(kernel_size=(5, 5), stride=(2, 2), n_out=64, weight_init="xavier"))
+            .layer(1, DenseLayer(n_out=300, weight_init=WeightInit.RELU))
+            .layer(2, OutputLayer(LossFunction.MSE, n_out=200, weight_init=WeightInit.UNIFORM, activation="identity"))
+            .set_input_type(InputType.convolutional(24, 24, 16)).build())
+    t = MultiLayerNetwork(conf).init().param_table()
+    fan_in, fan_out = 16 * 25, 64 * 25 / 4
+    assert t["0_kernel"].std() == pytest.approx(np.sqrt(2 / (fan_in + fan_out)), rel=0.02)
+    n1 = 64 * 10 * 10
+    assert t["1_kernel"].std() == pytest.approx(np.sqrt(2 / n1), rel=0.02)
+    assert np.abs(t["2_kernel"]).max() <= 1 / np.sqrt(300) and t["2_kernel"].std() == pytest.approx(
+        1 / np.sqrt(300) / np.sqrt(3), rel=0.03)

@@ -98,6 +98,19 @@ class ConvolutionLayer(_Spatial):
         if self.n_out is None:
             raise ConfigError(f"{self.describe()}: n_out (the number of filters) is not set; give .n_out(n)")
 
+    def kernel_initializer(self):
+        """DL4J's convolution fans: fan_in = n_in*kh*kw, fan_out = n_out*kh*kw / (stride_h*stride_w)
+        (Keras's has no stride): a fan-averaged scaling is rescaled to DL4J's variance."""
+        from graphc.nn.initializers import VarianceScaling
+
+        init = super().kernel_initializer()
+        (kh, kw), (sh, sw) = self.kernel(), self.strides()
+        if isinstance(init, VarianceScaling) and init.mode == "fan_avg" and sh * sw != 1:
+            fan_in, fan_out = int(self.n_in) * kh * kw, int(self.n_out) * kh * kw
+            init = VarianceScaling(init.scale * (fan_in + fan_out) / (fan_in + fan_out / (sh * sw)), "fan_avg",
+                                   init.distribution, seed=init.seed)
+        return init
+
     def to_nn(self, input_type):
         from graphc.nn import Conv2D
 
