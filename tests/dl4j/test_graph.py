@@ -418,3 +418,22 @@ def test_params_round_trip_and_bad_data_are_refused_before_training():
     assert cg.iteration_count == 0
     with pytest.raises(ConfigError, match="ComputationGraph takes a ComputationGraphConfiguration"):
         ComputationGraph(object())
+
+
+# ---- the listing-4 example ---------------------------------------------------------------------------
+def test_computation_graph_example_shortened(tmp_path, capsys):
+    import importlib.util
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[2] / "examples" / "dl4j" / "computation_graph.py"
+    spec = importlib.util.spec_from_file_location("computation_graph_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.main(["--steps", "25", "--out", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert json.loads((tmp_path / "computation_graph_result.json").read_text()) == result
+    assert set(result) == {"lstm_skip", "merge", "multi_task"} and len(lines) == 3 and "score" in lines[0]
+    for r in result.values():
+        assert r["last_score"] < 0.8 * r["first_score"]
+    assert result["merge"]["test_accuracy"] > 0.3 and result["multi_task"]["test_accuracy"] > 0.3
