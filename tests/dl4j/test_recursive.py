@@ -227,7 +227,7 @@ def test_builder_keywords_json_and_errors():
 
 
 # ---- training -----------------------------------------------------------------------------------
-def test_rntn_beats_bag_of_words_on_held_out_trees():
+def test_rntn_beats_bag_of_words_on_held_out_trees(tmp_path):
     train, test = generate(500, seed=1), generate(200, seed=2)
     rntn = RNTN(num_hidden=8, seed=0)
     scores, printed = CollectScoresIterationListener(1), []
@@ -248,6 +248,14 @@ def test_rntn_beats_bag_of_words_on_held_out_trees():
     assert b_twins <= bag_of_words_ceiling(twins) <= 0.5
     assert r_twins >= 0.8, r_twins
     assert rntn.predict(test.trees[:5]).tolist() == [n[-1] for n in rntn.predict_nodes(test.trees[:5])]
+    # the inference graph exports as a plain ONNX file that onnxruntime runs on a plan's arrays
+    import onnxruntime as ort
+
+    rntn.model(rntn.max_depth).export(tmp_path / "rntn.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "rntn.onnx"), providers=["CPUExecutionProvider"])
+    p, outs = rntn.forward(test.trees[:9])
+    for a, b in zip(sess.run(None, dict(zip([i.name for i in sess.get_inputs()], p.feeds()))), outs):
+        np.testing.assert_allclose(a, b, atol=1e-6)
     back = pickle.loads(pickle.dumps(rntn))  # the weights and vocabulary travel; predictions agree
     assert back == rntn and back.predict(test.trees).tolist() == rntn.predict(test.trees).tolist()
     # a tree higher than the training graph goes through a deeper inference graph on the same weights
