@@ -4,6 +4,7 @@ a short training run where the RNTN beats bag-of-words."""
 import pickle
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from graphc.dl4j import ConfigError
@@ -249,8 +250,6 @@ def test_rntn_beats_bag_of_words_on_held_out_trees(tmp_path):
     assert r_twins >= 0.8, r_twins
     assert rntn.predict(test.trees[:5]).tolist() == [n[-1] for n in rntn.predict_nodes(test.trees[:5])]
     # the inference graph exports as a plain ONNX file that onnxruntime runs on a plan's arrays
-    import onnxruntime as ort
-
     rntn.model(rntn.max_depth).export(tmp_path / "rntn.onnx")
     sess = ort.InferenceSession(str(tmp_path / "rntn.onnx"), providers=["CPUExecutionProvider"])
     p, outs = rntn.forward(test.trees[:9])
