@@ -13,7 +13,9 @@ step *inputs*, so no gradient crosses a segment boundary: that is the truncation
 shorter than L is padded at its end with steps whose label mask is 0; padded steps come after every
 real one, so a one-directional network computes the real steps exactly as without them (a
 bidirectional layer would read them: TBPTT refuses it, as DL4J does). States reset between
-minibatches. Networks of different segment lengths share the optimizer state: the trainer of a new
+minibatches. A features mask holds a layer's state over the masked steps (graphc.nn's masking;
+DL4J zeroes it there instead: the unmasked steps come out the same for sequences padded at either
+end) and is the labels mask when none is given. Networks of different segment lengths share the optimizer state: the trainer of a new
 length takes it over.
 
 Inference: `rnn_time_step(x)` feeds the states kept from the previous call ([batch, size] for one
@@ -27,18 +29,22 @@ from graphc.dl4j.builder import ConfigError
 from graphc.errors import InputError, ModelFormatError
 
 
-def stateful_model(layers, size: int, steps, name: str = "stateful"):
+def stateful_model(layers, size: int, steps, name: str = "stateful", masked: bool = False):
     """A graphc.nn Model over `layers` (the network's graphc.nn layers in order) with inputs
-    [x ([batch, size, steps]), *initial states] and outputs [y, *final states]."""
+    [x ([batch, size, steps]), (a features mask [batch, steps], bool, with `masked`), *initial
+    states] and outputs [y, *final states]."""
     from graphc import nn
     from graphc.dl4j.layers.recurrent import SequenceBlock
 
     x = nn.Input((int(size), steps), name=f"{name}_features")
     inputs, finals, y = [x], [], x
+    mask = nn.Input((steps,), dtype="bool", name=f"{name}_features_mask") if masked else None
+    if masked:
+        inputs.append(mask)
     for layer in layers:
         if isinstance(layer, SequenceBlock):
             init = [nn.Input((n,), name=f"{name}_{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
-            outs = layer(y, initial_state=init)
+            outs = layer(y, initial_state=init, **({"mask": mask} if masked else {}))
             y = outs[0]
             inputs += init
             finals += outs[1:]
@@ -87,20 +93,20 @@ class SequenceTrainer:
         self.active = None
         self.pending = None  # (optimizer state, step) a restored network's first trainer starts from
 
-    def _trainer(self, steps: int, ys, ms):
+    def _trainer(self, steps: int, ys, ms, masked: bool = False):
         from graphc.runtime.train import Trainer
 
-        t = self._trainers.get(steps)
+        t = self._trainers.get((steps, masked))
         if t is self.active and t is not None:
             return t
         previous = self.active
         if previous is not None:  # the new length's trainer continues from the same weights and updater state
             previous.sync()
         if t is None:
-            model = stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}")
+            model = stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}", masked=masked)
             t = Trainer(model, [self.loss], self.optimizer, [ys], seed=self.seed, carried=model.output_names[1:],
                         sample_weights=[ms])
-            self._trainers[steps] = t
+            self._trainers[(steps, masked)] = t
         if previous is not None:
             t.load_state({s: v.numpy() for s, v in previous.state.items()})
             t.step_count = previous.step_count
@@ -115,8 +121,10 @@ class SequenceTrainer:
         self.active = t
         return t
 
-    def fit(self, features, labels, labels_mask=None) -> list[float]:
-        """One minibatch: a train step per segment; the loss of each (DL4J's score per iteration)."""
+    def fit(self, features, labels, labels_mask=None, features_mask=None) -> list[float]:
+        """One minibatch: a train step per segment; the loss of each (DL4J's score per iteration).
+        A features mask ([batch, time], 0 at the steps a sequence does not have) holds each recurrent
+        layer's state over those steps; it is the labels mask too when none is given (as in DL4J)."""
         from graphc.training.step import TrainingError
 
         x, y = np.asarray(features, np.float32), np.asarray(labels, np.float32)
@@ -126,19 +134,25 @@ class SequenceTrainer:
                              f"[batch, n_out, time] of the same batch and time; got {list(x.shape)} and "
                              f"{list(y.shape)}")
         batch, total = x.shape[0], x.shape[2]
-        mask = np.ones((batch, total), np.float32) if labels_mask is None else np.asarray(labels_mask, np.float32)
-        if mask.shape != (batch, total):
-            raise InputError(f"{self.name}: the labels mask has shape {list(mask.shape)}; give [batch, time] = "
-                             f"{[batch, total]}")
+        masks = []
+        for what, m in (("features", features_mask), ("labels", labels_mask)):
+            m = None if m is None else np.asarray(m, np.float32)
+            if m is not None and m.shape != (batch, total):
+                raise InputError(f"{self.name}: the {what} mask has shape {list(m.shape)}; give [batch, time] = "
+                                 f"{[batch, total]}")
+            masks.append(m)
+        fmask, mask = masks
+        mask = mask if mask is not None else fmask if fmask is not None else np.ones((batch, total), np.float32)
         steps = int(self.segment or total)
         states = None
         losses = []
         for start in range(0, total, steps):
             xs, ys, ms = _cut(x, start, steps), self.labels_to_nn(_cut(y, start, steps)), _cut(mask, start, steps)
-            t = self._trainer(steps, ys, ms)
+            t = self._trainer(steps, ys, ms, fmask is not None)
             if states is None:
                 states = [np.zeros((batch, n), np.float32) for n in _state_sizes(self.layers)]
-            loss, _ = t.train_step([xs, *states], [ys], [ms])
+            feeds = [xs] if fmask is None else [xs, _cut(fmask, start, steps) > 0]
+            loss, _ = t.train_step([*feeds, *states], [ys], [ms])
             if not np.isfinite(loss):
                 raise TrainingError(f"{self.name}: the loss is {loss} at time steps {start}..{start + steps - 1}; "
                                     f"that segment changed no weight. Lower the learning rate, or check the data "
@@ -241,11 +255,8 @@ def fit_tbptt(net, ds) -> None:
     """One minibatch in segments (or whole, for a STANDARD recurrent network); each segment is one
     iteration the listeners see."""
     st = _sequence_trainer(net)
-    if ds.features_mask is not None:
-        raise InputError("MultiLayerNetwork.fit: features masks are not taken by recurrent training here; mask the "
-                         "steps that must not count with labels_mask ([batch, time])")
     for _ in range(int(net.conf.conf.iterations)):
-        for loss in st.fit(ds.features, ds.labels, ds.labels_mask):
+        for loss in st.fit(ds.features, ds.labels, ds.labels_mask, ds.features_mask):
             net.record_iteration(float(loss))
 
 

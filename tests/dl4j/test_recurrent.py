@@ -345,3 +345,27 @@ def test_model_serializer_resumes_tbptt_training_with_its_updater_state(tmp_path
     fresh = ModelSerializer.restore_multi_layer_network(tmp_path / "net.zip", load_updater=False)
     fresh.fit(DataSet(x, y))
     assert np.abs(fresh.params() - net.params()).max() > 1e-4
+
+
+def test_features_mask_equals_training_on_the_unpadded_sequences():
+    """Sequences padded at the end (DL4J's align-start) and at the start (align-end), masked, train
+    exactly as the shorter sequences alone; the features mask is the labels mask."""
+    x, y = _sequences(3, 5, seed=5)
+    short = _net(_lstm(), tbptt=3)
+    short.fit(DataSet(x, y))
+    for pad_front in (False, True):
+        noise = RNG.standard_normal((3, 3, 2)).astype(np.float32)
+        fill = np.zeros((3, 3, 2), np.float32)
+        xp = np.concatenate([noise, x] if pad_front else [x, noise], -1)
+        yp = np.concatenate([fill, y] if pad_front else [y, fill], -1)
+        mask = np.ones((3, 7), np.float32)
+        mask[:, slice(0, 2) if pad_front else slice(5, 7)] = 0
+        net = _net(_lstm(), tbptt=3 if not pad_front else 7)
+        if pad_front:  # align-end: one segment over the whole padded sequence against full BPTT on the rest
+            short_full = _net(_lstm(), tbptt=5)
+            short_full.fit(DataSet(x, y))
+            want = short_full.params()
+        else:
+            want = short.params()
+        net.fit(DataSet(xp, yp, features_mask=mask))
+        np.testing.assert_allclose(net.params(), want, atol=1e-6, err_msg=f"pad_front={pad_front}")
