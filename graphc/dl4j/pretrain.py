@@ -63,6 +63,16 @@ class AutoEncoderPretrainer:
                                                  regularization=self.regularization, objective=self._objective)
         return result.losses[1:] or [result.fun]
 
+    @property
+    def visible_bias(self) -> np.ndarray:
+        self.model.sync_weights()
+        return self.layer.visible_bias.value.copy()
+
+    @visible_bias.setter
+    def visible_bias(self, value) -> None:
+        self.model.sync_weights()
+        self.layer.visible_bias.assign(value)
+
     def reconstruction_error(self, x) -> float:
         """Mean over the batch of ||x - decode(encode(x))||^2 (no corruption)."""
         self.model.sync_weights()
@@ -168,6 +178,8 @@ def pretrain(net, data, epochs: int = 1) -> dict:
     algorithm = _algorithm(conf.optimization_algo)
     batches = _batches(data)
     net.model.sync_weights()
+    # the visible biases are no part of the supervised network: kept beside it, by layer index
+    visible = net.__dict__.setdefault("visible_biases", {})
     scores = {}
     for i, layer in enumerate(net.layers):
         if not layer.is_pretrainable:
@@ -178,6 +190,8 @@ def pretrain(net, data, epochs: int = 1) -> dict:
         opt = optimizer(conf, net.layers, {n: i for n in names})
         seed = (int(layer.seed) if layer.seed is not None else 0) + 7919 * (i + 1)
         pt = pretrainer(layer, dense, opt, algorithm, conf.iterations, seed, opt.regularization)
+        if i in visible:  # the decoder's bias from an earlier pretrain call (each fit pretrains again)
+            pt.visible_bias = visible[i]
         scores[i] = []
         for _ in range(int(epochs)):
             for ds in batches:
@@ -186,6 +200,7 @@ def pretrain(net, data, epochs: int = 1) -> dict:
                     scores[i].append(score)
                     net.record_iteration(score)
         pt.done()
+        visible[i] = pt.visible_bias
     net.model.weights_changed()  # the network's trainer reads the pretrained weights before its next step
     return scores
 

@@ -137,3 +137,22 @@ def test_bad_input_is_refused_before_any_work():
         minimize(obj, obj.initial(), "STOCHASTIC_GRADIENT_DESCENT")
     with pytest.raises(OptimizeError, match="150 input samples"):
         obj.bind(X, Y[:10])
+
+
+@pytest.mark.parametrize("algorithm", ["LINE_GRADIENT_DESCENT", "CONJUGATE_GRADIENT", "LBFGS"])
+def test_multilayer_network_fits_with_each_line_search_algorithm(algorithm):
+    from graphc.dl4j import DataSet, DenseLayer, LossFunction, MultiLayerNetwork, NeuralNetConfiguration, OutputLayer
+
+    X, Y = _data("iris")
+    conf = (NeuralNetConfiguration.Builder().seed(1).iterations(10).optimization_algo(algorithm)
+            .regularization(True).l2(1e-4).list()
+            .layer(0, DenseLayer.Builder().n_in(4).n_out(8).activation("tanh").build())
+            .layer(1, OutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_in(8).n_out(3).build())
+            .build())
+    net = MultiLayerNetwork(conf).init()
+    before = net.score(DataSet(X, Y))
+    for _ in range(3):
+        net.fit(DataSet(X, Y))  # full batch: 10 iterations of the algorithm per fit
+    assert net.iteration_count <= 30 and net.iteration_count >= 10
+    assert net.score(DataSet(X, Y)) < 0.5 * before
+    assert net.evaluate(DataSet(X, Y)).accuracy() > 0.9

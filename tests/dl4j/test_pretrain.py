@@ -202,11 +202,44 @@ def test_pretraining_trains_each_layer_then_backprop_false_trains_only_the_outpu
     assert extra == 6 * 2 if algorithm.startswith("STOCHASTIC") else 6 <= extra <= 6 * 2
 
 
+@pytest.mark.slow
 def test_stacked_autoencoder_listing_short_run():
     accuracy, seconds = _example("stacked_autoencoder").main(["--short"])
     assert accuracy >= 0.6  # the full run reaches >= 0.9 (see the example's docstring)
 
 
+@pytest.mark.slow
 def test_dbn_example_short_run():
     accuracy, seconds = _example("dbn").main(["--short"])
     assert accuracy >= 0.6
+
+
+def test_visible_biases_carry_over_from_one_pretrain_call_to_the_next(digits):
+    from graphc.dl4j import DataSet
+    from graphc.dl4j.pretrain import pretrain
+
+    X = digits[1][:200]
+    net = _small_net("STOCHASTIC_GRADIENT_DESCENT")
+    pretrain(net, DataSet(X).batch_by(100))
+    assert sorted(net.visible_biases) == [0, 1] and all(np.any(v != 0) for v in net.visible_biases.values())
+    marks = {i: np.full_like(v, 0.5) for i, v in net.visible_biases.items()}
+    net.visible_biases.update({i: m.copy() for i, m in marks.items()})
+    pretrain(net, DataSet(X).batch_by(100))
+    for i, m in marks.items():  # trained further from where they were (a few small steps), not from 0
+        assert np.abs(net.visible_biases[i] - m).max() < 0.25
+
+
+def test_sparsity_adds_the_kl_penalty_to_the_autoencoder_loss(digits):
+    from graphc.dl4j.pretrain import AutoEncoderPretrainer
+
+    X = digits[1][:100]
+    losses = {}
+    for rho in (0.0, 0.05):
+        conf = AutoEncoder(n_in=64, n_out=16, activation="sigmoid", loss_function="MSE", corruption_level=0.0,
+                           sparsity=rho, seed=4)
+        dense = _dense(conf, 64)
+        pt = AutoEncoderPretrainer(conf, dense, SGD(learning_rate=0.0))
+        losses[rho] = pt.fit_batch(X)[0]
+        hidden = sigmoid(X @ dense.kernel.value + dense.bias.value).mean(0)
+    kl = np.sum(0.05 * np.log(0.05 / hidden) + 0.95 * np.log(0.95 / (1 - hidden)))
+    assert losses[0.05] - losses[0.0] == pytest.approx(kl, rel=1e-4)

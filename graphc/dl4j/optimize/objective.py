@@ -9,6 +9,9 @@ DL4J's L1/L2 (`graphc.optimizers.Regularization`) are added here, score and grad
 (`l2/2 ||w||^2 + l1 |w|`; gradient `l2 w + l1 sign(w)`), because a line search must see the objective
 whose gradient it follows.
 
+The updater and DL4J's gradient normalization are not applied: a line search must follow the
+objective's own gradient, or its Wolfe conditions compare slopes of two different functions.
+
 A line search evaluates the same batch several times and needs the same value each time, so a graph
 with a random op (Dropout, noise) is refused: draw such noise into the data instead (the AutoEncoder's
 corruption is drawn per batch, graphc/dl4j/layers/pretrain.py).
