@@ -132,6 +132,17 @@ def family_graphs(n):
     g, (a, b2) = new((n // 8 or 1, 4, 64, 32), (4, 32, 64))
     g.add_output("y", op(g, "MatMul", a, b2))
     out["batched matmul"] = g
+    heads = max(1, n // 512)
+    g, (q, kt, v) = new((heads, 4, 128, 64), (heads, 4, 64, 128), (heads, 4, 128, 64))
+    s = op(g, "Mul", op(g, "MatMul", q, kt), g.add_constant(np.float32(0.125)))
+    g.add_output("y", op(g, "MatMul", op(g, "Softmax", s, axis=-1), v))
+    out["attention (flash, scale)"] = g
+    g, (x,) = new((max(1, n // 256), 16, 16, 32))
+    nchw = op(g, "Transpose", x, perm=[0, 3, 1, 2])
+    c = op(g, "Conv", nchw, g.add_constant(rng.standard_normal((32, 1, 3, 3)).astype(F32)),
+           g.add_constant(rng.standard_normal(32).astype(F32)), group=32, pads=[1, 1, 1, 1])
+    g.add_output("y", op(g, "Relu", op(g, "Transpose", c, perm=[0, 2, 3, 1])))
+    out["depthwise conv NHWC in/out"] = g
     return out
 
 

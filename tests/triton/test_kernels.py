@@ -264,6 +264,41 @@ def test_a_transposed_conv_input_read_elsewhere_too_is_still_read_in_place_by_th
     run_case(g, [c, op(g, "Sigmoid", t)], 3, opt_level="O0")
 
 
+def _attention(g, q, kt, v, chain):
+    s = op(g, "MatMul", q, kt)
+    for name, operand in chain:
+        s = op(g, name, s, operand)
+    return op(g, "MatMul", op(g, "Softmax", s, axis=-1), v)
+
+
+@pytest.mark.parametrize("m,n,d,dv,chain", [
+    (20, 20, 8, 12, [("Mul", "scale"), ("Add", "mask")]),  # rows and keys not multiples of the blocks
+    (5, 37, 16, 16, [("Div", "scale")]),
+    (16, 16, 4, 4, []),
+])
+def test_scaled_dot_product_attention_is_one_flash_kernel(m, n, d, dv, chain):
+    rng = np.random.default_rng(21)
+    g, (q, kt, v) = graph((2, 3, m, d), (2, 3, d, n), (2, 3, n, dv))
+    operands = {"scale": g.add_constant(np.float32(d ** -0.5 if chain[:1] == [("Mul", "scale")] else d ** 0.5)),
+                "mask": g.add_constant(np.where(rng.random((1, 1, m, n)) < 0.2, -1e4, 0.0).astype(F32))}
+    tri = run_case(g, [_attention(g, q, kt, v, [(o, operands[x]) for o, x in chain])], 1, opt_level="O0")
+    assert "softmax(f(" in tri.source and "tl.dot(p.to(v.dtype), v" in tri.source
+
+
+def test_attention_whose_heads_merge_back_stores_through_the_transpose_and_reshape():
+    g, (q, kt, v) = graph((2, 2, 6, 8), (2, 2, 8, 6), (2, 2, 6, 8))
+    o = _attention(g, q, kt, v, [("Mul", g.add_constant(np.float32(0.3)))])
+    merged = op(g, "Reshape", op(g, "Transpose", o, perm=[0, 2, 1, 3]), g.add_constant(np.array([12, 16], np.int64)))
+    run_case(g, [merged], 1, opt_level="O0")
+
+
+def test_attention_whose_probabilities_are_read_elsewhere_is_not_fused():
+    g, (q, kt, v) = graph((1, 2, 6, 8), (1, 2, 8, 6), (1, 2, 6, 8))
+    p = op(g, "Softmax", op(g, "MatMul", q, kt), axis=-1)
+    tri = run_case(g, [op(g, "MatMul", p, v), p], 3, opt_level="O0")  # the probabilities are an output
+    assert "softmax(f(" not in tri.source
+
+
 def test_fused_conv_from_the_passes_keeps_its_activation():
     rng = np.random.default_rng(10)
     g, (x,) = graph((2, 3, 6, 6))

@@ -18,7 +18,7 @@ from graphc.lower.triton import fallback
 from graphc.lower.triton.lowering import (INJECTIVE, POINTWISE, ZERO, NodeExpr, activation, activation_of,
                                           broadcast_index, channel_index, delinear, linear, literal,
                                           pad_params, reduce_axes, reduction_body, tl_dtype)
-from graphc.lower.triton.schedule import POOLS, Schedule
+from graphc.lower.triton.schedule import POOLS, RESHAPES, Schedule
 
 HEADER = '''"""graphc Triton program for graph {name!r} (generated: edit the model, not this file).
 
@@ -65,13 +65,14 @@ class KernelWriter:
         self.lines, self.params, self.ptrs, self.memo, self.masks = [], [], {}, {}, {}
         self.n = 0
         self.guard = None  # a bounds condition every load must also hold (a pooling window's)
+        self.indent = 0  # lines go inside a template's loop (attention's scores chain)
 
     def var(self, base="t"):
         self.n += 1
         return f"{base}{self.n}"
 
     def emit(self, line):
-        self.lines.append(line)
+        self.lines.append("    " * self.indent + line)
 
     def mask(self, deps):
         ms = [self.masks[a] for a in sorted(deps)]
@@ -378,8 +379,7 @@ def write_matmul(g, k, w, blocks):
         out = "mm"
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
-    at_root = through_epilogue(g, k, native)
-    w.store(at_root, w.value((k.root, 0), at_root))
+    store_epilogue(g, k, w, native)
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
 
 
@@ -449,25 +449,99 @@ def write_conv(g, k, w, blocks):
     w.emit(f"cv = {out}")
     w.memo[((a, 0), tuple(c for c, _ in native))] = "cv"
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
-    at_root = through_epilogue(g, k, native)
-    w.store(at_root, w.value((k.root, 0), at_root))
+    store_epilogue(g, k, w, native)
     return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({cog}, {bn}), {groups})"
 
 
-def through_epilogue(g, k, native):
-    """`native` (coordinates of the anchor's result) carried to the root's coordinates through the
-    Transposes of the epilogue, so the store lands where the permuted result belongs."""
+def _batch_offset(bc, bshape, shape) -> str:
+    """The offset, in matrices, of batch coordinates `bc` into an operand of `shape` (broadcast)."""
+    return linear(broadcast_index(bc, bshape, shape[:-2]), shape[:-2])[0] if len(shape) > 2 else "0"
+
+
+def write_attention(g, k, w, blocks):
+    """Flash attention: per block of BM query rows, the keys in blocks of BN with an online
+    softmax; the scores' pointwise chain (scale, mask) is computed on each [BM, BN] tile."""
+    a, att = k.anchor, k.attention
+    Q, KT = g.input_values(att.scores)[:2]
+    V = g.input_values(a)[1]
+    sq, sk, sv = g.type_of(Q).shape, g.type_of(KT).shape, g.type_of(V).shape
+    out_shape = g.type_of((a, 0)).shape
+    M, D, N, DV = sq[-2], sq[-1], sk[-1], sv[-1]
+    bshape = out_shape[:-2]
+    batch = int(np.prod(bshape)) if bshape else 1
+    bc = delinear(("pid_b", frozenset()), bshape) if bshape else ()
+    bm, bn = (16, 16) if blocks.interpret else (64, 64)
+    bd, bv = max(16, _np2(D)), max(16, _np2(DV))
+    prec = ', input_precision="ieee"' if np.dtype(g.type_of(Q).dtype).name == "float32" else ""
+    w.emit(f"# {a}: softmax(f({att.scores})) @ V, [{M}x{D}] @ [{D}x{N}] then @ [{N}x{DV}], batch {list(bshape)}; "
+           f"f = {[g.op(c) for c in att.chain]}")
+    w.emit("pid_m = tl.program_id(0)")
+    w.emit("pid_b = tl.program_id(1)")
+    w.emit("rm = pid_m * BM + tl.arange(0, BM)")
+    w.emit("rd = tl.arange(0, BD)")
+    w.emit("rv = tl.arange(0, BV)")
+    pq, pk, pv = w.pointer(Q), w.pointer(KT), w.pointer(V)
+    w.emit(f"q = tl.load({pq} + ({_batch_offset(bc, bshape, sq)}) * {M * D} + rm[:, None] * {D} + rd[None, :], "
+           f"mask=(rm[:, None] < {M}) & (rd[None, :] < {D}), other=0.0)")
+    w.emit("m_i = tl.full([BM], float('-inf'), tl.float32)")
+    w.emit("l_i = tl.zeros([BM], dtype=tl.float32)")
+    w.emit("acc = tl.zeros([BM, BV], dtype=tl.float32)")
+    w.emit(f"for n0 in range(0, {N}, BN):")
+    w.indent = 1
+    w.emit("rn = n0 + tl.arange(0, BN)")
+    w.emit(f"kt = tl.load({pk} + ({_batch_offset(bc, bshape, sk)}) * {D * N} + rd[:, None] * {N} + rn[None, :], "
+           f"mask=(rd[:, None] < {D}) & (rn[None, :] < {N}), other=0.0)")
+    w.emit(f"s = tl.dot(q, kt{prec})")
+    # the chain reads the scores (and its other operands) at the tile's coordinates
+    w.masks.update(m=f"(rm[:, None] < {M})", n=f"(rn[None, :] < {N})")
+    native = tuple(bc) + (("rm[:, None]", frozenset("m")), ("rn[None, :]", frozenset("n")))
+    outer = dict(w.memo)
+    w.memo[((att.scores, 0), tuple(c for c, _ in native))] = "s"
+    sc = w.value(g.input_values(att.softmax)[0], native)
+    w.memo = outer  # values of the loop's tile are not visible after it
+    w.emit(f"sc = tl.where(rn[None, :] < {N}, {sc}, float('-inf'))")
+    w.emit("m_new = tl.maximum(m_i, tl.max(sc, 1))")
+    w.emit("alpha = tl.exp(m_i - m_new)")
+    w.emit("p = tl.exp(sc - m_new[:, None])")
+    w.emit("l_i = l_i * alpha + tl.sum(p, 1)")
+    w.emit(f"v = tl.load({pv} + ({_batch_offset(bc, bshape, sv)}) * {N * DV} + rn[:, None] * {DV} + rv[None, :], "
+           f"mask=(rn[:, None] < {N}) & (rv[None, :] < {DV}), other=0.0)")
+    w.emit(f"acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v{prec})")
+    w.emit("m_i = m_new")
+    w.indent = 0
+    w.emit("o = acc / l_i[:, None]")
+    w.masks.update(m=f"(rm[:, None] < {M})", n=f"(rv[None, :] < {DV})")
+    native = tuple(bc) + (("rm[:, None]", frozenset("m")), ("rv[None, :]", frozenset("n")))
+    w.memo[((a, 0), tuple(c for c, _ in native))] = "o"
+    w.tile = (frozenset("mn"), "rm[:, None] + rv[None, :]", f"{w.masks['m']} & {w.masks['n']}")
+    store_epilogue(g, k, w, native)
+    return {"BM": bm, "BN": bn, "BD": bd, "BV": bv}, f"(triton.cdiv({M}, {bm}), {batch})"
+
+
+def store_epilogue(g, k, w, native):
+    """Store the root of an anchor's kernel whose epilogue may run through Transposes and Reshapes:
+    `native` (coordinates of the anchor's result) is carried forward through each view to the
+    root's coordinates, and each view's own index map (which reads its input back at the same
+    element, written differently) is seeded with the value computed at the forward coordinates."""
     n, index = k.anchor, native
     while n != k.root:
         (r, _), = g.consumers((n, 0))
-        if g.op(r) == "Transpose":
-            perm = g.attrs(r).get("perm") or list(reversed(range(len(index))))
-            index = tuple(index[p] for p in perm)
+        op = g.op(r)
+        if op == "Transpose" or op in RESHAPES:
+            if op == "Transpose":
+                perm = g.attrs(r).get("perm") or list(reversed(range(len(index))))
+                out = tuple(index[p] for p in perm)
+            else:
+                out = delinear(linear(index, g.type_of((n, 0)).shape), g.type_of((r, 0)).shape)
+            back = INJECTIVE[op](g, r, out)
+            w.memo[((n, 0), tuple(c for c, _ in back))] = w.value((n, 0), index)
+            index = out
         n = r
-    return index
+    w.store(index, w.value((k.root, 0), index))
 
 
-WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul, "conv": write_conv}
+WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul": write_matmul, "conv": write_conv,
+           "attention": write_attention}
 
 
 def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:

@@ -12,6 +12,7 @@ kernel is one realized value and the tree of inline nodes under it, with at most
 - a reduction takes the pointwise/injective tree feeding it as prologue and a same-shape pointwise
   chain reading it as epilogue;
 - a matmul reads realized operands and takes a same-shape pointwise chain as epilogue;
+- scaled-dot-product attention (`attention.py`) is one flash-attention kernel;
 - a conv reads its input through a layout Transpose (NHWC data read in place), and a conv's or
   matmul's epilogue may end in Transposes (the result stored channels-last), so a channels-last
   model's convolutions need no transposed copies.
@@ -25,13 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphc.lower.triton import fallback
+from graphc.lower.triton import attention, fallback
 from graphc.lower.triton.lowering import (INJECTIVE, MAX_RBLOCK, POINTWISE, REDUCTIONS, RESHAPES,
                                           activation_of, gather_progression, pad_params, reduce_axes,
                                           slice_params)
 
 KERNEL_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
-ANCHORS = ("reduction", "matmul", "conv")
+ANCHORS = ("reduction", "matmul", "conv", "attention")
 # read their input at several guarded positions inside the kernel that reads them: a pooling
 # window unrolled, Concat's inputs each under its range, Pad's input inside the border
 POOLS = ("MaxPool", "AveragePool")
@@ -49,6 +50,7 @@ class Kernel:
         return "pointwise" if self.anchor is None else self.anchor_kind
 
     anchor_kind: str = "pointwise"
+    attention: object = None  # the attention.Attention an "attention" kernel computes
 
 
 @dataclass
@@ -149,17 +151,17 @@ def _conv_ok(graph, node) -> bool:
     return len(graph.type_of(vals[1]).shape) >= 3 and np.dtype(graph.type_of(vals[0]).dtype).kind == "f"
 
 
-# anchors whose epilogue may permute the result (a layout Transpose back to NHWC after a conv):
-# their store goes through the permutation, so the transposed copy is not a kernel of its own
-VIEW_EPILOGUE = ("conv", "matmul")
+# anchors whose epilogue may permute or reshape the result (a layout Transpose back to NHWC after a
+# conv, attention heads merged back): their store goes through the views, so no copy kernel is made
+VIEW_EPILOGUE = ("conv", "matmul", "attention")
 
 
 def _epilogue_step(graph, prev, reader, kinds, anchor) -> bool:
     """Whether `reader` continues the epilogue of `anchor` after node `prev` (its pointwise ops of
-    `prev`'s shape, or a Transpose after a conv/matmul)."""
+    `prev`'s shape, or a Transpose/Reshape after a conv, matmul or attention)."""
     if kinds[reader] == "pointwise":
         return graph.type_of((reader, 0)).shape == graph.type_of((prev, 0)).shape
-    return kinds[anchor] in VIEW_EPILOGUE and graph.op(reader) == "Transpose"
+    return kinds[anchor] in VIEW_EPILOGUE and (graph.op(reader) == "Transpose" or graph.op(reader) in RESHAPES)
 
 
 def _operand_view(graph, node, reader, port, kinds, realized) -> bool:
@@ -188,16 +190,23 @@ def schedule(graph, kernels: bool = True) -> Schedule:
         kinds[n], why[n] = classify(graph, n)
         if kinds[n] == "fallback" and not fallback.supported(graph, n):
             fallback.refuse(graph, n, why[n])
+    found = attention.find(graph, kinds)
+    for a, att in found.items():
+        kinds[a] = "attention"
+        for p in att.parts:
+            kinds[p] = "attention part"
     realized = set()
     for n in order:
         readers = graph.consumers((n, 0))
+        if kinds[n] == "attention part":
+            continue  # computed inside its attention kernel (attention.find checked its one reader)
         if kinds[n] == "fallback" or graph.is_output((n, 0)) or len(readers) != 1:
             realized.add(n)
             continue
         (r, port), = readers
         rk = kinds[r]
-        if rk == "fallback" or (rk in ("matmul", "conv") and port < 2
-                                and not _operand_view(graph, n, r, port, kinds, realized)):
+        if rk in ("fallback", "attention part") or (rk in ("matmul", "conv", "attention") and port < 2
+                                                   and not _operand_view(graph, n, r, port, kinds, realized)):
             realized.add(n)
         elif kinds[n] in ANCHORS and not _epilogue_step(graph, n, r, kinds, n):
             realized.add(n)
@@ -234,7 +243,8 @@ def schedule(graph, kernels: bool = True) -> Schedule:
             sched.steps.append(Step("view", n))
             continue
         anchor = next((m for m in nodes if kinds[m] in ANCHORS), None)
-        k = Kernel(n, [m for m in order if m in nodes], anchor, kinds[anchor] if anchor else "pointwise")
+        k = Kernel(n, [m for m in order if m in nodes], anchor, kinds[anchor] if anchor else "pointwise",
+                   found.get(anchor))
         sched.steps.append(Step("kernel", n, k))
     return sched
 
