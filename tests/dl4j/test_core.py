@@ -176,16 +176,23 @@ def test_dl4j_mlp_trains_as_the_same_graphc_nn_model_with_the_same_updater(iris)
     from graphc.optimizers import Regularization
 
     net = MultiLayerNetwork(mlp_conf(updater=Updater.NESTEROVS, momentum=0.8)).init()
-    model = nn.Sequential([nn.Input((4,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
-    flat, ws = net.params(), []
-    start = 0
-    for w in model.weights:  # DL4J's params(): layer by layer, W then b
-        ws.append(flat[start:start + w.value.size].reshape(w.shape))
-        start += w.value.size
-    model.set_weights(ws)
-    # DL4J's L2 on weights only (biases have l2_bias, 0 by default), Nesterov momentum 0.8 at 0.1
-    model.compile(optimizer=optimizers.dl4j("Nesterovs", learning_rate=0.1, momentum=0.8,
-                                            regularization=Regularization(l2=1e-3)), loss="categorical_crossentropy")
+    flat = net.params()
+
+    def twin():
+        model = nn.Sequential([nn.Input((4,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
+        ws, start = [], 0
+        for w in model.weights:  # DL4J's params(): layer by layer, W then b
+            ws.append(flat[start:start + w.value.size].reshape(w.shape))
+            start += w.value.size
+        model.set_weights(ws)
+        # DL4J's L2 on weights only (biases have l2_bias, 0 by default), Nesterov momentum 0.8 at 0.1
+        model.compile(optimizer=optimizers.dl4j("Nesterovs", learning_rate=0.1, momentum=0.8,
+                                                regularization=Regularization(l2=1e-3)),
+                      loss="categorical_crossentropy")
+        return model
+
+    model, fitted = twin(), twin()
+    fitted.fit(iris.features, iris.labels, batch_size=50, epochs=4, shuffle=False, verbose=0)
     batches = iris.batch_by(50)
     ours, theirs = [], []
     for epoch in range(4):
@@ -195,6 +202,8 @@ def test_dl4j_mlp_trains_as_the_same_graphc_nn_model_with_the_same_updater(iris)
             theirs.append(float(model.train_on_batch(ds.features, ds.labels)))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
     assert ours[-1] < 0.6 * ours[0]
+    np.testing.assert_allclose(net.params(), np.concatenate([w.ravel() for w in fitted.get_weights()]),
+                               rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(net.output(iris.features), model.predict(iris.features), rtol=1e-5, atol=1e-6)
 
 
