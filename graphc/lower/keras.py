@@ -4,8 +4,10 @@ Keras 3 inbound nodes) and `model.weights.h5` keyed as Keras keys it (snake_case
 counter, `layers/dense_1/vars/0`; `Layer.sublayers()` gives those keys, the same walk the Keras
 importer reads). Real Keras 3 loads it with `keras.saving.load_model`.
 
-Layers written: those of `KERAS_LAYERS`, whose graphc config keys are Keras's own; any other layer
-is refused by name. Config keys whose value is None are left out (Keras's default is the same), which
+Layers written: those of `KERAS_LAYERS`, whose graphc config keys are Keras's own (a recurrent
+layer's weights sit under its `cell`, as Keras keeps them); any other layer is refused by name. A
+call's arguments keep their nesting (a merge layer's inputs are one list), tensors passed by keyword
+(`initial_state`) included. Config keys whose value is None are left out (Keras's default is the same), which
 also drops the Keras 2 keys (`fused`, `virtual_batch_size`) Keras 3 no longer takes. The file is
 written atomically: a temporary file in the same folder, then `os.replace`.
 """
@@ -23,7 +25,9 @@ import numpy as np
 from graphc.errors import GraphcError
 
 KERAS_VERSION = "3.15.1"
-KERAS_LAYERS = ("InputLayer", "Dense", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "BatchNormalization")
+KERAS_LAYERS = ("InputLayer", "Dense", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling1D",
+                "GlobalAveragePooling2D", "Flatten", "Dropout", "BatchNormalization", "LayerNormalization",
+                "Activation", "Embedding", "SimpleRNN", "LSTM", "GRU", "Add", "Concatenate")
 
 
 class KerasExportError(GraphcError):
@@ -86,6 +90,27 @@ def _tensor(model, t) -> dict:
             "config": {"shape": _shape(t), "dtype": str(t.dtype), "keras_history": _history(model, t)}}
 
 
+def _positional(layer, node) -> list:
+    """A call's positional arguments: a layer of one call input that got several (a merge layer,
+    Attention) got them as one list."""
+    args = list(node.args)
+    return [args] if len(args) > 1 and getattr(layer, "n_call_inputs", 1) == 1 else args
+
+
+def _call_args(model, v):
+    """A call's arguments as Keras 3 writes them: each tensor as `__keras_tensor__`, the nesting kept
+    (a merge layer's one argument is the list of its inputs)."""
+    from graphc.nn.base import KerasTensor
+
+    if isinstance(v, KerasTensor):
+        return _tensor(model, v)
+    if isinstance(v, (list, tuple)):
+        return [_call_args(model, x) for x in v]
+    if isinstance(v, dict):
+        return {k: _call_args(model, x) for k, x in v.items()}
+    return _json(v)
+
+
 def model_config(model) -> dict:
     """`config.json` of `model` (a graphc Sequential or functional Model)."""
     layers = list(model.layers)
@@ -100,8 +125,8 @@ def model_config(model) -> dict:
             e = _layer_entry(model, l)
             e["name"] = l.name
             e["inbound_nodes"] = [] if _class(l) == "InputLayer" else [
-                {"args": [_tensor(model, t) for t in n.keras_inputs] if len(n.keras_inputs) > 1 else
-                 [_tensor(model, n.keras_inputs[0])], "kwargs": {}} for n in l._nodes if _owned(model, n)]
+                {"args": _call_args(model, _positional(l, n)), "kwargs": _call_args(model, dict(n.kwargs))}
+                for n in l._nodes if _owned(model, n)]
             entries.append(e)
         cfg = {"name": model.name, "trainable": model.trainable, "layers": entries,
                "input_layers": [_history(model, t) for t in model.inputs],
