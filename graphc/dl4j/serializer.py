@@ -64,6 +64,19 @@ class ModelSerializer:
     def restore_multi_layer_network(path, load_updater: bool = True):
         from graphc.dl4j.conf import MultiLayerConfiguration
         from graphc.dl4j.multilayer import MultiLayerNetwork
+
+        return ModelSerializer._restore(path, load_updater,
+                                        lambda text: MultiLayerNetwork(MultiLayerConfiguration.from_json(text)))
+
+    @staticmethod
+    def restore_computation_graph(path, load_updater: bool = True):
+        from graphc.dl4j.graph.computation_graph import ComputationGraph
+
+        return ModelSerializer._restore(path, load_updater, ComputationGraph)
+
+    @staticmethod
+    def _restore(path, load_updater, network_of):
+        """The network `network_of(configuration JSON)` makes, with the file's parameters and state."""
         from graphc.training.checkpoint import load_checkpoint
 
         path = os.fspath(path)
@@ -83,7 +96,7 @@ class ModelSerializer:
             raise ModelFormatError(f"{path}: not a model written by ModelSerializer.write_model ({e})") from None
         if meta.get("format") != FORMAT:
             raise ModelFormatError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-        net = MultiLayerNetwork(MultiLayerConfiguration.from_json(text)).init()
+        net = network_of(text).init()
         net.set_params(flat)
         if updater is not None and load_updater:
             with tempfile.TemporaryDirectory() as d:

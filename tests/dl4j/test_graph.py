@@ -437,3 +437,30 @@ def test_computation_graph_example_shortened(tmp_path, capsys):
     for r in result.values():
         assert r["last_score"] < 0.8 * r["first_score"]
     assert result["merge"]["test_accuracy"] > 0.3 and result["multi_task"]["test_accuracy"] > 0.3
+
+
+def test_model_serializer_restores_a_graph_that_trains_on_as_if_never_stopped(tmp_path):
+    from graphc.dl4j import ModelSerializer
+
+    x1, x2, y = _two_inputs_data(16)
+    batch = MultiDataSet([x1, x2], [y])
+    straight = ComputationGraph(_merge_graph(_global().graph_builder()).build()).init()
+    saved = ComputationGraph(_merge_graph(_global().graph_builder()).build()).init()
+    for _ in range(3):
+        straight.fit(batch)
+        saved.fit(batch)
+    ModelSerializer.write_model(saved, tmp_path / "graph.zip", save_updater=True)
+    restored = ModelSerializer.restore_computation_graph(tmp_path / "graph.zip")
+    assert restored.iteration_count == 3 and restored.score() == saved.score()
+    np.testing.assert_array_equal(restored.params(), saved.params())
+    for _ in range(2):
+        straight.fit(batch)
+        restored.fit(batch)
+        assert restored.score() == straight.score()
+    np.testing.assert_array_equal(restored.params(), straight.params())
+    from graphc.dl4j import MultiLayerNetwork
+
+    mln = MultiLayerNetwork(_global().list().layer(0, _out(n_in=3)).build()).init()
+    ModelSerializer.write_model(mln, tmp_path / "mln.zip")
+    with pytest.raises(ConfigError, match="the JSON holds a MultiLayerConfiguration"):  # a list network's file
+        ModelSerializer.restore_computation_graph(tmp_path / "mln.zip")
