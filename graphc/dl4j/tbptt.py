@@ -94,7 +94,7 @@ class SequenceTrainer:
         self.pending = None  # (optimizer state, step) a restored network's first trainer starts from
 
     def _trainer(self, steps: int, ys, ms, masked: bool = False):
-        from graphc.runtime.train import Trainer
+        from graphc.training.step import trainer_class
 
         t = self._trainers.get((steps, masked))
         if t is self.active and t is not None:
@@ -104,8 +104,8 @@ class SequenceTrainer:
             previous.sync()
         if t is None:
             model = stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}", masked=masked)
-            t = Trainer(model, [self.loss], self.optimizer, [ys], seed=self.seed, carried=model.output_names[1:],
-                        sample_weights=[ms])
+            t = trainer_class()(model, [self.loss], self.optimizer, [ys], seed=self.seed,
+                                carried=model.output_names[1:], sample_weights=[ms])
             self._trainers[(steps, masked)] = t
         if previous is not None:
             t.load_state({s: v.numpy() for s, v in previous.state.items()})

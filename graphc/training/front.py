@@ -10,7 +10,6 @@ stops training with a `TrainingError`; the model keeps the weights from before t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import import_module
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from graphc.errors import GraphcError
 from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
 from graphc.training.metrics import Mean, resolve, tracker_for
-from graphc.training.step import TRAINERS, TrainingError, is_schedule  # noqa: F401 (is_schedule: model.py)
+from graphc.training.step import TrainingError, is_schedule, trainer_class  # noqa: F401 (is_schedule: model.py)
 
 EXECUTABLE_KEYS = ("target", "opt_level", "backend", "threads", "ort_level", "fallback", "portable")
 KERAS_IGNORED = ("weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
@@ -106,8 +105,7 @@ def trainer(model, labels):
     if cfg.trainer is None or cfg.signature != sig:
         if cfg.trainer is not None:
             cfg.trainer.sync()
-        module, _, attr = TRAINERS[backends.DEFAULT].partition(":")
-        cls = getattr(import_module(module), attr)
+        cls = trainer_class()
         cfg.trainer, cfg.signature = cls(model, cfg.losses, cfg.optimizer, labels, cfg.loss_weights), sig
     return cfg.trainer
 

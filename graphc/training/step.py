@@ -39,6 +39,16 @@ F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
 TRAINERS = {"ort": "graphc.runtime.train:Trainer"}
 
 
+def trainer_class():
+    """The default back end's trainer class, imported here on first use (it lives in the runtime room)."""
+    from importlib import import_module
+
+    from graphc import backends
+
+    module, _, attr = TRAINERS[backends.DEFAULT].partition(":")
+    return getattr(import_module(module), attr)
+
+
 class TrainingError(GraphcError):
     """A model, loss or data set that cannot be trained as asked."""
 
