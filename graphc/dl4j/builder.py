@@ -12,12 +12,14 @@ override of `from_positional`). A setter given several arguments stores them as 
 setters raise `ConfigError` naming the class and the field.
 
 `to_dict()` writes plain JSON values with an `"@class"` key; enums by member name, nested Buildables
-as their own dicts; `Buildable.from_dict` finds the class by that key among every Buildable defined.
+as their own dicts; `Buildable.from_dict` finds the class by that key among every Buildable defined;
+`to_json()` / `X.from_json(text)` are the same as text (from_json checks it holds an X).
 """
 from __future__ import annotations
 
 import copy
 import enum
+import json
 
 from graphc.errors import GraphcError
 
@@ -189,6 +191,21 @@ class Buildable:
     # ---- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"@class": type(self).__name__, **{k: to_json_value(v) for k, v in self.values().items()}}
+
+    def to_json(self, indent=2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str):
+        """The object a `to_json` text holds; it must be a `cls`."""
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as e:
+            raise ConfigError(f"{cls.__name__}.from_json: not JSON ({e})") from None
+        obj = Buildable.from_dict(d)
+        if not isinstance(obj, cls):
+            raise ConfigError(f"{cls.__name__}.from_json: the JSON holds a {type(obj).__name__}")
+        return obj
 
     @staticmethod
     def from_dict(d: dict) -> "Buildable":

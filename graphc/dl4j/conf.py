@@ -15,8 +15,6 @@ their n_in; the preprocessors DL4J inserts for `set_input_type` are listed by la
 """
 from __future__ import annotations
 
-import json
-
 from graphc.dl4j.builder import Buildable, Builder, ConfigError, Field, int_keys
 from graphc.dl4j.enums import (Activation, BackpropType, GradientNormalization, LearningRatePolicy,
                                OptimizationAlgorithm, Updater, WeightInit, activation_coercer,
@@ -84,18 +82,9 @@ class MultiLayerConfiguration(Buildable):
     def output_type(self) -> InputType:
         return self.layers[-1].output_type(self.input_types()[-1])
 
-    def to_json(self, indent=2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @staticmethod
-    def from_json(text: str) -> "MultiLayerConfiguration":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"MultiLayerConfiguration.from_json: not JSON ({e})") from None
-        conf = Buildable.from_dict(d)
-        if not isinstance(conf, MultiLayerConfiguration):
-            raise ConfigError(f"MultiLayerConfiguration.from_json: the JSON holds a {type(conf).__name__}")
+    @classmethod
+    def from_json(cls, text: str) -> "MultiLayerConfiguration":
+        conf = super().from_json(text)
         for i, layer in enumerate(conf.layers):
             layer.index = i
         return conf
