@@ -464,3 +464,19 @@ def test_model_serializer_restores_a_graph_that_trains_on_as_if_never_stopped(tm
     ModelSerializer.write_model(mln, tmp_path / "mln.zip")
     with pytest.raises(ConfigError, match="the JSON holds a MultiLayerConfiguration"):  # a list network's file
         ModelSerializer.restore_computation_graph(tmp_path / "mln.zip")
+
+
+@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
+def test_rnn_time_step_carries_state_between_calls():
+    """Step by step through the LSTM-with-skip graph equals one pass over the whole sequence."""
+    cg = ComputationGraph(_lstm_skip_conf()).init()
+    x, y = _seq_data(3, 6)
+    cg.fit(DataSet(x, y))
+    whole = cg.output(x)[0]
+    steps = [cg.rnn_time_step(x[:, :, t])[0] for t in range(4)]
+    assert steps[0].shape == (3, 5)
+    rest = cg.rnn_time_step(x[:, :, 4:])[0]
+    np.testing.assert_allclose(np.stack(steps, 2), whole[:, :, :4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rest, whole[:, :, 4:], rtol=1e-5, atol=1e-6)
+    cg.rnn_clear_previous_state()
+    np.testing.assert_allclose(cg.rnn_time_step(x[:, :, 0])[0], whole[:, :, 0], rtol=1e-5, atol=1e-6)

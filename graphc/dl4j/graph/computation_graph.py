@@ -10,7 +10,8 @@ gradient normalization). A LastTimeStepVertex that reads a network input's mask 
 
 `fit(data)`: a DataSet (one input, one output), a `MultiDataSet`, (features, labels) arrays or
 lists of them, or an iterator of those (one epoch); each mini-batch takes `iterations` steps.
-`output(*xs)` is a list with one array per output. Listener, parameter and iteration bookkeeping is
+`output(*xs)` is a list with one array per output; `rnn_time_step(*xs)` runs step by step, each
+recurrent layer starting from the states the last call ended with. Listener, parameter and iteration bookkeeping is
 MultiLayerNetwork's own code (the same methods, shared below), so both networks count iterations,
 order `params()` and notify listeners alike; parameters are ordered by layer in topological order.
 """
@@ -127,7 +128,7 @@ class ComputationGraph:
         # every vertex's graphc.nn layers, made once: the models of each sequence length share them
         self._made = {n: _as_list(conf.vertices[n].to_nn(n, conf.vertex_input_types(n, types)))
                       for n in conf.topological_order()}
-        self._models = {}
+        self._models, self._states = {}, None
         self.model = self._model_for(None)
         self._nn = [self._made[n] for n in self.layer_names]
         for n, layer in zip(self.layer_names, self.layers):
@@ -154,32 +155,43 @@ class ComputationGraph:
             self.set_params(params)
         return self
 
-    def _model_for(self, steps):
+    def _model_for(self, steps, stateful: bool = False):
         """The functional Model over the vertices' layers, with the time length of each recurrent
         input whose type leaves it open taken from `steps` (None: open, an ONNX Scan that infers any
-        length but has no gradient; a length: unrolled, what training differentiates)."""
+        length but has no gradient; a length: unrolled, what training differentiates). `stateful`:
+        every recurrent input open and every recurrent layer taking its initial states as extra
+        inputs and giving its final states as extra outputs (`rnn_time_step`)."""
         from graphc import nn
+        from graphc.dl4j.layers.recurrent import SequenceBlock
 
-        if steps in self._models:
-            return self._models[steps]
+        if (steps, stateful) in self._models:
+            return self._models[steps, stateful]
         conf = self.conf
         types = dict(zip(conf.network_inputs, conf.input_types))
         open_ = iter(steps or ())
-        shapes = {n: t.array_shape()[:-1] + (next(open_),) if steps and t.kind == "RNN" and
-                  t.time_series_length is None else t.array_shape() for n, t in types.items()}
+        shapes = {n: t.array_shape()[:-1] + (None if stateful else next(open_),)
+                  if t.kind == "RNN" and (stateful or steps and t.time_series_length is None) else t.array_shape()
+                  for n, t in types.items()}
         tensors = {n: nn.Input(shape=shapes[n], name=n) for n in conf.network_inputs}
         masks = {n: nn.Input(shape=(shapes[n][-1],), name=f"{n}_mask") for n in self.mask_inputs}
+        states, finals = [], []
         for name, layers in self._made.items():
             v = conf.vertices[name]
             reads = [masks[i] if what == "mask" else tensors[i] for i, what in v.network_reads()]
             x = [tensors[i] for i in conf.vertex_inputs[name]] + reads
             x = x[0] if len(x) == 1 else x
             for layer in layers:
-                x = layer(x)
+                if stateful and isinstance(layer, SequenceBlock):
+                    init = [nn.Input((n,), name=f"{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
+                    x, *ends = layer(x, initial_state=init)
+                    states += init
+                    finals += ends
+                else:
+                    x = layer(x)
             tensors[name] = x
-        inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs]
-        model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs], name="computation_graph")
-        self._models[steps] = model
+        inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs] + states
+        model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs] + finals, name="computation_graph")
+        self._models[steps, stateful] = model
         return model
 
     def _open_steps(self, xs) -> tuple | None:
@@ -304,6 +316,37 @@ class ComputationGraph:
             out = backends.compile(self.model.build_graph(training=True), opt_level="O1")(*inputs)
         out = out if isinstance(out, list) else [out]
         return [self.output_layer(o).output_from_nn(a) for o, a in zip(self.conf.network_outputs, out)]
+
+    # ---- recurrent state -----------------------------------------------------------------------------
+    def rnn_time_step(self, *xs) -> list:
+        """DL4J's rnnTimeStep: the outputs for the next step(s), each recurrent layer starting from the
+        states the previous call ended with (zeros after `rnn_clear_previous_state`). A recurrent input
+        is [batch, size] (one step: the outputs come without a time axis) or [batch, size, time]."""
+        from graphc.dl4j.tbptt import _state_sizes
+
+        self._need_init()
+        if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
+            xs = tuple(xs[0])
+        rnn = [t.kind == "RNN" for t in self.conf.input_types]
+        one_step = any(r and np.ndim(x) == 2 for x, r in zip(xs, rnn))
+        xs = [np.asarray(x, np.float32)[:, :, None] if r and np.ndim(x) == 2 else x for x, r in zip(xs, rnn)]
+        model = self._model_for(None, stateful=True)
+        inputs, _ = self.batch_arrays(MultiDataSet(list(xs)))
+        layers = [l for made in self._made.values() for l in made]
+        if self._states is None or self._states[0].shape[0] != len(inputs[0]):
+            self._states = [np.zeros((len(inputs[0]), n), np.float32) for n in _state_sizes(layers)]
+        self._sync()
+        outs = model.predict(inputs + self._states)
+        outs = outs if isinstance(outs, list) else [outs]
+        k = len(self.conf.network_outputs)
+        self._states = [np.asarray(s) for s in outs[k:]]
+        ys = [self.output_layer(o).output_from_nn(a) for o, a in zip(self.conf.network_outputs, outs[:k])]
+        return [y[:, :, 0] if one_step and y.ndim == 3 else y for y in ys]
+
+    def rnn_clear_previous_state(self) -> None:
+        self._states = None
+
+    _states = None
 
     def output_single(self, *xs) -> np.ndarray:
         return self.output(*xs)[0]
