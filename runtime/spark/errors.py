@@ -7,6 +7,8 @@ same words, and Spark carries it back inside its own exception.
 """
 from __future__ import annotations
 
+import re
+
 from graphc.errors import GraphcError, InputError, ModelFormatError
 
 INSTALL = 'pip install "graphc[spark]"'
@@ -30,8 +32,10 @@ class ModelFileError(SparkError, ModelFormatError):
 
 def job_failed(e: BaseException, what: str) -> SparkError:
     """The error for a training job that failed for good: Spark's reason, and what the model holds."""
-    lines = str(e).strip().splitlines()
-    reason = next((ln for ln in lines if "Error" in ln or "Exception" in ln), lines[0] if lines else type(e).__name__)
+    lines = [ln.strip() for ln in str(e).strip().splitlines()]
+    # a Python traceback's last line ("module.Name: message") says most; else Spark's first line
+    raised = [ln for ln in lines if re.match(r"[\w.]+: \S", ln) and not ln.startswith(("at ", "org.apache", "java."))]
+    reason = raised[-1] if raised else (lines[0] if lines else type(e).__name__)
     return SparkError(f"{what} failed ({reason.strip()[:400]}); the model keeps the parameters of the last complete "
                       f"iteration. Spark retries a failed task up to spark.task.maxFailures times (in local mode: a "
                       f"master like local[2,4])")

@@ -61,10 +61,17 @@ def send_frame(sock: socket.socket, header: dict, payload: np.ndarray | None = N
     """Send one frame; returns the bytes sent."""
     head = json.dumps(header).encode()
     body = memoryview(np.ascontiguousarray(payload, np.float32)).cast("B") if payload is not None else b""
-    sock.sendall(_SIZES.pack(len(head), len(body)) + head)
-    if len(body):
+    if len(body) < 65536:  # one write: a small frame must not wait on Nagle and a delayed ACK
+        sock.sendall(_SIZES.pack(len(head), len(body)) + head + bytes(body))
+    else:
+        sock.sendall(_SIZES.pack(len(head), len(body)) + head)
         sock.sendall(body)
     return _SIZES.size + len(head) + len(body)
+
+
+def _no_delay(sock: socket.socket) -> socket.socket:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # rounds are request/reply: no Nagle
+    return sock
 
 
 def recv_frame(sock: socket.socket) -> tuple[dict, np.ndarray]:
@@ -80,7 +87,7 @@ def loop_task(address: tuple[str, int], token: str, work, timeout: float):
         from graphc.runtime.spark.work import _attempt
 
         parts = list(elements)
-        with socket.create_connection(address, timeout=timeout) as sock:
+        with _no_delay(socket.create_connection(address, timeout=timeout)) as sock:
             send_frame(sock, {"token": token, "task": task, "partitions": [p[0] for p in parts],
                               "attempt": _attempt()})
             while True:
@@ -141,7 +148,7 @@ class SocketLoop:
 
     def _accept(self) -> int | None:
         sock, _ = self.listener.accept()
-        sock.settimeout(self.timeout)
+        _no_delay(sock).settimeout(self.timeout)
         try:
             hello, _ = recv_frame(sock)
         except (OSError, ValueError):
