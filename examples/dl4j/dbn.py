@@ -15,7 +15,8 @@ import numpy as np
 
 from graphc.data import load_digits, one_hot
 from graphc.dl4j import (RBM, DataSet, HiddenUnit, LossFunction, MultiLayerNetwork, NeuralNetConfiguration,
-                         OptimizationAlgorithm, OutputLayer, Updater, VisibleUnit, WeightInit)
+                         OptimizationAlgorithm, OutputLayer, ScoreIterationListener, Updater, VisibleUnit,
+                         WeightInit)
 
 
 def data(seed=123, n_test=397):
@@ -51,6 +52,7 @@ def main(argv=None):
     train, test = data()
     model = MultiLayerNetwork(configuration())
     model.init()
+    model.set_listeners(ScoreIterationListener(200))
     batches = train.batch_by(args.batch)
     t0 = time.perf_counter()
     model.fit(batches, num_epochs=epochs)  # pretrain(True): CD-1 layer by layer first, then fine-tuning

@@ -17,7 +17,7 @@ import numpy as np
 
 from graphc.data import load_digits, one_hot
 from graphc.dl4j import (AutoEncoder, DataSet, GradientNormalization, LossFunction, MultiLayerNetwork,
-                         NeuralNetConfiguration, OptimizationAlgorithm, OutputLayer, WeightInit)
+                         NeuralNetConfiguration, OptimizationAlgorithm, OutputLayer, ScoreIterationListener, WeightInit)
 
 
 def data(seed=123, n_test=397):
@@ -69,6 +69,7 @@ def main(argv=None):
         train = train.split_test_and_train(700)[0]
     model = MultiLayerNetwork(configuration(iterations=iterations))
     model.init()
+    model.set_listeners(ScoreIterationListener(100))
     t0 = time.perf_counter()
     for _ in range(epochs):
         model.fit(train.batch_by(args.batch))

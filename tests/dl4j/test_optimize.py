@@ -5,10 +5,10 @@ Tolerances: on the convex problems (softmax regression with L2, one minimum) bot
 within ~1e-6 of the minimum after 30 iterations, so their losses must agree to 1e-4 relative (the
 float32 graph's rounding, ~1e-7 relative, is far below that); conjugate gradient is still ~1e-3 above
 the minimum after 30 iterations on digits' 650 parameters and the two line searches (scipy's MINPACK
-dcsrch, ours a cubic zoom) take different steps, so there the bound is 2e-3. The MLP is not convex and the two line searches
-take different steps, so there "the same loss" means within 1 %. L-BFGS's first iterations follow
-scipy's L-BFGS-B step for step (the same first trial step and memory), so its loss after 10 iterations
-agrees to 1e-6.
+dcsrch, ours a cubic zoom) take different steps, so there the bound is 2e-3. The MLP is not convex
+and the two line searches take different steps, so there "the same loss" means within 1 %. L-BFGS's
+first iterations follow scipy's L-BFGS-B step for step (the same first trial step and memory), so its
+loss after 10 iterations agrees to 1e-6.
 """
 from __future__ import annotations
 
