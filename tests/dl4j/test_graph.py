@@ -480,3 +480,43 @@ def test_rnn_time_step_carries_state_between_calls():
     np.testing.assert_allclose(rest, whole[:, :, 4:], rtol=1e-5, atol=1e-6)
     cg.rnn_clear_previous_state()
     np.testing.assert_allclose(cg.rnn_time_step(x[:, :, 0])[0], whole[:, :, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_branches_merged_on_channels_compute_what_torch_computes():
+    """Two convolutions of one NCHW image joined by a MergeVertex on the channel axis, then an
+    output layer behind the CNN-to-dense preprocessor (given in DL4J's add_layer(name, layer,
+    preprocessor, input) form): the graph's output equals PyTorch's conv2d/cat/flatten/linear with
+    the same weights, and the graph trains."""
+    import torch
+
+    from graphc.dl4j import ConvolutionLayer
+    from graphc.dl4j.enums import ConvolutionMode
+
+    conf = (_global().graph_builder().add_inputs("img")
+            .add_layer("c3", ConvolutionLayer.Builder(3, 3).n_out(3).activation("relu")
+                       .convolution_mode(ConvolutionMode.SAME).build(), "img")
+            .add_layer("c5", ConvolutionLayer.Builder(5, 5).n_out(2).activation("tanh")
+                       .convolution_mode(ConvolutionMode.SAME).build(), "img")
+            .add_vertex("merge", MergeVertex(), "c3", "c5")
+            .add_layer("out", _out(n_out=4), CnnToFeedForwardPreProcessor(6, 5, 5), "merge")
+            .set_outputs("out").set_input_types(InputType.convolutional(6, 5, 2)).build())
+    assert conf.types()["merge"] == InputType.convolutional(6, 5, 5) and conf.vertices["out"].layer.n_in == 150
+    cg = ComputationGraph(conf).init()
+    r = np.random.default_rng(4)
+    x = r.standard_normal((6, 2, 6, 5)).astype(np.float32)
+
+    def conv(name, act):
+        k, b = cg.get_nn_layers(name)[-1].get_weights()
+        y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(k).permute(3, 2, 0, 1),
+                                       torch.from_numpy(b), padding="same")
+        return act(y)
+
+    joined = torch.cat([conv("c3", torch.relu), conv("c5", torch.tanh)], dim=1)
+    w, b = cg.get_nn_layers("out")[-1].get_weights()
+    want = torch.softmax(joined.flatten(1) @ torch.from_numpy(w) + torch.from_numpy(b), dim=1).numpy()
+    np.testing.assert_allclose(cg.output(x)[0], want, rtol=1e-5, atol=1e-6)
+    y = np.eye(4, dtype=np.float32)[r.integers(0, 4, 6)]
+    first = cg.score(DataSet(x, y))
+    for _ in range(10):
+        cg.fit(DataSet(x, y))
+    assert cg.score(DataSet(x, y)) < 0.5 * first
