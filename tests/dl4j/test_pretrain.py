@@ -243,3 +243,14 @@ def test_sparsity_adds_the_kl_penalty_to_the_autoencoder_loss(digits):
         hidden = sigmoid(X @ dense.kernel.value + dense.bias.value).mean(0)
     kl = np.sum(0.05 * np.log(0.05 / hidden) + 0.95 * np.log(0.95 / (1 - hidden)))
     assert losses[0.05] - losses[0.0] == pytest.approx(kl, rel=1e-4)
+
+
+def test_listing_configurations_round_trip_through_json():
+    from graphc.dl4j import MultiLayerConfiguration
+
+    for name in ("stacked_autoencoder", "dbn"):
+        conf = _example(name).configuration()
+        back = MultiLayerConfiguration.from_json(conf.to_json())
+        assert back == conf
+        assert [type(l).__name__ for l in back.layers][:2] in (["AutoEncoder", "AutoEncoder"], ["RBM", "RBM"])
+        assert back.pretrain and back.layers[0].is_pretrainable
