@@ -121,8 +121,9 @@ class SequenceTrainer:
         self.active = t
         return t
 
-    def fit(self, features, labels, labels_mask=None, features_mask=None) -> list[float]:
-        """One minibatch: a train step per segment; the loss of each (DL4J's score per iteration).
+    def fit(self, features, labels, labels_mask=None, features_mask=None, iterations: int = 1) -> list[float]:
+        """One minibatch: `iterations` train steps per segment (DL4J's solver runs its iterations on each
+        segment, from the same carried state); the loss of each (DL4J's score per iteration).
         A features mask ([batch, time], 0 at the steps a sequence does not have) holds each recurrent
         layer's state over those steps; it is the labels mask too when none is given (as in DL4J)."""
         from graphc.training.step import TrainingError
@@ -152,13 +153,14 @@ class SequenceTrainer:
             if states is None:
                 states = [np.zeros((batch, n), np.float32) for n in _state_sizes(self.layers)]
             feeds = [xs] if fmask is None else [xs, _cut(fmask, start, steps) > 0]
-            loss, _ = t.train_step([*feeds, *states], [ys], [ms])
-            if not np.isfinite(loss):
-                raise TrainingError(f"{self.name}: the loss is {loss} at time steps {start}..{start + steps - 1}; "
-                                    f"that segment changed no weight. Lower the learning rate, or check the data "
-                                    f"for NaN/Inf")
+            for _ in range(int(iterations)):
+                loss, _ = t.train_step([*feeds, *states], [ys], [ms])
+                if not np.isfinite(loss):
+                    raise TrainingError(f"{self.name}: the loss is {loss} at time steps {start}..{start + steps - 1}; "
+                                        f"that segment changed no weight. Lower the learning rate, or check the "
+                                        f"data for NaN/Inf")
+                losses.append(loss)
             states = [t.last_carried[n] for n in t.carried]
-            losses.append(loss)
         self.sync()
         return losses
 
@@ -255,9 +257,8 @@ def fit_tbptt(net, ds) -> None:
     """One minibatch in segments (or whole, for a STANDARD recurrent network); each segment is one
     iteration the listeners see."""
     st = _sequence_trainer(net)
-    for _ in range(int(net.conf.conf.iterations)):
-        for loss in st.fit(ds.features, ds.labels, ds.labels_mask, ds.features_mask):
-            net.record_iteration(float(loss))
+    for loss in st.fit(ds.features, ds.labels, ds.labels_mask, ds.features_mask, int(net.conf.conf.iterations)):
+        net.record_iteration(float(loss))
 
 
 def updater_state(net) -> dict | None:

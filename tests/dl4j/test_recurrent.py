@@ -128,8 +128,8 @@ from graphc.dl4j import (BackpropType, ConfigError, DataSet, DenseLayer, GravesB
 from graphc.errors import InputError  # noqa: E402
 
 
-def _net(first, n_in=3, n_out=3, tbptt=None, updater=Updater.SGD, lr=0.1, steps=None, l2=0.0, seed=42):
-    b = (NeuralNetConfiguration.Builder().seed(seed).learning_rate(lr).updater(updater)
+def _net(first, n_in=3, n_out=3, tbptt=None, updater=Updater.SGD, lr=0.1, steps=None, l2=0.0, seed=42, iterations=1):
+    b = (NeuralNetConfiguration.Builder().seed(seed).iterations(iterations).learning_rate(lr).updater(updater)
          .regularization(l2 > 0).l2(l2).weight_init(WeightInit.XAVIER).list()
          .layer(0, first)
          .layer(1, RnnOutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_out(n_out).build())
@@ -214,9 +214,10 @@ def test_tbptt_over_the_whole_sequence_equals_full_bptt():
     np.testing.assert_allclose(tb.params(), full.params(), atol=1e-6)
 
 
-def _torch_segments(net, x, y, segment, lr, minibatches):
-    """A hand-run reference in PyTorch: Graves' LSTM and the softmax output written out, SGD, one
-    update per segment, the states carried as detached tensors (no gradient across segments)."""
+def _torch_segments(net, x, y, segment, lr, minibatches, iterations=1):
+    """A hand-run reference in PyTorch: Graves' LSTM and the softmax output written out, SGD,
+    `iterations` updates per segment from the same state, the states carried as detached tensors
+    (no gradient across segments)."""
     torch = pytest.importorskip("torch")
     block, dense = net.get_nn_layers(0)[0], net.get_nn_layers(1)[-1]
     params = [torch.tensor(w.value, dtype=torch.float64, requires_grad=True)
@@ -227,32 +228,35 @@ def _torch_segments(net, x, y, segment, lr, minibatches):
     xt = torch.tensor(x.transpose(0, 2, 1), dtype=torch.float64)
     yt = torch.tensor(y.transpose(0, 2, 1), dtype=torch.float64)
     for _ in range(minibatches):
-        h = c = torch.zeros(x.shape[0], u, dtype=torch.float64)
+        h0 = c0 = torch.zeros(x.shape[0], u, dtype=torch.float64)
         for start in range(0, x.shape[2], segment):
-            h, c = h.detach(), c.detach()
-            loss = 0
-            for t in range(start, min(start + segment, x.shape[2])):
-                z = xt[:, t] @ w + h @ r[:, :4 * u] + b
-                f = torch.sigmoid(z[:, u:2 * u] + c * r[:, 4 * u])
-                g = torch.sigmoid(z[:, 3 * u:] + c * r[:, 4 * u + 2])
-                c = f * c + g * torch.tanh(z[:, :u])
-                h = torch.sigmoid(z[:, 2 * u:3 * u] + c * r[:, 4 * u + 1]) * torch.tanh(c)
-                p = torch.softmax(h @ k + kb, -1)
-                loss = loss - (yt[:, t] * torch.log(p)).sum()
-            opt.zero_grad()
-            (loss / x.shape[0]).backward()
-            opt.step()
+            for _ in range(iterations):
+                h, c, loss = h0, c0, 0
+                for t in range(start, min(start + segment, x.shape[2])):
+                    z = xt[:, t] @ w + h @ r[:, :4 * u] + b
+                    f = torch.sigmoid(z[:, u:2 * u] + c * r[:, 4 * u])
+                    g = torch.sigmoid(z[:, 3 * u:] + c * r[:, 4 * u + 2])
+                    c = f * c + g * torch.tanh(z[:, :u])
+                    h = torch.sigmoid(z[:, 2 * u:3 * u] + c * r[:, 4 * u + 1]) * torch.tanh(c)
+                    p = torch.softmax(h @ k + kb, -1)
+                    loss = loss - (yt[:, t] * torch.log(p)).sum()
+                opt.zero_grad()
+                (loss / x.shape[0]).backward()
+                opt.step()
+            h0, c0 = h.detach(), c.detach()
     return np.concatenate([p.detach().numpy().ravel() for p in params])
 
 
-def test_tbptt_short_segments_equal_a_hand_run_segment_by_segment_reference():
-    """10 steps in segments of 4 (the last one 2 steps, padded), two minibatches, against PyTorch."""
+@pytest.mark.parametrize("iterations", [1, 2])
+def test_tbptt_short_segments_equal_a_hand_run_segment_by_segment_reference(iterations):
+    """10 steps in segments of 4 (the last one 2 steps, padded), two minibatches, against PyTorch;
+    with .iterations(2) each segment takes two steps from the same carried state, as DL4J's solver."""
     x, y = _sequences(3, 10, seed=1)
-    net = _net(_lstm(), tbptt=4, lr=0.1)
-    want = _torch_segments(net, x, y, 4, 0.1, minibatches=2)
+    net = _net(_lstm(), tbptt=4, lr=0.1, iterations=iterations)
+    want = _torch_segments(net, x, y, 4, 0.1, minibatches=2, iterations=iterations)
     for _ in range(2):
         net.fit(DataSet(x, y))
-    assert net.iteration_count == 6
+    assert net.iteration_count == 6 * iterations
     np.testing.assert_allclose(net.params(), want, atol=1e-6)
 
 
