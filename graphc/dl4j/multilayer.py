@@ -55,12 +55,13 @@ class MultiLayerNetwork:
         types = conf.input_types()
         inp = nn.Input(shape=conf.input_type.array_shape(), name="input")
         x = inp
-        self._nn = []
+        self._nn, self._outputs, self._activations = [], [], None
         for i, (layer, t) in enumerate(zip(self.layers, types)):
             pre = conf.preprocessor(i)
             made = (pre.to_nn() if pre is not None else []) + list(layer.to_nn(t))
             for l in made:
                 x = l(x)
+            self._outputs.append(x)
             if hasattr(layer, "after_build"):
                 layer.after_build(made)
             self._nn.append(made)
@@ -196,6 +197,20 @@ class MultiLayerNetwork:
             res = exe(x)
             out = res[0] if isinstance(res, list) else res
         return self.layers[-1].output_from_nn(out)
+
+    def feed_forward(self, x) -> list:
+        """DL4J's feedForward: the input, then every layer's activation (inference mode, DL4J layout)."""
+        from graphc import nn
+
+        self._need_init()
+        x = as_boundary(np.asarray(x, np.float32), self.conf.input_type, "MultiLayerNetwork.feed_forward")
+        if self._activations is None:  # one model over the same layers: their weights are shared
+            self._activations = nn.Model(self.model.inputs, list(self._outputs), name="activations")
+        self.model.sync_weights()
+        self._activations.weights_changed()
+        outs = self._activations.predict(x)
+        outs = outs if isinstance(outs, list) else [outs]
+        return [x] + outs[:-1] + [self.layers[-1].output_from_nn(outs[-1])]
 
     def predict(self, x) -> np.ndarray:
         """DL4J's predict: the class index of each row's output."""

@@ -519,3 +519,15 @@ def test_weight_init_variances_are_dl4js():
     assert t["1_kernel"].std() == pytest.approx(np.sqrt(2 / n1), rel=0.02)
     assert np.abs(t["2_kernel"]).max() <= 1 / np.sqrt(300) and t["2_kernel"].std() == pytest.approx(
         1 / np.sqrt(300) / np.sqrt(3), rel=0.03)
+
+
+def test_feed_forward_gives_every_layers_activation(iris):
+    net = MultiLayerNetwork(mlp_conf()).init()
+    net.fit(iris)
+    acts = net.feed_forward(iris.features)
+    t = net.param_table()
+    assert [a.shape for a in acts] == [(150, 4), (150, 8), (150, 3)]
+    np.testing.assert_allclose(acts[1], np.tanh(iris.features @ t["0_kernel"] + t["0_bias"]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(acts[2], net.output(iris.features))
+    net.fit(iris)  # the weights move: the activations follow
+    np.testing.assert_allclose(net.feed_forward(iris.features)[2], net.output(iris.features), rtol=1e-6, atol=1e-7)
