@@ -91,7 +91,7 @@ class RBMPretrainer:
         self.iterations = max(1, int(iterations))
         n_vis, n_hid = dense.kernel.shape
         self.cd = backends.compile(cd_graph(n_vis, n_hid, conf.k, conf.hidden_unit, conf.visible_unit,
-                                            with_draws=with_draws, seed=seed))
+                                            with_draws=with_draws, seed=seed, sparsity=float(conf.sparsity or 0.0)))
         self.names = {"W": f"{dense.name}/kernel", "hb": f"{dense.name}/bias", "vb": f"{dense.name}/visible_bias"}
         self.visible_bias = np.full(n_vis, float(conf.visible_bias_init or 0.0), np.float32)
         shapes = {self.names["W"]: (n_vis, n_hid), self.names["hb"]: (n_hid,), self.names["vb"]: (n_vis,)}

@@ -30,7 +30,7 @@ def sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
 
-def _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible):
+def _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible, sparsity=0.0):
     """CD-k as the layer's docstring states it, with the graph's draws in the order it makes them."""
     draws = list(draws)
 
@@ -55,23 +55,25 @@ def _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible):
         phk = mean(hidden, ah)
         h = sample(hidden, ah, phk)
     n = len(v0)
-    return -(v0.T @ ph0 - v.T @ phk) / n, -(ph0 - phk).sum(0) / n, -(v0 - v).sum(0) / n
+    hb_stat = (sparsity - ph0) if sparsity else (ph0 - phk)  # DL4J's sparsity target
+    return -(v0.T @ ph0 - v.T @ phk) / n, -hb_stat.sum(0) / n, -(v0 - v).sum(0) / n
 
 
-@pytest.mark.parametrize("hidden,visible,k", [(HiddenUnit.BINARY, VisibleUnit.BINARY, 1),
-                                              (HiddenUnit.BINARY, VisibleUnit.BINARY, 3),
-                                              (HiddenUnit.RECTIFIED, VisibleUnit.GAUSSIAN, 1),
-                                              (HiddenUnit.GAUSSIAN, VisibleUnit.BINARY, 2)])
-def test_cd_update_equals_numpy_cd_given_the_same_draws(digits, hidden, visible, k):
+@pytest.mark.parametrize("hidden,visible,k,sparsity", [(HiddenUnit.BINARY, VisibleUnit.BINARY, 1, 0.0),
+                                                       (HiddenUnit.BINARY, VisibleUnit.BINARY, 3, 0.0),
+                                                       (HiddenUnit.RECTIFIED, VisibleUnit.GAUSSIAN, 1, 0.0),
+                                                       (HiddenUnit.GAUSSIAN, VisibleUnit.BINARY, 2, 0.0),
+                                                       (HiddenUnit.BINARY, VisibleUnit.BINARY, 1, 0.1)])
+def test_cd_update_equals_numpy_cd_given_the_same_draws(digits, hidden, visible, k, sparsity):
     v0 = digits[0][:32].astype(np.float64)
-    conf = RBM.Builder(hidden, visible).n_in(64).n_out(16).k(k).seed(3).build()
+    conf = RBM.Builder(hidden, visible).n_in(64).n_out(16).k(k).sparsity(sparsity).seed(3).build()
     dense = _dense(conf, 64)
     lr = 0.05
     pt = RBMPretrainer(conf, dense, SGD(learning_rate=lr), seed=7, with_draws=True)
     W, hb, vb = (np.array(a, np.float64) for a in (dense.kernel.value, dense.bias.value, pt.visible_bias))
     pt.fit_batch(v0)
     draws = [pt.last[f"draw:{i}"].astype(np.float64) for i in range(2 * k + 1)]
-    gW, ghb, gvb = _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible)
+    gW, ghb, gvb = _numpy_cd(v0, W, hb, vb, draws, k, hidden, visible, sparsity)
     np.testing.assert_allclose(pt.last["grad:W"], gW, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(pt.last["grad:hb"], ghb, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(pt.last["grad:vb"], gvb, rtol=1e-4, atol=1e-5)

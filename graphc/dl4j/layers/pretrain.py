@@ -14,9 +14,10 @@ pretraining writes straight into the network's weights:
   minus (positive - negative phase statistics) over the batch size, the descent direction an optimizer
   applies:  grad W = -(v0^T p(h|v0) - v_k^T p(h|v_k)) / n,  grad hb = -mean(p(h|v0) - p(h|v_k)),
   grad vb = -mean(v0 - v_k), with v_k the visible sample (as DL4J's nvSamples) and p(h|.) the hidden
-  means. The draws are ONNX RandomUniformLike / RandomNormalLike ops, seeded by place
-  (graphc.training.step.seed_random_ops); `with_draws=True` also outputs them (`draw:<i>`), which is how
-  the update is checked against a numpy CD-k given the same draws.
+  means; with `sparsity` rho > 0 the hidden bias's statistic is DL4J's sum(rho - p(h|v0)). The draws
+  are ONNX RandomUniformLike / RandomNormalLike ops, seeded by place (graphc.training.step's
+  seed_random_ops); `with_draws=True` also outputs them (`draw:<i>`), which is how the update is
+  checked against a numpy CD-k given the same draws.
 
 Units (propUp / propDown): BINARY mean sigmoid(a), sample Bernoulli; GAUSSIAN mean a, sample a + N(0, 1)
 (LINEAR is the same mean); RECTIFIED mean max(0, a), sample max(0, a + N(0, sigmoid(a))) (Nair and
@@ -181,7 +182,7 @@ def _sample(em, unit, a, mean, draws):
 
 
 def cd_graph(n_visible, n_hidden, k=1, hidden_unit=HiddenUnit.BINARY, visible_unit=VisibleUnit.BINARY,
-             with_draws=False, seed=0, name="rbm_cd") -> Graph:
+             with_draws=False, seed=0, sparsity=0.0, name="rbm_cd") -> Graph:
     """The CD-k graph. Inputs: `v0` [batch, n_visible], `W` [n_visible, n_hidden], `hb` [n_hidden],
     `vb` [n_visible]. Outputs: `grad:W`, `grad:hb`, `grad:vb`, `reconstruction_error` (mean over the batch
     of ||v0 - E[v | E[h | v0]]||^2, at the given parameters), then with `with_draws` every draw."""
@@ -210,7 +211,9 @@ def cd_graph(n_visible, n_hidden, k=1, hidden_unit=HiddenUnit.BINARY, visible_un
     pos_w = em.op("Gemm", v0, ph0, transA=1)
     neg_w = em.op("Gemm", v, phk, transA=1)
     g.add_output("grad:W", neg(em.op("Sub", pos_w, neg_w)))
-    g.add_output("grad:hb", neg(em.reduce("ReduceSum", em.op("Sub", ph0, phk), [0], keepdims=False)))
+    # DL4J's sparsity target replaces the hidden bias's statistic: sum(rho - p(h|v0)) instead
+    hb_stat = em.op("Sub", em.const(np.float32(sparsity)), ph0) if sparsity else em.op("Sub", ph0, phk)
+    g.add_output("grad:hb", neg(em.reduce("ReduceSum", hb_stat, [0], keepdims=False)))
     g.add_output("grad:vb", neg(em.reduce("ReduceSum", em.op("Sub", v0, v), [0], keepdims=False)))
     recon = _mean(em, visible_unit, down(ph0))
     err = em.op("Sub", v0, recon)
