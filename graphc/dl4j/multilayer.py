@@ -22,7 +22,7 @@ import numpy as np
 
 from graphc.dl4j.builder import ConfigError
 from graphc.dl4j.conf import MultiLayerConfiguration
-from graphc.dl4j.dataset import DataSet, datasets
+from graphc.dl4j.dataset import DataSet, datasets, is_one_batch
 from graphc.dl4j.enums import OptimizationAlgorithm
 from graphc.dl4j.input_type import as_boundary
 from graphc.errors import InputError
@@ -111,7 +111,7 @@ class MultiLayerNetwork:
 
                 fit_output_layer(self, data if labels is None else DataSet(data, labels), num_epochs)
             return self
-        one_batch = labels is not None or isinstance(data, (DataSet, np.ndarray)) or hasattr(data, "features")
+        one_batch = is_one_batch(data, labels)
         for _ in range(int(num_epochs)):
             if one_batch:  # as DL4J's fit(DataSet): iterations, no epoch
                 self._fit_batch(next(datasets(data, labels)))
@@ -221,7 +221,12 @@ class MultiLayerNetwork:
         if ds is None:
             return self._score
         self._need_init()
-        x, y, sw = self.batch_arrays(ds if isinstance(ds, DataSet) else DataSet(*ds))
+        ds = ds if isinstance(ds, DataSet) else DataSet(*ds)
+        from graphc.dl4j.tbptt import sequence_score, trains_by_sequence
+
+        if trains_by_sequence(self.conf):  # a time-series output: its masks weigh the steps
+            return sequence_score(self, ds)
+        x, y, sw = self.batch_arrays(ds)
         return float(self.model.evaluate(x, y, sample_weight=sw, batch_size=max(1, len(x))))
 
     def evaluate(self, data, labels=None):

@@ -261,6 +261,38 @@ def fit_tbptt(net, ds) -> None:
         net.record_iteration(float(loss))
 
 
+def sequence_score(net, ds) -> float:
+    """DL4J's score of a DataSet for a network with a time-series output: the loss of the whole
+    sequences in inference mode, the steps weighed by the labels mask (else the features mask)."""
+    from graphc import backends
+    from graphc.nn.base import BATCH, Emitter
+    from graphc.types import TensorType
+
+    size, last = _input_size(net, "score"), net.layers[-1]
+    x = np.asarray(ds.features, np.float32)
+    y = last.labels_to_nn(ds.labels)
+    fmask = ds.features_mask
+    mask = ds.labels_mask if ds.labels_mask is not None else fmask
+    mask = np.ones(x.shape[:1] + x.shape[2:], np.float32) if mask is None else np.asarray(mask, np.float32)
+    net.model.sync_weights()
+    key = (x.shape[2], fmask is not None, net.model.weights_version)
+    held = net.__dict__.get("_score_exe")
+    if held is None or held[0] is not net.model or held[1] != key:
+        layers = _nn_layers(net)
+        g = stateful_model(layers, size, x.shape[2], "score", masked=fmask is not None).graph.copy()
+        em = Emitter(g)
+        labels = g.add_input("y", TensorType(np.dtype(np.float32), (BATCH,) + tuple(y.shape[1:])))
+        weights = g.add_input("sample_weight", TensorType(np.dtype(np.float32), (BATCH, x.shape[2])))
+        loss = net.model._training.losses[0](em, labels, g.outputs[0][1], sample_weight=weights)
+        g.outputs = []
+        g.add_output("loss", loss)
+        held = (net.model, key, backends.compile(g, opt_level="O1"))
+        net._score_exe = held
+    states = [np.zeros((len(x), n), np.float32) for n in _state_sizes(_nn_layers(net))]
+    feeds = [x] if fmask is None else [x, np.asarray(fmask) > 0]
+    return float(held[2](*feeds, *states, y, mask))
+
+
 def updater_state(net) -> dict | None:
     """The sequence trainer's optimizer state and step as arrays keyed by weight place (as graphc's
     checkpoints key them: a restored network has other layer names), for ModelSerializer; None

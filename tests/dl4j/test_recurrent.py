@@ -373,3 +373,19 @@ def test_features_mask_equals_training_on_the_unpadded_sequences():
             want = short.params()
         net.fit(DataSet(xp, yp, features_mask=mask))
         np.testing.assert_allclose(net.params(), want, atol=1e-6, err_msg=f"pad_front={pad_front}")
+
+
+def test_score_of_a_dataset_weighs_the_steps_by_its_masks():
+    x, y = _sequences(3, 8, seed=6)
+    net = _net(_lstm(), tbptt=4)
+    mask = np.ones((3, 8), np.float32)
+    mask[:, 6:] = 0
+    whole, short = net.score(DataSet(x, y)), net.score(DataSet(x[..., :6], y[..., :6]))
+    assert abs(whole - 8 * np.log(3)) < 1.5 and short < whole  # a sum over the steps, per sequence
+    assert net.score(DataSet(x, y, labels_mask=mask)) == pytest.approx(short, rel=1e-6)
+    assert net.score(DataSet(x, y, features_mask=mask)) == pytest.approx(short, rel=1e-6)
+    # the score fit reports is the one score(ds) computes, before that step's update
+    full = _net(_lstm(), tbptt=8)
+    before = full.score(DataSet(x, y))
+    full.fit(DataSet(x, y))
+    assert full.score() == pytest.approx(before, rel=1e-6) and full.score(DataSet(x, y)) < before
