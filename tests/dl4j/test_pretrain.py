@@ -143,6 +143,8 @@ def test_builders_and_keywords_make_equal_confs_and_bad_settings_are_refused():
     assert ae.is_pretrainable and RBM.is_pretrainable and not ae.is_output
     with pytest.raises(ConfigError, match="corruption_level"):
         AutoEncoder(n_in=4, n_out=3, corruption_level=1.5).validate()
+    with pytest.raises(ConfigError, match="decoder"):
+        AutoEncoder(n_in=4, n_out=3, activation="leakyrelu").validate()
     with pytest.raises(ConfigError, match="k .*Gibbs"):
         RBM(n_in=4, n_out=3, k=0).validate()
     with pytest.raises(ConfigError, match="HiddenUnit"):

@@ -84,6 +84,11 @@ class AutoEncoder(BasePretrainNetwork):
 
     def validate(self):
         super().validate()
+        from graphc.dl4j.enums import Activation
+
+        if self.activation in (Activation.LEAKYRELU, Activation.CUBE):  # a layer after the Dense: no tied decoder
+            raise ConfigError(f"{self.describe()}: an AutoEncoder's activation is also its decoder's; "
+                              f"{self.activation.name} is not built for that: use sigmoid, tanh, relu, ...")
         if not 0.0 <= float(self.corruption_level) < 1.0:
             raise ConfigError(f"{self.describe()}: corruption_level is the fraction of inputs zeroed, in [0, 1); "
                               f"got {self.corruption_level}")
