@@ -63,6 +63,13 @@ def as_dataset(item) -> DataSet:
                      f"graphc.data batch or (features, labels)")
 
 
+def is_one_batch(data, labels=None) -> bool:
+    """One mini-batch (arrays, a DataSet, a MultiDataSet, a graphc.data Batch) rather than an iterator
+    of them: a graphc.data BatchIterator has `features` too, but it iterates; a Batch is a tuple."""
+    return labels is not None or isinstance(data, np.ndarray) or \
+        (hasattr(data, "features") and (isinstance(data, tuple) or not hasattr(data, "__iter__")))
+
+
 def datasets(data, labels=None, of=None):
     """The mini-batches of what `fit`/`evaluate` were given: a DataSet, arrays (one batch), or an
     iterator/iterable of DataSets or batches (reset first when it can be); `of` reads one batch
@@ -71,7 +78,7 @@ def datasets(data, labels=None, of=None):
     if labels is not None or isinstance(data, np.ndarray):
         yield as_dataset_((data, labels))
         return
-    if isinstance(data, DataSet) or hasattr(data, "features"):
+    if is_one_batch(data):
         yield as_dataset_(data)
         return
     if hasattr(data, "reset"):

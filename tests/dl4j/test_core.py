@@ -222,6 +222,13 @@ def test_iterations_and_fit_forms(iris):
     assert ev.n_samples == 150 and 0.0 <= ev.accuracy() <= 1.0
     assert c.predict(iris.features).shape == (150,)
     assert np.isfinite(c.score(iris))
+    from graphc.data import IrisDataSetIterator
+
+    d = MultiLayerNetwork(mlp_conf(updater=Updater.SGD)).init()
+    it = IrisDataSetIterator(batch_size=50)  # graphc.data's DataSetIterator: reset and read each epoch
+    d.fit(it, num_epochs=2)
+    assert d.iteration_count == 6 and d.epoch_count == 2
+    assert d.evaluate(it).n_samples == 150
 
 
 def test_params_set_params_round_trip(iris):
