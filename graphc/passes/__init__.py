@@ -3,8 +3,8 @@
 `optimize(graph, level)` returns an optimized copy of `graph` (the caller's graph is never
 touched). Pipelines: `O0` runs nothing, `O1` cleans up (dead code, constants, no-ops, shape
 arithmetic, duplicate subexpressions, reshape chains), `O2` (the default) adds layout and fusion
-rewrites (transpose sinking, flatten-weight permutation, BatchNormalization and bias folding, MatMul+Add -> Gemm, scales and accumulations into
-Gemm, Pad folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
+rewrites (transpose sinking, flatten-weight permutation, BatchNormalization and bias folding, MatMul+Add -> Gemm, sums of Gemms, scales and
+accumulations into Gemm, Pad folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
 numbers and prints as a table. The local rewrites (`NodeRewrite` passes) and dead-code
 elimination work inside If/Loop/Scan bodies too.
 """
@@ -24,6 +24,7 @@ from graphc.passes.dce import DeadCodeElimination
 from graphc.passes.flatten_weight_permutation import FlattenWeightPermutation
 from graphc.passes.gemm_epilogue import GemmEpilogueFolding
 from graphc.passes.gemm_fusion import MatMulAddToGemm
+from graphc.passes.gemm_sum import GemmSumConcat
 from graphc.passes.manager import PassManager, PassRecord, PassStats
 from graphc.passes.noop_elimination import NoOpElimination
 from graphc.passes.pad_folding import PadFolding
@@ -39,7 +40,7 @@ def _o1() -> list[Pass]:
 
 def _o2() -> list[Pass]:
     return _o1() + [TransposeOptimization(), FlattenWeightPermutation(), BatchNormFolding(), BiasFolding(), PadFolding(), MatMulAddToGemm(),
-                    GemmEpilogueFolding(), ActivationFusion()]
+                    GemmSumConcat(), GemmEpilogueFolding(), ActivationFusion()]
 
 
 PIPELINES = {"O0": lambda: [], "O1": _o1, "O2": _o2}
@@ -85,5 +86,5 @@ def optimize_for_inference(graph: Graph, level="O2", stats: PassStats | None = N
 
 __all__ = ["optimize", "optimize_for_inference", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass", "NodeRewrite",
            "ActivationFusion", "BatchNormFolding", "BiasFolding", "CommonSubexpressionElimination", "ConstantFolding",
-           "DeadCodeElimination", "FlattenWeightPermutation", "GemmEpilogueFolding", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
+           "DeadCodeElimination", "FlattenWeightPermutation", "GemmEpilogueFolding", "GemmSumConcat", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
            "ShapeFolding", "TransposeOptimization"]

@@ -98,7 +98,7 @@ def _fold_scale(g: Graph, gemm: str, s) -> bool:
 
 def _cheaper_operand(g: Graph, gemm: str, yt):
     """The Gemm input (0: A, 1: B) that costs fewer elements to scale than its (M, N) result, or
-    None. A is M x K and B is K x N; when only the contracted K is symbolic (the batch of a weight
+    None. A is M x K and B is K x N; when only the contracted K is a symbol (the batch of a weight
     gradient) it is the operand on Y's smaller side: scaling it costs K * min(M, N), which is below
     the M * N it replaces whenever the batch is below max(M, N), and it is what lets the
     accumulation into the optimizer state fold, saving passes over M * N."""
@@ -112,7 +112,7 @@ def _cheaper_operand(g: Graph, gemm: str, yt):
     attrs = g.attrs(gemm)
     ka = ts[0].shape[0 if attrs.get("transA", 0) else 1]
     kb = ts[1].shape[1 if attrs.get("transB", 0) else 0]
-    if isinstance(ka, int) or isinstance(kb, int):  # a symbol elsewhere: Y would not be static
+    if not (isinstance(ka, str) and isinstance(kb, str)):  # unknown (None): perhaps many batches' rows
         return None
     return 0 if yt.shape[0] < yt.shape[1] else 1
 
