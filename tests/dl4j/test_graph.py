@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from graphc import nn
-from graphc.dl4j import ConfigError, InputType
+from graphc.dl4j import BackpropType, ConfigError, InputType
 from graphc.dl4j.graph.vertices import (DuplicateToTimeSeriesVertex, ElementWiseVertex, GraphVertex, L2NormalizeVertex,
                                         L2Vertex, LastTimeStepVertex, MergeVertex, PreprocessorVertex, ScaleVertex,
                                         ShiftVertex, StackVertex, SubsetVertex, UnstackVertex)
@@ -226,6 +226,8 @@ def test_build_adds_the_preprocessor_a_dense_layer_needs_after_an_image():
     (lambda: GraphBuilder().add_inputs("in").set_outputs("in"), r"'in' is not a vertex of the graph .* network input"),
     (lambda: _merge_graph().add_vertex("t", LastTimeStepVertex("nope"), "L1"),
      r"vertex 't' takes input 'nope', which is neither"),
+    (lambda: _merge_graph().backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(5),
+     r"backprop_type\(TRUNCATED_BPTT\) needs a recurrent layer"),
 ])
 def test_build_refuses_graphs_that_do_not_fit(make, message):
     with pytest.raises(ConfigError, match=message):

@@ -250,8 +250,8 @@ class GraphBuilder:
             raise ConfigError(f"set_input_types gave {len(conf.input_types)} types for the {len(self._inputs)} "
                               f"inputs {self._inputs}; give one per input, in add_inputs order")
         _infer_sizes(conf, order)
-        if conf.backprop_type is BackpropType.TRUNCATED_BPTT and \
-                not any(getattr(v.layer, "is_recurrent", False) for v in vertices.values() if isinstance(v, LayerVertex)):
+        recurrent = [n for n, v in vertices.items() if isinstance(v, LayerVertex) and v.layer.is_recurrent]
+        if conf.backprop_type is BackpropType.TRUNCATED_BPTT and not recurrent:
             raise ConfigError("backprop_type(TRUNCATED_BPTT) needs a recurrent layer (GravesLSTM, LSTM, ...); this "
                               "graph has none: use BackpropType.STANDARD")
         return conf

@@ -11,16 +11,22 @@ gradient normalization). A LastTimeStepVertex that reads a network input's mask 
 `fit(data)`: a DataSet (one input, one output), a `MultiDataSet`, (features, labels) arrays or
 lists of them, or an iterator of those (one epoch); each mini-batch takes `iterations` steps.
 `output(*xs)` is a list with one array per output; `rnn_time_step(*xs)` runs step by step, each
-recurrent layer starting from the states the last call ended with. Listener, parameter and iteration bookkeeping is
-MultiLayerNetwork's own code (the same methods, shared below), so both networks count iterations,
-order `params()` and notify listeners alike; parameters are ordered by layer in topological order.
+recurrent layer starting from the states the last call ended with. Listener, parameter and
+iteration bookkeeping is MultiLayerNetwork's own code (the same methods, shared below), so both
+networks count iterations, order `params()` and notify listeners alike; parameters are ordered by
+layer in topological order.
+
+A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains on a model
+unrolled over each batch's length (graphc has no gradient through the ONNX Scan an open length
+needs); the model of a new length takes over the weights and the updater state. Truncated BPTT,
+layer-wise pretraining and the line-search algorithms are MultiLayerNetwork's: init() refuses them.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from graphc.dl4j.builder import ConfigError
-from graphc.dl4j.dataset import DataSet, datasets
+from graphc.dl4j.dataset import DataSet, datasets, is_one_batch
 from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
 from graphc.dl4j.graph.builder import ComputationGraphConfiguration
 from graphc.dl4j.graph.vertices import LayerVertex
@@ -279,7 +285,7 @@ class ComputationGraph:
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, data, labels=None, num_epochs: int = 1) -> "ComputationGraph":
         self._need_init()
-        one_batch = labels is not None or isinstance(data, (DataSet, np.ndarray)) or hasattr(data, "features")
+        one_batch = is_one_batch(data, labels)  # a graphc.data BatchIterator has .features too
         for _ in range(int(num_epochs)):
             if one_batch:  # as DL4J's fit(MultiDataSet): iterations, no epoch
                 self._fit_batch(next(multi_datasets(data, labels)))
