@@ -42,7 +42,8 @@ class ScoreIterationListener(TrainingListener):
 
 
 class PerformanceListener(TrainingListener):
-    """Throughput between reports, measured on the wall clock (perf_counter)."""
+    """Throughput between reports, measured on the wall clock (perf_counter); the ETA counts to
+    `total_iterations`, else to the end of the running fit when its data has a length."""
 
     def __init__(self, frequency: int = 1, report_score: bool = False, total_iterations: int | None = None,
                  print_fn=print):
@@ -64,8 +65,9 @@ class PerformanceListener(TrainingListener):
         dt = max(now - self._last, 1e-9)
         rec = {"iteration": iteration, "epoch": epoch, "samples_per_sec": self._samples / dt,
                "batches_per_sec": self._batches / dt, "eta_sec": None}
-        if self.total is not None:
-            rec["eta_sec"] = max(0, self.total - iteration - 1) / rec["batches_per_sec"]
+        total = self.total if self.total is not None else getattr(net, "expected_iterations", None)
+        if total is not None:
+            rec["eta_sec"] = max(0, total - iteration - 1) / rec["batches_per_sec"]
         if self.report_score:
             rec["score"] = net.score()
         self.records.append(rec)

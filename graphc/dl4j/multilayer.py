@@ -23,7 +23,7 @@ import numpy as np
 from graphc.dl4j.builder import ConfigError
 from graphc.dl4j.conf import MultiLayerConfiguration
 from graphc.dl4j.dataset import DataSet, datasets, is_one_batch
-from graphc.dl4j.enums import OptimizationAlgorithm
+from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
 from graphc.dl4j.input_type import as_boundary
 from graphc.errors import InputError
 
@@ -44,6 +44,7 @@ class MultiLayerNetwork:
         self._nn: list[list] = []      # the graphc.nn layers of each DL4J layer (its preprocessor's first)
         self.owners: dict = {}         # Variable name -> index of the DL4J layer that owns it
         self._objective = None
+        self.expected_iterations = None  # the iteration count the running fit ends at, when known
 
     # ---- building ----------------------------------------------------------------------------
     def init(self, params=None) -> "MultiLayerNetwork":
@@ -112,6 +113,11 @@ class MultiLayerNetwork:
                 fit_output_layer(self, data if labels is None else DataSet(data, labels), num_epochs)
             return self
         one_batch = is_one_batch(data, labels)
+        # what a PerformanceListener's ETA counts to: known for a sized iterator under SGD
+        per_batch = int(conf.conf.iterations) if conf.backprop_type is not BackpropType.TRUNCATED_BPTT else None
+        size = 1 if one_batch else (len(data) if hasattr(data, "__len__") else None)
+        self.expected_iterations = None if per_batch is None or size is None else \
+            self.iteration_count + int(num_epochs) * size * per_batch
         for _ in range(int(num_epochs)):
             if one_batch:  # as DL4J's fit(DataSet): iterations, no epoch
                 self._fit_batch(next(datasets(data, labels)))
@@ -160,7 +166,7 @@ class MultiLayerNetwork:
         result, self._objective = optimize_model(
             self.model, cfg.losses[0], x, y, self.conf.conf.optimization_algo,
             max_iterations=int(self.conf.conf.iterations), regularization=cfg.optimizer.regularization,
-            objective=self._objective)
+            objective=self._objective, max_evaluations=int(self.conf.conf.max_num_line_search_iterations))
         for f in result.losses[1:] or [result.fun]:
             self.record_iteration(float(f))
 
@@ -292,6 +298,11 @@ class MultiLayerNetwork:
                     out[f"{i}_{w.name}"] = w.value.copy()
         self._weights()
         return out
+
+    def clone(self) -> "MultiLayerNetwork":
+        """A new network of the same configuration and parameters (no updater state)."""
+        self._need_init()
+        return MultiLayerNetwork(self.conf.copy()).init(self.params())
 
     def get_layer(self, i):
         """The configuration of layer `i` (by index or name)."""

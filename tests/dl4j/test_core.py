@@ -312,6 +312,12 @@ def test_listeners_record_what_they_claim(tmp_path, iris):
     last = ModelSerializer.restore_multi_layer_network(ckpt.last_checkpoint())
     assert last.iteration_count == 12
     np.testing.assert_array_equal(last.params(), net.params())
+    twin.set_listeners(guess := PerformanceListener(2, print_fn=None))  # no total: the fit's own length
+    twin.fit(batches, num_epochs=2)
+    assert [r["iteration"] for r in guess.records] == [14, 16, 18, 20, 22]
+    assert [round(r["eta_sec"] * r["batches_per_sec"]) for r in guess.records] == [9, 7, 5, 3, 1]
+    twin_copy = twin.clone()
+    np.testing.assert_array_equal(twin_copy.params(), twin.params())
     csv = tmp_path / "scores.csv"
     collect.export_scores(csv)
     assert csv.read_text().splitlines()[:2] == ["Iteration,Score", f"0,{seen[0]!r}"]
