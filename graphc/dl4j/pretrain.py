@@ -34,7 +34,7 @@ class AutoEncoderPretrainer:
     """Trains one AutoEncoder layer conf whose network layer is the built graphc.nn Dense `dense`."""
 
     def __init__(self, conf: AutoEncoder, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0,
-                 regularization=None):
+                 regularization=None, line_search_evaluations=25):
         from graphc import nn
 
         self.conf, self.dense, self.algorithm = conf, dense, _algorithm(algorithm)
@@ -46,7 +46,7 @@ class AutoEncoderPretrainer:
                                      name=name)
         self.model = nn.Model(inp, self.layer(inp), name=f"{dense.name}_autoencoder")
         self.loss, self.optimizer, self.regularization = conf.loss_function, optimizer, regularization
-        self._objective = None
+        self._objective, self.line_search_evaluations = None, int(line_search_evaluations)
         if self.algorithm == SGD_NAME:
             self.model.compile(optimizer=optimizer, loss=self.loss)
 
@@ -60,7 +60,8 @@ class AutoEncoderPretrainer:
         from graphc.dl4j.optimize import optimize_model
 
         result, self._objective = optimize_model(self.model, self.loss, noisy, x, self.algorithm, self.iterations,
-                                                 regularization=self.regularization, objective=self._objective)
+                                                 regularization=self.regularization, objective=self._objective,
+                                                 max_evaluations=self.line_search_evaluations)
         return result.losses[1:] or [result.fun]
 
     @property
@@ -140,11 +141,13 @@ def _is_schedule(optimizer) -> bool:
     return is_schedule(optimizer)
 
 
-def pretrainer(conf, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0, regularization=None):
+def pretrainer(conf, dense, optimizer, algorithm=SGD_NAME, iterations=1, seed=0, regularization=None,
+               line_search_evaluations=25):
     """The pretrainer of a pretrainable layer conf."""
     if isinstance(conf, RBM):
         return RBMPretrainer(conf, dense, optimizer, iterations, seed)
-    return AutoEncoderPretrainer(conf, dense, optimizer, algorithm, iterations, seed, regularization)
+    return AutoEncoderPretrainer(conf, dense, optimizer, algorithm, iterations, seed, regularization,
+                                 line_search_evaluations)
 
 
 # ---- the network's layer-wise pretraining -------------------------------------------------------------
@@ -189,7 +192,8 @@ def pretrain(net, data, epochs: int = 1) -> dict:
                  f"{dense.name}/visible_bias"]
         opt = optimizer(conf, net.layers, {n: i for n in names})
         seed = (int(layer.seed) if layer.seed is not None else 0) + 7919 * (i + 1)
-        pt = pretrainer(layer, dense, opt, algorithm, conf.iterations, seed, opt.regularization)
+        pt = pretrainer(layer, dense, opt, algorithm, conf.iterations, seed, opt.regularization,
+                        conf.max_num_line_search_iterations)
         if i in visible:  # the decoder's bias from an earlier pretrain call (each fit pretrains again)
             pt.visible_bias = visible[i]
         scores[i] = []

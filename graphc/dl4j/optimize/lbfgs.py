@@ -62,6 +62,8 @@ class TwoLoop(Direction):
             self.pairs.append((s, y, 1.0 / sy))
 
 
-def lbfgs(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, m=10, initial_step=None):
+def lbfgs(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, m=10, initial_step=None,
+          max_evaluations=25):
     """Minimise `fun(x) -> (f, grad)` by L-BFGS with memory `m`."""
-    return run(TwoLoop(m), fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step)
+    return run(TwoLoop(m), fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step,
+               max_evaluations=max_evaluations)
