@@ -204,3 +204,20 @@ def test_weights_set_after_training_are_the_ones_spark_starts_from(spark):
     SparkTrainer(m, spark=spark).fit(_rdd(spark, parts), epochs=2)
     _close(m.get_weights(), _reference(start, optimizers.SGD(learning_rate=0.1), "categorical_crossentropy",
                                        parts, max(SIZES), 2))
+
+
+def test_the_spark_train_example_learns_the_digits(spark, capsys):
+    import importlib.util
+    import os
+
+    from tests.spark.conftest import ROOT
+
+    path = os.path.join(ROOT, "examples", "spark_train.py")
+    spec = importlib.util.spec_from_file_location("spark_train_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    accuracy = example.main(["--epochs", "1", "--batch-size", "48"])  # the README's run: 10 epochs, ~0.99
+    out = capsys.readouterr().out
+    assert 0.5 < accuracy <= 1.0 and f"test accuracy {accuracy:.4f} after 1 epochs" in out
+    assert "on local[2]" in out and "Amdahl" in out
+    assert not spark.sparkContext._jsc.sc().isStopped()  # the example leaves the caller's session up
