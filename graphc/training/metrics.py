@@ -86,6 +86,15 @@ class AUC:
         self.num_thresholds, self.curve, self.summation_method = int(num_thresholds), curve, summation_method
         self.__name__, self.from_logits = name, bool(from_logits)
 
+    @classmethod
+    def from_config(cls, cfg: dict) -> "AUC":
+        """From Keras's `AUC.get_config()`; its multi-label and explicit-threshold forms are refused."""
+        if cfg.get("multi_label") or cfg.get("thresholds") is not None or cfg.get("label_weights") is not None:
+            raise MetricError(f"AUC config {cfg}: multi_label, thresholds and label_weights are not supported; "
+                              f"use the default single-label AUC with num_thresholds")
+        keys = ("num_thresholds", "curve", "summation_method", "name", "from_logits")
+        return cls(**{k: cfg[k] for k in keys if cfg.get(k) is not None})
+
     def __call__(self, y, p):
         p = np.asarray(p, np.float32).reshape(-1)
         if self.from_logits:
@@ -152,6 +161,9 @@ def resolve(name, loss) -> tuple[str, callable]:
     """(the name logs use, the per-sample function) for a metric name and the output's Loss."""
     if callable(name) and not isinstance(name, str):
         return getattr(name, "__name__", "metric"), name
+    if isinstance(name, dict) and name.get("class_name") == "AUC":  # a Keras config, as compile_config holds it
+        auc = AUC.from_config(name.get("config") or {})
+        return auc.__name__, auc
     key = str(name)
     if key in ("accuracy", "acc"):
         kind = type(loss).__name__

@@ -67,3 +67,25 @@ def test_compile_names_and_evaluate():
     for i in range(0, 96, 32):  # counts summed over the evaluation's batches, as Keras does
         theirs.update_state(y[i:i + 32], p[i:i + 32])
     assert logs["auc"] == pytest.approx(float(theirs.result()), rel=1e-6)
+
+
+def test_keras_config_and_saved_compile_config(tmp_path):
+    """A .keras file compiled with AUC metrics trains in graphc with them (compile_config honoured)."""
+    import graphc
+
+    k = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    k.compile(optimizer="adam", loss="binary_crossentropy", metrics=["AUC", keras.metrics.AUC(curve="PR", name="pr")])
+    k.save(tmp_path / "m.keras")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    model = graphc.load(tmp_path / "m.keras")
+    before = model.predict(x)  # one batch: the step's metrics see the weights before its update
+    logs = model.fit(x, y, batch_size=64, epochs=1, verbose=0).history
+    assert set(logs) == {"loss", "auc", "pr"}
+    for name, curve in (("auc", "ROC"), ("pr", "PR")):
+        want = keras.metrics.AUC(curve=curve)
+        want.update_state(y, before)
+        assert logs[name][0] == pytest.approx(float(want.result()), rel=1e-6)
+    with pytest.raises(MetricError, match="multi_label"):
+        AUC.from_config(keras.metrics.AUC(multi_label=True).get_config())
