@@ -389,3 +389,17 @@ def test_score_of_a_dataset_weighs_the_steps_by_its_masks():
     before = full.score(DataSet(x, y))
     full.fit(DataSet(x, y))
     assert full.score() == pytest.approx(before, rel=1e-6) and full.score(DataSet(x, y)) < before
+
+
+def test_graves_lstm_initialization_uses_dl4j_fans():
+    """GravesLSTMParamInitializer: input and recurrent weights both with fan_in = n_out, fan_out =
+    n_in + n_out (XAVIER: variance 2 / (n_in + 2 n_out)); the bias zero but the forget gate's."""
+    net = _net(DL4JGravesLSTM(n_out=100, activation="tanh", weight_init=WeightInit.XAVIER), n_in=50)
+    w, r, b = net.get_nn_layers(0)[0].rnn.cell.weights
+    want = 2.0 / (50 + 2 * 100)
+    for a in (w.value, r.value):
+        assert abs(a.var() / want - 1) < 0.05, (a.shape, a.var(), want)
+    np.testing.assert_array_equal(b.value, np.r_[np.zeros(100), np.ones(100), np.zeros(200)].astype(np.float32))
+    rec = _net(DL4JGravesLSTM(n_out=100, activation="tanh", weight_init_recurrent=WeightInit.UNIFORM), n_in=50)
+    r = rec.get_nn_layers(0)[0].rnn.cell.recurrent_kernel.value
+    assert abs(r.var() / (1.0 / 3.0 / 100) - 1) < 0.05  # UNIFORM: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = n_out

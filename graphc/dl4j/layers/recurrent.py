@@ -18,7 +18,7 @@ import numpy as np
 
 from graphc.dl4j.builder import ConfigError, Field
 from graphc.dl4j.activations import nn_activation
-from graphc.dl4j.enums import Activation, activation_coercer, initializer
+from graphc.dl4j.enums import Activation, activation_coercer, initializer, weight_init_coercer
 from graphc.dl4j.input_type import RNN, InputType
 from graphc.dl4j.layers.base import FeedForwardLayerConf
 from graphc.dl4j.layers.dense import BaseOutputLayer
@@ -56,6 +56,7 @@ class SequenceBlock(Layer):
 
 
 class BaseRecurrentLayer(FeedForwardLayerConf):
+    FIELDS = {"weight_init_recurrent": Field(None, weight_init_coercer)}
     INPUT_KIND = RNN
     is_recurrent = True
     bidirectional = False
@@ -75,18 +76,41 @@ class BaseRecurrentLayer(FeedForwardLayerConf):
 
     def rnn_initializers(self) -> dict:
         """Keras initializers for the input and recurrent weights (differently seeded) and the bias."""
-        rec_seed = None if self.seed is None else int(self.seed) + 1
-        return dict(kernel_initializer=self.kernel_initializer(),
-                    recurrent_initializer=initializer(self.weight_init, self.dist, rec_seed, self.describe()),
+        return dict(kernel_initializer=self.kernel_initializer(), recurrent_initializer=self.recurrent_initializer(),
                     bias_initializer=self.bias_initializer())
+
+    def recurrent_initializer(self):
+        rec_seed = None if self.seed is None else int(self.seed) + 1
+        return initializer(self.weight_init_recurrent or self.weight_init, self.dist, rec_seed, self.describe())
 
     def to_nn(self, input_type):
         return self.dropout_layers() + [SequenceBlock(self.nn_rnn(), name=self.nn_name())]
 
 
 class GravesLSTM(BaseRecurrentLayer):
+    """DL4J's initialization: both weights drawn with fan_in = n_out and fan_out = n_in + n_out
+    (GravesLSTMParamInitializer), the bias zero but the forget gate's (`forget_gate_bias_init`)."""
     FIELDS = {"forget_gate_bias_init": 1.0, "gate_activation_function": Field(Activation.SIGMOID, activation_coercer)}
     peepholes = True
+
+    def _dl4j_fans(self, init, shape):
+        """`init` rescaled so that, drawn for `shape`, it has the variance DL4J's fans give."""
+        from graphc.nn.initializers import VarianceScaling
+
+        if not isinstance(init, VarianceScaling):
+            return init
+        u, n = int(self.n_out), int(self.n_in)
+        fan = lambda fan_in, fan_out: {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[init.mode]
+        return VarianceScaling(init.scale * fan(*shape) / fan(u, n + u), init.mode, init.distribution, seed=init.seed)
+
+    def rnn_initializers(self):
+        from graphc.nn.initializers import Zeros
+
+        u = int(self.n_out)
+        return dict(kernel_initializer=self._dl4j_fans(self.kernel_initializer(), (int(self.n_in), 4 * u)),
+                    recurrent_initializer=self._dl4j_fans(self.recurrent_initializer(),
+                                                          (u, 4 * u + 3 * self.peepholes)),
+                    bias_initializer=Zeros())
 
     def nn_rnn(self, go_backwards=False, suffix="_lstm"):
         from graphc.nn.graves_lstm import GravesLSTM as NNGravesLSTM
