@@ -1,6 +1,7 @@
 """The gradient of ONNX Scan (the recurrent layers over a time axis of unknown length): gradcheck on
-SimpleRNN, LSTM, GRU, backwards with states, masked; a variable-length LSTM trained by `fit` gets the
-gradients of the same LSTM unrolled over a known length (1e-5), at two lengths, and learns."""
+SimpleRNN, LSTM, GRU, backwards with states, masked, and on an imported ONNX Scan with mixed axes and
+directions; a variable-length LSTM trained by `fit` gets the gradients of the same LSTM unrolled over
+a known length (1e-5), at two lengths, and learns."""
 from __future__ import annotations
 
 import numpy as np
@@ -100,3 +101,39 @@ def test_variable_length_with_dropout_trains():
     model.compile(optimizer=optimizers.Adam(learning_rate=0.02), loss="categorical_crossentropy")
     losses = model.fit(x, y, batch_size=16, epochs=6, verbose=0, seed=0).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_imported_onnx_scan_axes_directions_and_outer_scope():
+    """A Scan written with onnx.helper: scan inputs along axes 0 and 1, one read backwards, scan
+    outputs stacked on axes 1 and 0, one prepended, the body reading an outer value by name."""
+    import onnx
+    from onnx import TensorProto, helper as h
+
+    from graphc.importers.onnx import load
+
+    f = TensorProto.FLOAT
+
+    def vi(name, shape):
+        return h.make_tensor_value_info(name, f, shape)
+
+    body = h.make_graph([h.make_node("Mul", ["s_in", "w"], ["sw"]), h.make_node("Tanh", ["a_t"], ["ta"]),
+                         h.make_node("Add", ["sw", "ta"], ["s1"]), h.make_node("Mul", ["s1", "b_t"], ["s_out"]),
+                         h.make_node("Sigmoid", ["s_out"], ["y_t"]), h.make_node("Mul", ["y_t", "a_t"], ["z_t"])],
+                        "body", [vi("s_in", [2]), vi("a_t", [2]), vi("b_t", [2])],
+                        [vi("s_out", [2]), vi("y_t", [2]), vi("z_t", [2])])
+    nodes = [h.make_node("Scan", ["s0", "A", "B"], ["sT", "Y", "Z"], body=body, num_scan_inputs=2,
+                         scan_input_axes=[0, 1], scan_input_directions=[1, 0], scan_output_axes=[1, 0],
+                         scan_output_directions=[0, 1]),
+             h.make_node("ReduceSumSquare", ["Y"], ["ly"], keepdims=0),
+             h.make_node("ReduceSum", ["Z"], ["lz"], keepdims=0),
+             h.make_node("ReduceSum", ["sT"], ["ls"], keepdims=0), h.make_node("Sum", ["ly", "lz", "ls"], ["loss"])]
+    graph = h.make_graph(nodes, "m", [vi("s0", [2]), vi("A", [4, 2]), vi("B", [2, 4]), vi("w", [2])], [vi("loss", [])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    g = load(model)
+    feeds = {"s0": RNG.normal(size=2), "A": RNG.normal(size=(4, 2)), "B": RNG.normal(size=(2, 4)),
+             "w": RNG.normal(size=2)}
+    loss = [v for name, v in g.outputs if name == "loss"][0]
+    result = check_gradients(g, loss, feeds=feeds, wrt=list(feeds), max_per_param=None)
+    assert {p.name for p in result.params} == set(feeds) and all(p.checked for p in result.params)
+    assert result.passed, result.report()
