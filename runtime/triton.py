@@ -88,13 +88,14 @@ def _import(path, key):
 class TritonExecutable(Executable):
     """A compiled model on Triton kernels (see `Executable` for how it is called)."""
 
-    def __init__(self, graph, *, mode: str, label: str = "model", kernels: bool = True, compiled: bool = False):
+    def __init__(self, graph, *, mode: str, label: str = "model", kernels: bool = True, compiled: bool = False,
+                 autotune: bool | None = None):
         import torch
 
         self.graph, self.mode = graph, mode
         # kernels=False: every node a torch call (the peer benchmarks compare with), torch.compile'd
         # when `compiled`; mode is then the device the torch calls run on ("cuda" or "cpu")
-        self.kernels, self.compiled = kernels, compiled
+        self.kernels, self.compiled, self.autotune = kernels, compiled, autotune
         self.torch_device = torch.device("cuda" if mode == "cuda" else "cpu")
         signature = Signature(tuple((n, graph.type_of((n, 0))) for n in graph.inputs),
                               tuple((n, graph.type_of(v)) for n, v in graph.outputs))
@@ -143,7 +144,8 @@ class TritonExecutable(Executable):
             from graphc.lower.triton import lower
             from graphc.lower.triton.cache import path_for, store
 
-            prog, g = lower(self.graph, interpret=self.mode == "interpret", sizes=sizes, kernels=self.kernels)
+            prog, g = lower(self.graph, interpret=self.mode == "interpret", sizes=sizes, kernels=self.kernels,
+                            autotune=self.autotune)
             path = path_for(prog.key)
             if not path.exists() or path.read_text() != prog.source:
                 path = store(prog.key, prog.source)
@@ -237,11 +239,15 @@ class TritonBackend:
     options = {
         "interpret": "run the kernels on triton's CPU interpreter (sets TRITON_INTERPRET=1); default: only "
                      "when no GPU is visible and TRITON_INTERPRET=1 is set",
+        "autotune": "let triton.autotune time a small space of block sizes for the matmul, conv and attention "
+                    "templates on their first launch; default: on a GPU, not under the interpreter",
     }
 
-    def compile(self, graph, target: str = "auto", interpret: bool | None = None) -> TritonExecutable:
+    def compile(self, graph, target: str = "auto", interpret: bool | None = None,
+                autotune: bool | None = None) -> TritonExecutable:
         mode = choose_device(target, interpret)
-        return TritonExecutable(graph, mode=mode, label=graph.meta.get("source") or f"graph {graph.name!r}")
+        return TritonExecutable(graph, mode=mode, label=graph.meta.get("source") or f"graph {graph.name!r}",
+                                autotune=autotune)
 
     def report(self) -> dict:
         out = {}

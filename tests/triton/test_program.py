@@ -132,3 +132,40 @@ def test_backend_reports_what_is_installed():
     assert "triton" in backends.available()
     info = graphc.api.runtime_info("triton")
     assert info["triton"].startswith("3.") and info["TRITON_INTERPRET"] == "1"
+
+
+def test_autotuned_templates_pick_their_blocks_and_compute_the_same():
+    """autotune=True under the interpreter: the matmul, conv and attention templates carry a
+    `triton.autotune` space timed on the host clock; the chosen blocks give ONNX Runtime's result."""
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "onnx" / "torch_transformer"
+    model, x = graphc.load(f"{fixture}.onnx"), np.load(f"{fixture}.npz")["input_0"]
+    tuned = graphc.compile(model, target="triton", interpret=True, autotune=True)
+    fixed = graphc.compile(model, target="triton", interpret=True)
+    assert_close(tuned(x), graphc.compile(model, threads=1)(x), 1e-4)
+    assert tuned.kernel_count == fixed.program({"batch": x.shape[0]}).kernel_count
+    src = tuned.source
+    templates = [k for k in tuned.program({"batch": x.shape[0]}).schedule.kernels
+                 if k.kind in ("matmul", "conv", "attention")]
+    assert src.count("@triton.autotune(") == len(templates) >= 4 and "do_bench=_host_bench" in src
+    assert "@triton.autotune(" not in fixed.program({"batch": x.shape[0]}).source  # fixed sizes under the interpreter by default
+    # each template's autotuner timed its space and keeps the config it chose
+    forward = next(iter(tuned.programs.values()))[1]
+    tuners = [v for name, v in forward.__globals__.items() if name.startswith("k") and hasattr(v, "configs")]
+    assert len(tuners) == len(templates) and all(len(t.cache) == 1 for t in tuners)
+    assert all(next(iter(t.cache.values())) in t.configs for t in tuners)
+
+
+def test_gpu_programs_autotune_their_templates_by_default():
+    import ast
+
+    from graphc.lower.triton import lower
+
+    g = mlp_graph()
+    prog, _ = lower(g, interpret=False, sizes={"batch": 4})
+    ast.parse(prog.source)
+    assert prog.source.count("@triton.autotune(") == 2  # the two matmuls; the softmax keeps fixed blocks
+    assert "_host_bench" not in prog.source and 'META["BM"]' in prog.source
+    prog, _ = lower(g, interpret=False, sizes={"batch": 4}, autotune=False)
+    assert "@triton.autotune(" not in prog.source

@@ -36,13 +36,16 @@ class Program:
         return list(self.schedule.fallbacks)
 
 
-def lower(graph, *, interpret: bool, sizes: dict | None = None, kernels: bool = True) -> tuple[Program, object]:
+def lower(graph, *, interpret: bool, sizes: dict | None = None, kernels: bool = True,
+          autotune: bool | None = None) -> tuple[Program, object]:
     """(the program for `graph` at `sizes` (symbol -> size), the specialized graph it was written for);
-    `kernels=False` writes every node as a torch call instead (the torch peer of a benchmark)."""
+    `kernels=False` writes every node as a torch call instead (the torch peer of a benchmark);
+    `autotune` (default: on a GPU, not under the interpreter) lets triton pick the templates' blocks."""
+    autotune = (not interpret) if autotune is None else bool(autotune)
     g = specialize(graph, sizes or {})
     sched = schedule(g, kernels=kernels)
-    source, weights = emit_module(g, sched, interpret=interpret)
-    key = graph_key(g, interpret) if kernels else "torch_" + graph_key(g, False)
+    source, weights = emit_module(g, sched, interpret=interpret, autotune=autotune)
+    key = (graph_key(g, interpret) + ("_tuned" if autotune else "")) if kernels else "torch_" + graph_key(g, False)
     return Program(key, source, weights, sched, g), g
 
 

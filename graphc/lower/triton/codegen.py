@@ -43,12 +43,26 @@ def ident(name: str) -> str:
 
 
 class Blocks:
-    """Fixed block sizes: large tiles under the interpreter (it pays per program, not per lane)."""
+    """Block sizes: fixed ones (large tiles under the interpreter, which pays per program, not per
+    lane), and with `autotune` a small space for the templates that `triton.autotune` times on the
+    first launch of each specialization (the default on a GPU)."""
 
-    def __init__(self, interpret: bool):
+    # (BM, BN, BK, num_warps) for matmul and conv; (BM, BN, num_warps) for attention
+    GEMM_SPACE = ((32, 32, 32, 4), (64, 64, 32, 4), (128, 64, 32, 8), (64, 128, 32, 8))
+    ATTENTION_SPACE = ((64, 64, 4), (128, 64, 8), (64, 32, 4))
+
+    def __init__(self, interpret: bool, autotune: bool = False):
         self.pointwise = 16384 if interpret else 1024
         self.tile = 8192 if interpret else 4096
-        self.interpret = interpret
+        self.interpret, self.autotune = interpret, autotune
+
+    def configs(self, kind: str) -> list | None:
+        """[(tuned meta, num_warps)] of a kernel of `kind`, or None when its sizes are fixed."""
+        if not self.autotune or kind not in ("matmul", "conv", "attention"):
+            return None
+        if kind == "attention":
+            return [({"BM": m, "BN": n}, wp) for m, n, wp in self.ATTENTION_SPACE]
+        return [({"BM": m, "BN": n, "BK": k}, wp) for m, n, k, wp in self.GEMM_SPACE]
 
     def matmul(self, m, n, k):
         cap = 64
@@ -275,7 +289,7 @@ def write_pointwise(g, k, w, blocks):
     w.tile = (frozenset("x"), "xidx", "xmask")
     w.store(index, w.value((k.root, 0), index))
     block = min(_np2(numel), blocks.pointwise)
-    return {"XBLOCK": block}, f"(triton.cdiv({numel}, {block}),)"
+    return {"XBLOCK": block}, f"(triton.cdiv({numel}, {{XBLOCK}}),)"
 
 
 def write_reduction(g, k, w, blocks):
@@ -321,7 +335,7 @@ def write_reduction(g, k, w, blocks):
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
     w.tile = (frozenset("xr"), "xidx + ridx", "xmask & rmask") if along else (frozenset("x"), "xidx", "xmask")
     w.store(native, w.value((k.root, 0), native))
-    return {"XBLOCK": xblock, "RBLOCK": rblock}, f"(triton.cdiv({xnumel}, {xblock}),)"
+    return {"XBLOCK": xblock, "RBLOCK": rblock}, f"(triton.cdiv({xnumel}, {{XBLOCK}}),)"
 
 
 def write_matmul(g, k, w, blocks):
@@ -380,7 +394,7 @@ def write_matmul(g, k, w, blocks):
     w.memo[((a, 0), tuple(c for c, _ in native))] = out
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
     store_epilogue(g, k, w, native)
-    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({N}, {bn}), {batch})"
+    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {{BM}}), triton.cdiv({N}, {{BN}}), {batch})"
 
 
 def write_conv(g, k, w, blocks):
@@ -450,7 +464,7 @@ def write_conv(g, k, w, blocks):
     w.memo[((a, 0), tuple(c for c, _ in native))] = "cv"
     w.tile = (frozenset("mn"), "rm[:, None] + rn[None, :]", f"{w.masks['m']} & {w.masks['n']}")
     store_epilogue(g, k, w, native)
-    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {bm}), triton.cdiv({cog}, {bn}), {groups})"
+    return {"BM": bm, "BN": bn, "BK": bk}, f"(triton.cdiv({M}, {{BM}}), triton.cdiv({cog}, {{BN}}), {groups})"
 
 
 def _batch_offset(bc, bshape, shape) -> str:
@@ -515,7 +529,7 @@ def write_attention(g, k, w, blocks):
     w.memo[((a, 0), tuple(c for c, _ in native))] = "o"
     w.tile = (frozenset("mn"), "rm[:, None] + rv[None, :]", f"{w.masks['m']} & {w.masks['n']}")
     store_epilogue(g, k, w, native)
-    return {"BM": bm, "BN": bn, "BD": bd, "BV": bv}, f"(triton.cdiv({M}, {bm}), {batch})"
+    return {"BM": bm, "BN": bn, "BD": bd, "BV": bv}, f"(triton.cdiv({M}, {{BM}}), {batch})"
 
 
 def store_epilogue(g, k, w, native):
@@ -544,9 +558,27 @@ WRITERS = {"pointwise": write_pointwise, "reduction": write_reduction, "matmul":
            "attention": write_attention}
 
 
-def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
+def autotune_decorator(configs, interpret: bool) -> str:
+    space = ", ".join(f"triton.Config({meta!r}, num_warps={warps})" for meta, warps in configs)
+    # the interpreter has no GPU timer: the launches are timed on the host clock instead
+    bench = ", do_bench=_host_bench" if interpret else ""
+    return f"@triton.autotune(configs=[{space}], key=[]{bench})"
+
+
+HOST_BENCH = '''
+
+def _host_bench(kernel_call, quantiles):
+    """Time one launch on the host clock (autotuning under the interpreter)."""
+    t0 = time.perf_counter()
+    kernel_call()
+    return [(time.perf_counter() - t0) * 1e3 for _ in quantiles]
+
+'''
+
+
+def emit_module(graph, sched: Schedule, *, interpret: bool, autotune: bool = False) -> tuple[str, list]:
     """(source of the program module, names of the Constant nodes `forward` reads from `w`)."""
-    g, blocks = graph, Blocks(interpret)
+    g, blocks = graph, Blocks(interpret, autotune)
     host: dict = {}
     body, kernels = [], []
     in_names = []
@@ -607,11 +639,19 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
                 storage[v] = v
                 owned.add(v)
             args = ", ".join(w.params + [host[v]])
-            metas = ", ".join(f"{m}={b}" for m, b in meta.items())
-            body.append(f"{name}[{grid}]({args}, {metas})")
+            configs = blocks.configs(k.kind)
+            tuned = configs[0][0] if configs else {}
+            fixed = {m: b for m, b in meta.items() if m not in tuned}
+            metas = "".join(f", {m}={b}" for m, b in fixed.items())
+            if configs:
+                launch = grid.format(**fixed, **{m: f'META["{m}"]' for m in tuned})
+                body.append(f"{name}[lambda META: {launch}]({args}{metas})")
+            else:
+                body.append(f"{name}[{grid.format(**meta)}]({args}{metas})")
             params = ", ".join([f"in_ptr{j}" for j in range(len(w.params))] + ["out_ptr0"] +
                                [f"{m}: tl.constexpr" for m in meta])
-            src = [f"@triton.jit", f"def {name}({params}):", _nodes_comment(g, k)]
+            src = [autotune_decorator(configs, blocks.interpret)] if configs else []
+            src += [f"@triton.jit", f"def {name}({params}):", _nodes_comment(g, k)]
             src += ["    " + line for line in w.lines]
             kernels.append("\n".join(src))
         for u in g.input_values(s.node) if s.kind != "kernel" else [x for n in s.kernel.nodes for x in g.input_values(n)]:
@@ -632,6 +672,8 @@ def emit_module(graph, sched: Schedule, *, interpret: bool) -> tuple[str, list]:
     weights = sorted(used_weights)
     # a program without kernels (the torch peer) runs where triton is not installed
     lines = [HEADER.format(name=g.name, summary=summary_text(g, sched), imports=TRITON_IMPORTS if kernels else "")]
+    if interpret and any("do_bench=_host_bench" in k for k in kernels):
+        lines.append("import time" + HOST_BENCH)
     lines += [k + "\n\n" for k in kernels]
     lines.append(f"def forward(w, {', '.join(in_names)}):" if in_names else "def forward(w):")
     lines.append(f'    """Inputs: {", ".join(in_names) or "none"}; outputs: {[n for n, _ in g.outputs]}."""')
