@@ -53,6 +53,9 @@ img, img2 = _x(4, 2, 3, 2), _x(4, 3, 3, 2)
 mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], np.float64)
 
 CASES = {  # name: (vertex, input types, arrays, numpy reference, output type)
+    "merge-one": (MergeVertex(), [FF3], [a], a, FF3),
+    "add-one": (ElementWiseVertex("Add"), [FF3], [a], a, FF3),
+    "stack-one": (StackVertex(), [FF3], [a], a, FF3),
     "merge-ff": (MergeVertex(), [FF3, FF4], [a, c], np.concatenate([a, c], 1), InputType.feed_forward(7)),
     "merge-rnn": (MergeVertex(), [RNN, RNN], [seq, seq * 2], np.concatenate([seq, seq * 2], 1),
                   InputType.recurrent(4, 5)),
@@ -103,12 +106,13 @@ def test_last_time_step_with_mask_picks_each_examples_last_unmasked_step():
     _gradcheck(model, [seq, mask], skip=(1,))
 
 
-def test_duplicate_to_time_series_takes_the_named_inputs_length():
+@pytest.mark.parametrize("steps", [5, None])
+def test_duplicate_to_time_series_takes_the_named_inputs_length(steps):
     v = DuplicateToTimeSeriesVertex("seq")
-    model, t = _vertex_model(v, [FF3], extra=[(2, 5)])
+    model, t = _vertex_model(v, [FF3], extra=[(2, steps)])
     got = model.predict([a.astype(np.float32), seq.astype(np.float32)])
     np.testing.assert_allclose(got, np.repeat(a[:, :, None], 5, 2), rtol=1e-6)
-    assert t == InputType.recurrent(3, 5)
+    assert t == InputType.recurrent(3, steps) and model.outputs[0].shape[1] == 3
     _gradcheck(model, [a, seq], skip=(1,))
 
 
@@ -522,3 +526,27 @@ def test_cnn_branches_merged_on_channels_compute_what_torch_computes():
     for _ in range(10):
         cg.fit(DataSet(x, y))
     assert cg.score(DataSet(x, y)) < 0.5 * first
+
+
+@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
+def test_encoder_decoder_graph_with_last_step_and_duplicate_to_time_series():
+    """DL4J's sequence-to-sequence pattern: an encoder's last step repeated over the decoder
+    input's time axis (its own length) and joined with it; every n_in inferred; both lengths open."""
+    conf = (_global(lr=0.05).graph_builder().add_inputs("enc", "dec")
+            .add_layer("enc_lstm", GravesLSTM(n_out=4, activation="tanh"), "enc")
+            .add_vertex("last", LastTimeStepVertex(), "enc_lstm")
+            .add_vertex("dup", DuplicateToTimeSeriesVertex("dec"), "last")
+            .add_layer("dec_lstm", GravesLSTM(n_out=4, activation="tanh"), "dec", "dup")
+            .add_layer("out", RnnOutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax"), "dec_lstm")
+            .set_outputs("out").set_input_types(InputType.recurrent(3), InputType.recurrent(2)).build())
+    assert conf.vertices["dec_lstm"].layer.n_in == 2 + 4 and conf.types()["dup"] == InputType.recurrent(4)
+    cg = ComputationGraph(conf).init()
+    r = np.random.default_rng(2)
+    enc, dec = r.standard_normal((8, 3, 5)).astype(np.float32), r.standard_normal((8, 2, 4)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[(enc[:, 0, :].sum(1) > 0).astype(int)][:, :, None].repeat(4, 2)
+    scores = []
+    for _ in range(20):
+        cg.fit(MultiDataSet([enc, dec], [y]))
+        scores.append(cg.score())
+    assert scores[-1] < 0.7 * scores[0]
+    assert cg.output(enc, dec[:, :, :3])[0].shape == (8, 2, 3)  # another decoder length infers too

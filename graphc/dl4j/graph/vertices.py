@@ -32,6 +32,7 @@ import numpy as np
 from graphc.dl4j.builder import Buildable, ConfigError, Field, enum_coercer
 from graphc.dl4j.input_type import CNN, CNN_FLAT, FF, RNN, InputPreProcessor, InputType
 from graphc.nn import merging
+from graphc.nn.core import Identity
 from graphc.nn.base import Layer
 from graphc.nn.preprocessing import Rescaling
 
@@ -150,8 +151,10 @@ class DuplicateToTime(Layer):
         col = em.unsqueeze(v, [2])
         if isinstance(t, int):
             return em.op("Tile", col, em.ints([1, 1, t]))
-        reps = em.op("Concat", em.ints([1, 1]), em.slice(em.op("Shape", ref), [2], [3], [0]), axis=0)
-        return em.op("Tile", col, reps)
+        # a run-time length: times a [1, 1, t] row of ones, so that the size axis stays static
+        ones = em.op("ConstantOfShape", em.slice(em.op("Shape", ref), [2], [3], [0]),
+                     value=np.ones(1, np.float32))
+        return em.op("Mul", col, em.reshape(ones, [1, 1, -1]))
 
 
 # ---- the vertex configurations ----------------------------------------------------------------
@@ -251,7 +254,7 @@ class MergeVertex(GraphVertex):
 
     def to_nn(self, name, input_types):
         if len(input_types) == 1:
-            return merging.Add(name=name)  # one input passes through
+            return Identity(name=name)  # one input passes through
         return merging.Concatenate(axis=1, name=name)
 
 
@@ -281,7 +284,7 @@ class ElementWiseVertex(GraphVertex):
         return _same_types(self, name, input_types)
 
     def to_nn(self, name, input_types):
-        return self._LAYERS[self.op.name](name=name)
+        return Identity(name=name) if len(input_types) == 1 else self._LAYERS[self.op.name](name=name)
 
 
 class SubsetVertex(GraphVertex):
