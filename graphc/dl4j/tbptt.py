@@ -257,6 +257,10 @@ def fit_tbptt(net, ds) -> None:
     """One minibatch in segments (or whole, for a STANDARD recurrent network); each segment is one
     iteration the listeners see."""
     st = _sequence_trainer(net)
+    last, labels = net.layers[-1], np.asarray(ds.labels)
+    if labels.ndim != 3 or labels.shape[1] != int(last.n_out):
+        raise InputError(f"MultiLayerNetwork.fit: labels of shape {list(labels.shape)} for {last.describe()} with "
+                         f"n_out {last.n_out}; give [batch, {last.n_out}, time] (DL4J's layout)")
     for loss in st.fit(ds.features, ds.labels, ds.labels_mask, ds.features_mask, int(net.conf.conf.iterations)):
         net.record_iteration(float(loss))
 

@@ -291,6 +291,20 @@ def test_rnn_time_step_equals_output_and_keeps_state():
     np.testing.assert_allclose(net.rnn_time_step(x[:1, :, 0]), want[:1, :, 0], atol=1e-5)
 
 
+def test_bad_minibatches_are_refused_before_any_step():
+    x, y = _sequences(3, 8, seed=4)
+    net = _net(_lstm(), tbptt=4)
+    before = net.params()
+    for ds, match in ((DataSet(x, np.zeros((3, 4, 8), np.float32)), r"RnnOutputLayer\) with n_out 3"),
+                      (DataSet(x[:, :2], y), r"features \[batch, 3, time\]"),
+                      (DataSet(x, y[..., :5]), "same batch and time"),
+                      (DataSet(x, y, labels_mask=np.ones((3, 5))), r"labels mask has shape \[3, 5\]")):
+        with pytest.raises(InputError, match=match):
+            net.fit(ds)
+    np.testing.assert_array_equal(net.params(), before)
+    assert net.iteration_count == 0
+
+
 def test_tbptt_refusals_at_build():
     def build(first, fwd=4, back=4, last=None):
         return (NeuralNetConfiguration.Builder().list().layer(0, first)
