@@ -550,3 +550,17 @@ def test_encoder_decoder_graph_with_last_step_and_duplicate_to_time_series():
         scores.append(cg.score())
     assert scores[-1] < 0.7 * scores[0]
     assert cg.output(enc, dec[:, :, :3])[0].shape == (8, 2, 3)  # another decoder length infers too
+
+
+def test_output_in_training_mode_applies_dropout_and_params_follow_topological_layer_order():
+    conf = (_global().graph_builder().add_inputs("in")
+            .add_layer("hidden", DenseLayer(n_in=3, n_out=16, activation="relu", dropout=0.5), "in")
+            .add_layer("out", _out(), "hidden").set_outputs("out").build())
+    cg = ComputationGraph(conf).init()
+    x, _, _ = _two_inputs_data(64)
+    plain, again = cg.output(x)[0], cg.output(x)[0]
+    np.testing.assert_array_equal(plain, again)
+    noisy = cg.output(x, train=True)[0]
+    assert noisy.shape == plain.shape and not np.allclose(noisy, plain)
+    kernel = cg.get_nn_layers("hidden")[-1].get_weights()[0]
+    np.testing.assert_array_equal(cg.params()[:kernel.size], kernel.ravel())
