@@ -2,15 +2,20 @@
 learning-rate policy and momentum schedule, DL4J's L1/L2 per layer (only under
 `.regularization(True)`, biases by l1_bias/l2_bias) and its gradient normalization per layer.
 
-The updater and its learning rate are one for the whole network here (graphc's optimizer is one
-update graph): a layer that sets a different updater or learning rate is refused by name.
+The updater is one for the whole network (graphc's optimizer is one update graph): a layer that sets
+another is refused by name. A layer's own learning_rate / bias_learning_rate is kept: every DL4J
+updater's step is linear in the learning rate, so that layer's parameters take the network's step
+times (their rate / the network's) (`LayerRates`; the network's learning-rate policy scales it too).
 """
 from __future__ import annotations
 
 from graphc.dl4j.builder import ConfigError
 from graphc.dl4j.enums import GradientNormalization, LearningRatePolicy, Updater
 from graphc.optimizers import clipping, schedules
-from graphc.optimizers.dl4j_updaters import dl4j
+from graphc.optimizers.adam import Adam
+from graphc.optimizers.dl4j_updaters import AdaGrad, AdaMax, Nadam, RmsProp, dl4j
+from graphc.optimizers.math import Scalars
+from graphc.optimizers.sgd import SGD
 from graphc.optimizers.regularization import Regularization, default_is_bias
 
 # DL4J global field -> the graphc.optimizers.dl4j key it sets, per updater
@@ -58,15 +63,77 @@ def learning_rate(conf):
 
 def _check_layers(conf, layers) -> None:
     for layer in layers:
-        for key, want in (("updater", conf.updater), ("learning_rate", conf.learning_rate),
-                          ("bias_learning_rate", conf.bias_learning_rate)):
-            mine = getattr(layer, key, None)
-            if key == "bias_learning_rate" and mine is None:
-                continue
-            if mine is not None and mine != want and not (key == "bias_learning_rate" and mine == conf.learning_rate):
-                raise ConfigError(f"{layer.describe()}: {key} {getattr(mine, 'name', mine)} differs from the "
-                                  f"network's {getattr(want, 'name', want)}; graphc trains every layer with one "
-                                  f"updater and learning rate: set it on NeuralNetConfiguration.Builder()")
+        mine = getattr(layer, "updater", None)
+        if mine is not None and mine != conf.updater:
+            raise ConfigError(f"{layer.describe()}: updater {mine.name} differs from the network's "
+                              f"{conf.updater.name}; graphc trains every layer with one updater: set it on "
+                              f"NeuralNetConfiguration.Builder()")
+
+
+def rate_factors(conf, layers, owners: dict) -> dict:
+    """{parameter: its layer's learning rate / the network's} for the parameters whose rate differs."""
+    base, out = float(conf.learning_rate), {}
+    for name, i in owners.items():
+        layer = layers[i]
+        lr = layer.learning_rate if layer.learning_rate is not None else base
+        if default_is_bias(name) and getattr(layer, "bias_learning_rate", None) is not None:
+            lr = layer.bias_learning_rate
+        if float(lr) == base:
+            continue
+        if conf.updater is Updater.ADADELTA:
+            raise ConfigError(f"{layer.describe()}: a learning rate of its own under ADADELTA, which has none; "
+                              f"leave learning_rate unset on the layer")
+        if base == 0.0:
+            raise ConfigError(f"{layer.describe()}: learning rate {lr} beside the network's 0; set the network's "
+                              f"learning_rate, and the layer's relative to it")
+        out[name] = float(lr) / base
+    return out
+
+
+class LayerRates:
+    """An updater whose step for some parameters is scaled (`rate_factors`): new = p + f (new - p)."""
+
+    rate_factors: dict = {}
+
+    def build_update(self, em, params, grads, state, step, learning_rate=None, epoch=None, constraints=None):
+        new_params, new_state = super().build_update(em, params, grads, state, step, learning_rate, epoch,
+                                                     constraints)
+        s = Scalars(em)
+        for name, f in self.rate_factors.items():
+            if name in params:
+                new_params[name] = s.add(params[name], s.mul(s.sub(new_params[name], params[name]), f))
+        return new_params, new_state
+
+    def get_config(self):
+        return {**super().get_config(), "rate_factors": dict(self.rate_factors)}
+
+
+# one importable class per DL4J updater class (so that a compiled model still pickles)
+class RatedSGD(LayerRates, SGD):
+    pass
+
+
+class RatedAdaGrad(LayerRates, AdaGrad):
+    pass
+
+
+class RatedRmsProp(LayerRates, RmsProp):
+    pass
+
+
+class RatedAdam(LayerRates, Adam):
+    pass
+
+
+class RatedAdaMax(LayerRates, AdaMax):
+    pass
+
+
+class RatedNadam(LayerRates, Nadam):
+    pass
+
+
+_RATED = {c.__mro__[2]: c for c in (RatedSGD, RatedAdaGrad, RatedRmsProp, RatedAdam, RatedAdaMax, RatedNadam)}
 
 
 class LayerRegularization(Regularization):
@@ -133,5 +200,10 @@ def optimizer(conf, layers, owners: dict):
             raise ConfigError(f"momentum_after {conf.momentum_after} is a Nesterovs setting; the updater is "
                               f"{updater.name}: use .updater(Updater.NESTEROVS)")
         kwargs["momentum"] = schedules.MapSchedule(conf.momentum_after, initial=kwargs.get("momentum", 0.9))
-    return dl4j(updater, regularization=regularization(layers, owners),
-                gradient_normalization=gradient_normalization(layers, owners), **kwargs)
+    opt = dl4j(updater, regularization=regularization(layers, owners),
+               gradient_normalization=gradient_normalization(layers, owners), **kwargs)
+    factors = rate_factors(conf, layers, owners)
+    if factors:
+        opt.__class__ = _RATED[type(opt)]  # the same optimizer, its step scaled for these parameters
+        opt.rate_factors = factors
+    return opt

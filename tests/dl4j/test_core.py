@@ -544,3 +544,30 @@ def test_feed_forward_gives_every_layers_activation(iris):
     np.testing.assert_array_equal(acts[2], net.output(iris.features))
     net.fit(iris)  # the weights move: the activations follow
     np.testing.assert_allclose(net.feed_forward(iris.features)[2], net.output(iris.features), rtol=1e-6, atol=1e-7)
+
+
+def test_per_layer_learning_rates_scale_that_layers_steps(iris):
+    import pickle
+
+    def conf(lr0=None, bias_lr0=None, updater=Updater.ADAM, base=0.1):
+        b = NeuralNetConfiguration.Builder().seed(7).learning_rate(base).updater(updater)
+        return (b.list().layer(0, DenseLayer(n_in=4, n_out=8, activation="tanh", learning_rate=lr0,
+                                             bias_learning_rate=bias_lr0))
+                .layer(1, OutputLayer(LossFunction.MCXENT, n_out=3, activation="softmax")).build())
+
+    def first_step(c):
+        net = MultiLayerNetwork(c).init()
+        before = net.params()
+        net.fit(iris)
+        return net, net.params() - before
+
+    _, plain = first_step(conf())
+    net, scaled = first_step(conf(lr0=0.025, bias_lr0=0.0))
+    # Adam's first step is linear in the rate: layer 0's kernel moves a quarter, its bias not at all
+    np.testing.assert_allclose(scaled[:32], plain[:32] * 0.25, rtol=1e-4, atol=1e-8)
+    assert not scaled[32:40].any() and plain[32:40].any()
+    np.testing.assert_allclose(scaled[40:], plain[40:], rtol=1e-4, atol=1e-8)
+    assert pickle.loads(pickle.dumps(net.model._training.optimizer)).rate_factors == \
+        net.model._training.optimizer.rate_factors
+    with pytest.raises(ConfigError, match="ADADELTA"):
+        MultiLayerNetwork(conf(lr0=0.5, updater=Updater.ADADELTA)).init()
