@@ -130,9 +130,11 @@ from graphc.errors import InputError  # noqa: E402
 
 def _net(first, n_in=3, n_out=3, tbptt=None, updater=Updater.SGD, lr=0.1, steps=None, l2=0.0, seed=42, iterations=1):
     b = (NeuralNetConfiguration.Builder().seed(seed).iterations(iterations).learning_rate(lr).updater(updater)
-         .regularization(l2 > 0).l2(l2).weight_init(WeightInit.XAVIER).list()
-         .layer(0, first)
-         .layer(1, RnnOutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_out(n_out).build())
+         .regularization(l2 > 0).l2(l2).weight_init(WeightInit.XAVIER).list())
+    hidden = list(first) if isinstance(first, (list, tuple)) else [first]
+    for i, layer in enumerate(hidden):
+        b = b.layer(i, layer)
+    b = (b.layer(len(hidden), RnnOutputLayer.Builder(LossFunction.MCXENT).activation("softmax").n_out(n_out).build())
          .set_input_type(InputType.recurrent(n_in, steps)))
     if tbptt:
         b = b.backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(tbptt).tbptt_backward_length(tbptt)
@@ -201,10 +203,10 @@ def test_lstm_without_peepholes_bidirectional_and_simple_rnn_match_numpy():
 
 def test_tbptt_over_the_whole_sequence_equals_full_bptt():
     """A segment covering the sequence is one ordinary train step: the same parameters as the plain
-    model trained by train_on_batch (no carried states, graphc's Keras-style path)."""
+    model trained by train_on_batch (no carried states, graphc's Keras-style path), L2 on every layer."""
     x, y = _sequences(4, 6)
-    tb = _net(_lstm(), tbptt=6, updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-3)
-    full = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-3)
+    tb = _net([_lstm(), _lstm(3)], tbptt=6, updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-2)
+    full = _net([_lstm(), _lstm(3)], updater=Updater.RMSPROP, lr=0.05, steps=6, l2=1e-2)
     np.testing.assert_array_equal(tb.params(), full.params())
     labels = full.layers[-1].labels_to_nn(y)
     for _ in range(3):

@@ -84,7 +84,20 @@ class BaseRecurrentLayer(FeedForwardLayerConf):
         return initializer(self.weight_init_recurrent or self.weight_init, self.dist, rec_seed, self.describe())
 
     def to_nn(self, input_type):
-        return self.dropout_layers() + [SequenceBlock(self.nn_rnn(), name=self.nn_name())]
+        return self.dropout_layers() + [SequenceBlock(_name_cells(self.nn_rnn()), name=self.nn_name())]
+
+
+def _name_cells(rnn):
+    """Each cell named after its layer. graphc.nn names every cell of a class alike and a graph tells
+    their Variables apart by a counter of its own, so a second model over the same layers (the
+    stateful one of graphc/dl4j/tbptt.py) would name them otherwise than the network's model, whose
+    names key the per-layer L1/L2, gradient normalization and saved updater state."""
+    from graphc.nn.names import NAMES
+
+    for layer in (rnn.forward_layer, rnn.backward_layer) if hasattr(rnn, "forward_layer") else (rnn,):
+        layer.cell.name = f"{layer.name}_cell"
+        NAMES.hold(layer.cell, layer.cell.name)
+    return rnn
 
 
 class GravesLSTM(BaseRecurrentLayer):
