@@ -4,7 +4,7 @@
 touched). Pipelines: `O0` runs nothing, `O1` cleans up (dead code, constants, no-ops, shape
 arithmetic, duplicate subexpressions, reshape chains), `O2` (the default) adds layout and fusion
 rewrites (transpose sinking, flatten-weight permutation, BatchNormalization and bias folding, MatMul+Add -> Gemm, sums of Gemms, scales and
-accumulations into Gemm, Pad folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
+accumulations into Gemm, squeezed reductions, Pad folding, activation fusion). Each pipeline runs to a fixed point; `stats` collects per-pass
 numbers and prints as a table. The local rewrites (`NodeRewrite` passes) and dead-code
 elimination work inside If/Loop/Scan bodies too.
 """
@@ -28,6 +28,7 @@ from graphc.passes.gemm_sum import GemmSumConcat
 from graphc.passes.manager import PassManager, PassRecord, PassStats
 from graphc.passes.noop_elimination import NoOpElimination
 from graphc.passes.pad_folding import PadFolding
+from graphc.passes.reduce_squeeze import ReduceSqueeze
 from graphc.passes.reshape_collapse import ReshapeCollapse
 from graphc.passes.shape_folding import ShapeFolding
 from graphc.passes.transpose_optimization import TransposeOptimization
@@ -40,7 +41,7 @@ def _o1() -> list[Pass]:
 
 def _o2() -> list[Pass]:
     return _o1() + [TransposeOptimization(), FlattenWeightPermutation(), BatchNormFolding(), BiasFolding(), PadFolding(), MatMulAddToGemm(),
-                    GemmSumConcat(), GemmEpilogueFolding(), ActivationFusion()]
+                    GemmSumConcat(), GemmEpilogueFolding(), ReduceSqueeze(), ActivationFusion()]
 
 
 PIPELINES = {"O0": lambda: [], "O1": _o1, "O2": _o2}
@@ -86,5 +87,5 @@ def optimize_for_inference(graph: Graph, level="O2", stats: PassStats | None = N
 
 __all__ = ["optimize", "optimize_for_inference", "pipeline", "PassManager", "PassStats", "PassRecord", "PIPELINES", "Pass", "NodeRewrite",
            "ActivationFusion", "BatchNormFolding", "BiasFolding", "CommonSubexpressionElimination", "ConstantFolding",
-           "DeadCodeElimination", "FlattenWeightPermutation", "GemmEpilogueFolding", "GemmSumConcat", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReshapeCollapse",
+           "DeadCodeElimination", "FlattenWeightPermutation", "GemmEpilogueFolding", "GemmSumConcat", "MatMulAddToGemm", "NoOpElimination", "PadFolding", "ReduceSqueeze", "ReshapeCollapse",
            "ShapeFolding", "TransposeOptimization"]

@@ -30,6 +30,7 @@ from graphc.errors import GraphcError
 from graphc.ir import Graph
 from graphc.nn.base import BATCH, Emitter
 from graphc.passes.gather_split import GatherToSplit
+from graphc.passes.softmax_renormalization import SoftmaxRenormalization
 from graphc.types import TensorType
 
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
@@ -154,7 +155,10 @@ def build_train_step(model, loss, optimizer, labels: list, loss_weights=None, fu
                             f"({hint})")
     for term in activity + _regularization(em, g, weights, params):
         total = em.op("Add", total, term)
-    GatherToSplit().run(g)  # an unrolled sequence's per-step Gathers differentiate as one Concat
+    # before differentiating: an unrolled sequence's per-step Gathers differentiate as one Concat,
+    # and a loss's renormalization of a softmax output (a no-op) not at all
+    GatherToSplit().run(g)
+    SoftmaxRenormalization().run(g)
     grads = gradients(g, total, wrt=params, unconnected="zeros")
     values = {n: g.attrs(n)["value"] for n in variables}
     # every Variable becomes an input, so that its array stays resident in the trainer
