@@ -105,38 +105,16 @@ backprop_type_coercer = enum_coercer(BackpropType)
 lr_policy_coercer = enum_coercer(LearningRatePolicy)
 
 
-# WeightInit -> (VarianceScaling scale, mode, distribution) with DL4J's variances
-_SCALING = {
-    WeightInit.NORMAL: (1.0, "fan_in", "normal"),            # N(0, 1/fanIn)
-    WeightInit.LECUN_NORMAL: (1.0, "fan_in", "normal"),
-    WeightInit.XAVIER_FAN_IN: (1.0, "fan_in", "normal"),
-    WeightInit.UNIFORM: (1.0 / 3.0, "fan_in", "uniform"),    # U(-1/sqrt(fanIn), 1/sqrt(fanIn))
-    WeightInit.LECUN_UNIFORM: (3.0, "fan_in", "uniform"),    # U(-3/sqrt(fanIn), 3/sqrt(fanIn))
-    WeightInit.XAVIER: (1.0, "fan_avg", "normal"),           # N(0, 2/(fanIn+fanOut))
-    WeightInit.XAVIER_UNIFORM: (1.0, "fan_avg", "uniform"),  # U(-sqrt(6/(in+out)), sqrt(6/(in+out)))
-    WeightInit.XAVIER_LEGACY: (0.5, "fan_avg", "normal"),    # N(0, 1/(fanIn+fanOut))
-    WeightInit.SIGMOID_UNIFORM: (16.0, "fan_avg", "uniform"),  # 4 * XAVIER_UNIFORM's range
-    WeightInit.RELU: (2.0, "fan_in", "normal"),              # N(0, 2/fanIn)
-    WeightInit.RELU_UNIFORM: (2.0, "fan_in", "uniform"),     # U(-sqrt(6/fanIn), sqrt(6/fanIn))
-}
-
-
 def initializer(weight_init, dist=None, seed=None, where: str = ""):
-    """The graphc.nn (Keras) initializer for a DL4J WeightInit (and its Distribution)."""
+    """The graphc.nn (Keras) initializer for a DL4J WeightInit (and its Distribution): DL4J's
+    definitions live in graphc.nn.initializers (`dl4j`), shared with the Keras-side `get`."""
     from graphc.nn import initializers as I
 
     wi = weight_init_coercer(weight_init or WeightInit.XAVIER)
-    if wi is WeightInit.ZERO:
-        return I.Zeros()
-    if wi is WeightInit.ONES:
-        return I.Ones()
-    if wi is WeightInit.DISTRIBUTION:
-        if dist is None:
-            raise ConfigError(f"{where}: weight_init DISTRIBUTION needs .dist(NormalDistribution(...) or "
-                              f"UniformDistribution(...))")
-        return dist.initializer(seed)
-    scale, mode, distribution = _SCALING[wi]
-    return I.VarianceScaling(scale, mode, distribution, seed=seed)
+    if wi is WeightInit.DISTRIBUTION and dist is None:
+        raise ConfigError(f"{where}: weight_init DISTRIBUTION needs .dist(NormalDistribution(...) or "
+                          f"UniformDistribution(...))")
+    return I.dl4j(wi.name, seed=seed, dist=dist)
 
 
 __all__ = ["Activation", "BackpropType", "ConvolutionMode", "GradientNormalization", "LearningRatePolicy",
