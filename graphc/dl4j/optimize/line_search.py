@@ -108,6 +108,8 @@ def strong_wolfe(fun, x, f0, g0, d, alpha=1.0, c1=1e-4, c2=0.9, alpha_max=1e10, 
     def zoom(lo, hi):
         # lo, hi: (alpha, f, grad, slope); lo satisfies Armijo and has the lower value
         while evals < max_evaluations:
+            if abs(hi[0] - lo[0]) <= 1e-8 * max(abs(hi[0]), abs(lo[0])):  # the bracket has closed: rounding noise
+                break
             a = _cubic_min(lo[0], lo[1], lo[3], hi[0], hi[1], hi[3])
             left, right = min(lo[0], hi[0]), max(lo[0], hi[0])
             margin = 0.1 * (right - left)
@@ -122,7 +124,7 @@ def strong_wolfe(fun, x, f0, g0, d, alpha=1.0, c1=1e-4, c2=0.9, alpha_max=1e10, 
                 if s * (hi[0] - lo[0]) >= 0:
                     hi = lo
                 lo = (a, f, g, s)
-        # out of evaluations: the best Armijo point seen, if it moved at all
+        # out of evaluations (or bracket): the best Armijo point seen, if it moved at all
         return Step(lo[0], lo[1], lo[2], evals, False) if lo[0] > 0 else Step(0.0, f0, g0, evals, False)
 
     prev = (0.0, f0, g0, slope0)

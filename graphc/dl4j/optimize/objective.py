@@ -48,7 +48,9 @@ class OptimizeResult:
 class Objective:
     """f(theta) and grad f(theta) for `model` and `loss` (one per output) on the bound batch."""
 
-    def __init__(self, model, loss, labels_example, regularization=None):
+    def __init__(self, model, loss, labels_example, regularization=None, threads=None):
+        """`threads`: ONNX Runtime's intra-op threads (1 makes every evaluation bit-identical: a threaded
+        reduction may sum in another order from run to run, which a converged line search can notice)."""
         from graphc import losses as L
         from graphc.optimizers import SGD
 
@@ -68,7 +70,7 @@ class Objective:
         self.shapes = [tuple(spec.values[n].shape) for n in self.names]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.size = int(sum(self.sizes))
-        self.executable = backends.compile(g)
+        self.executable = backends.compile(g, **({"threads": int(threads)} if threads else {}))
         self._frozen = {n: spec.values[n] for n in spec.frozen}
         self._data = None
         self.evaluations = 0
