@@ -8,7 +8,9 @@ pretraining writes straight into the network's weights:
   XENT, ...) between the clean input and z. DL4J's corruption is masking noise: each input kept with
   probability 1 - corruption_level, else zeroed (not rescaled); it is drawn per batch into the data
   (`corrupt`), so that a line search sees one objective. `sparsity` rho > 0 adds the KL penalty
-  sum_j KL(rho || mean_batch(y_j)) (for sigmoid units) to the loss.
+  sum_j KL(rho || mean_batch(y_j)) (for sigmoid units) to the loss. The gradient is the loss's own
+  (autodiff); DL4J's AutoEncoder scored with the loss but stepped along a hand-written
+  cross-entropy-style gradient, which a line search cannot use: its slopes would not be the score's.
 - `cd_graph` (DL4J's RBM): CD-k is no loss's gradient, so it is a graph of its own. Given v0 it samples
   h0 ~ p(h | v0), runs k Gibbs steps v_i ~ p(v | h_{i-1}), h_i ~ p(h | v_i), and outputs, per parameter,
   minus (positive - negative phase statistics) over the batch size, the descent direction an optimizer
