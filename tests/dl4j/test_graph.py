@@ -564,3 +564,47 @@ def test_output_in_training_mode_applies_dropout_and_params_follow_topological_l
     assert noisy.shape == plain.shape and not np.allclose(noisy, plain)
     kernel = cg.get_nn_layers("hidden")[-1].get_weights()[0]
     np.testing.assert_array_equal(cg.params()[:kernel.size], kernel.ravel())
+
+
+@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
+def test_truncated_bptt_on_the_lstm_skip_graph(tmp_path):
+    """TBPTT over segments as long as the sequence is full BPTT (the same scores step for step);
+    shorter segments make one iteration each, carry the state across, and train."""
+    def conf(backprop, length=8):
+        b = (NeuralNetConfiguration.Builder().seed(7).updater(Updater.RMSPROP).learning_rate(0.05).graph_builder()
+             .add_inputs("input")
+             .add_layer("L1", GravesLSTM(n_in=5, n_out=5, activation="tanh"), "input")
+             .add_layer("L2", RnnOutputLayer(LossFunction.MCXENT, n_in=10, n_out=5, activation="softmax"),
+                        "input", "L1")
+             .set_outputs("L2").backprop_type(backprop))
+        return b.tbptt_forward_length(length).tbptt_backward_length(length).build()
+
+    x, y = _seq_data(8, 8)
+    full = ComputationGraph(conf(BackpropType.STANDARD)).init()
+    whole = ComputationGraph(conf(BackpropType.TRUNCATED_BPTT)).init()
+    for _ in range(4):
+        full.fit(DataSet(x, y))
+        whole.fit(DataSet(x, y))
+        assert whole.score() == pytest.approx(full.score(), rel=1e-5)
+    np.testing.assert_allclose(whole.params(), full.params(), rtol=1e-4, atol=1e-6)
+    cut = ComputationGraph(conf(BackpropType.TRUNCATED_BPTT, 3)).init()
+    scores = []
+    for _ in range(10):
+        cut.fit(DataSet(x, y))
+        scores.append(cut.score())
+    assert cut.iteration_count == 10 * 3  # segments of 3, 3 and 2 (padded, masked) steps
+    assert scores[-1] < 0.7 * scores[0]
+    from graphc.dl4j import ModelSerializer
+
+    ModelSerializer.write_model(cut, tmp_path / "tbptt.zip", save_updater=True)
+    back = ModelSerializer.restore_computation_graph(tmp_path / "tbptt.zip")
+    cut.fit(DataSet(x, y))
+    back.fit(DataSet(x, y))  # the segments' updater state came back with it
+    assert back.score() == cut.score() and back.iteration_count == cut.iteration_count
+    two_inputs = (_global().graph_builder().add_inputs("a", "b")
+                  .add_layer("L1", GravesLSTM(n_in=5, n_out=5), "a")
+                  .add_layer("out", RnnOutputLayer(LossFunction.MCXENT, n_out=5, activation="softmax"), "L1", "b")
+                  .set_outputs("out").backprop_type(BackpropType.TRUNCATED_BPTT)
+                  .set_input_types(InputType.recurrent(5), InputType.recurrent(5)).build())
+    with pytest.raises(ConfigError, match="truncated BPTT on a ComputationGraph takes one recurrent input"):
+        ComputationGraph(two_inputs).init()

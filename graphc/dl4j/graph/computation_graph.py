@@ -18,8 +18,10 @@ layer in topological order.
 
 A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains on a model
 unrolled over each batch's length (graphc has no gradient through the ONNX Scan an open length
-needs); the model of a new length takes over the weights and the updater state. Truncated BPTT,
-layer-wise pretraining and the line-search algorithms are MultiLayerNetwork's: init() refuses them.
+needs); the model of a new length takes over the weights and the updater state. Truncated BPTT
+(one recurrent input, one time-series output) runs graphc/dl4j/tbptt.py's SequenceTrainer over this
+graph's stateful model of the segment length. Layer-wise pretraining and the line-search
+algorithms are MultiLayerNetwork's: init() refuses them.
 """
 from __future__ import annotations
 
@@ -124,10 +126,9 @@ class ComputationGraph:
         if algo is not OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT:
             raise ConfigError(f"ComputationGraph trains with STOCHASTIC_GRADIENT_DESCENT; {algo.name} is built for "
                               f"MultiLayerNetwork: use optimization_algo(STOCHASTIC_GRADIENT_DESCENT)")
-        if conf.backprop_type is BackpropType.TRUNCATED_BPTT or conf.pretrain or not conf.backprop:
-            raise ConfigError("ComputationGraph trains with standard backprop (backprop(True), pretrain(False), "
-                              "BackpropType.STANDARD); truncated BPTT and layer-wise pretraining are built for "
-                              "MultiLayerNetwork")
+        if conf.pretrain or not conf.backprop:
+            raise ConfigError("ComputationGraph trains with backprop (backprop(True), pretrain(False)); layer-wise "
+                              "pretraining is built for MultiLayerNetwork")
         types = conf.types()
         self.mask_inputs = list(dict.fromkeys(i for v in conf.vertices.values() for i, what in v.network_reads()
                                               if what == "mask"))
@@ -157,6 +158,8 @@ class ComputationGraph:
         self._optimizer = optimizer(g, by_index, trainable) if g is not None else "sgd"
         self.model.compile(optimizer=self._optimizer, loss=self._losses)
         self._active = self.model
+        if conf.backprop_type is BackpropType.TRUNCATED_BPTT:
+            self._sequence_trainer = (self.model, self._tbptt_trainer())
         if params is not None:
             self.set_params(params)
         return self
@@ -175,7 +178,7 @@ class ComputationGraph:
         conf = self.conf
         types = dict(zip(conf.network_inputs, conf.input_types))
         open_ = iter(steps or ())
-        shapes = {n: t.array_shape()[:-1] + (None if stateful else next(open_),)
+        shapes = {n: t.array_shape()[:-1] + (next(open_) if steps else None,)
                   if t.kind == "RNN" and (stateful or steps and t.time_series_length is None) else t.array_shape()
                   for n, t in types.items()}
         tensors = {n: nn.Input(shape=shapes[n], name=n) for n in conf.network_inputs}
@@ -199,6 +202,35 @@ class ComputationGraph:
         model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs] + finals, name="computation_graph")
         self._models[steps, stateful] = model
         return model
+
+    def _tbptt_trainer(self):
+        """graphc/dl4j/tbptt.py's SequenceTrainer over this graph's stateful model of each segment
+        length: one recurrent input, one time-series output."""
+        from types import SimpleNamespace
+
+        from graphc.dl4j.tbptt import SequenceTrainer, check_recurrent_training
+
+        conf = self.conf
+        check_recurrent_training(SimpleNamespace(layers=self.layers, backprop_type=conf.backprop_type,
+                                                 tbptt_back_length=conf.tbptt_back_length,
+                                                 tbptt_fwd_length=conf.tbptt_fwd_length))
+        kinds = [t.kind for t in conf.input_types]
+        outs = [conf.types()[o].kind for o in conf.network_outputs]
+        if kinds != ["RNN"] or outs != ["RNN"] or self.mask_inputs:
+            raise ConfigError(f"truncated BPTT on a ComputationGraph takes one recurrent input and one time-series "
+                              f"output (RnnOutputLayer), without LastTimeStepVertex masks; this graph has inputs "
+                              f"{kinds} and outputs {outs}: use BackpropType.STANDARD")
+
+        def model_for(steps, masked):
+            if masked:
+                raise InputError("ComputationGraph: truncated BPTT takes no features mask; give the labels mask only")
+            return self._model_for((steps,), stateful=True)
+
+        out = self.output_layer(conf.network_outputs[0])
+        return SequenceTrainer([l for made in self._made.values() for l in made], conf.input_types[0].size,
+                               self._losses[0], self._optimizer, int(conf.tbptt_fwd_length),
+                               seed=int(getattr(conf.global_conf, "seed", None) or 0), name="ComputationGraph",
+                               labels_to_nn=out.labels_to_nn, model_for=model_for)
 
     def _open_steps(self, xs) -> tuple | None:
         """The time lengths of this batch's recurrent inputs whose type leaves the length open."""
@@ -276,7 +308,8 @@ class ComputationGraph:
         if len(mds.labels) != len(conf.network_outputs):
             raise InputError(f"ComputationGraph: {len(mds.labels)} label arrays for the outputs "
                              f"{list(conf.network_outputs)}; give one per output, in set_outputs order")
-        if any(m is not None for m in mds.labels_masks or []):
+        if any(m is not None for m in mds.labels_masks or []) and \
+                self.conf.backprop_type is not BackpropType.TRUNCATED_BPTT:
             raise InputError("ComputationGraph: label masks are not taken by graphs; drop the masked steps from "
                              "the labels or train a MultiLayerNetwork")
         ys = [self.output_layer(o).labels_to_nn(y) for o, y in zip(conf.network_outputs, mds.labels)]
@@ -302,7 +335,13 @@ class ComputationGraph:
         if ys is None:
             raise InputError("fit: the mini-batch has no labels; give MultiDataSet(features, labels)")
         self.last_batch_size = mds.num_examples()
-        for _ in range(int(getattr(self.conf.global_conf, "iterations", 1) or 1)):
+        iterations = int(getattr(self.conf.global_conf, "iterations", 1) or 1)
+        if self.conf.backprop_type is BackpropType.TRUNCATED_BPTT:  # a train step per segment
+            labels_mask = (mds.labels_masks or [None])[0]
+            for loss in self._sequence_trainer[1].fit(xs[0], mds.labels[0], labels_mask, None, iterations):
+                self.record_iteration(float(loss))
+            return
+        for _ in range(iterations):
             model = self._training_model(xs, ys)
             self.record_iteration(float(model.train_on_batch(_one_or_list(xs), _one_or_list(ys))))
 
