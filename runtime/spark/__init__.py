@@ -7,12 +7,15 @@
   inputs and outputs onto a return type (columns.py);
 - `StandaloneCluster`: a real standalone master and workers on loopback, started and stopped
   by their PIDs, for tests and trials of `spark://` sessions and spark-submit (cluster.py);
-- `SparkTrainer(model, mode="accumulate", ...)`: data-parallel training, gradients summed on the
-  driver in partition order, the optimizer applied there (trainer.py);
+- `SparkTrainer(model, mode="accumulate" | "average", ...)`: data-parallel training, gradients summed
+  (or parameters and updater state averaged) on the driver in partition order (trainer.py); what
+  the executors compute (work.py); a Spark job per iteration for the full-batch step (jobs.py),
+  one job spanning all iterations on a loopback driver socket for mini-batches (loop.py);
+  injected faults for the tests (faults.py);
 - the errors, all `graphc.GraphcError`s (errors.py);
-- for the Spark trainer (issue 11), not used by anything above: a graph broadcast once with its
-  session built once per executor process (shipping.py), parameters as one flat float32 buffer
-  (params.py), per-iteration time/bytes records and an Amdahl-style summary (timing.py).
+- the trainer's plumbing: a graph broadcast once with its session built once per executor process
+  (shipping.py), parameters as one flat float32 buffer (params.py), per-iteration time/bytes
+  records and an Amdahl-style summary (timing.py).
 
 Nothing here imports pyspark until it is used, so a missing pyspark is a `SparkUnavailableError`
 that says how to install it.
