@@ -209,6 +209,23 @@ def pretrain(net, data, epochs: int = 1) -> dict:
     return scores
 
 
+def pretrain_state(net) -> dict:
+    """{"visible_bias_<layer index>": array}: what pretraining keeps beside the network (ModelSerializer)."""
+    return {f"visible_bias_{i}": np.asarray(v) for i, v in net.__dict__.get("visible_biases", {}).items()}
+
+
+def load_pretrain_state(net, arrays: dict) -> None:
+    visible = net.__dict__.setdefault("visible_biases", {})
+    for key, a in arrays.items():
+        i = int(key.rsplit("_", 1)[-1])
+        if not (0 <= i < len(net.layers)) or not net.layers[i].is_pretrainable or a.shape != (net.layers[i].n_in,):
+            from graphc.errors import ModelFormatError
+
+            raise ModelFormatError(f"pretraining state {key!r} of shape {list(a.shape)} does not fit layer {i} of "
+                                   f"this network; the file belongs to another configuration")
+        visible[i] = np.asarray(a, np.float32)
+
+
 def fit_output_layer(net, data, num_epochs: int = 1) -> None:
     """`backprop(False)` after pretraining: train the output layer alone on what the layers below it
     give (they are frozen meanwhile), with the configured algorithm and updater, as DL4J's finetune."""
@@ -231,4 +248,5 @@ def fit_output_layer(net, data, num_epochs: int = 1) -> None:
         net._objective = None
 
 
-__all__ = ["AutoEncoderPretrainer", "RBMPretrainer", "fit_output_layer", "pretrain", "pretrainer"]
+__all__ = ["AutoEncoderPretrainer", "RBMPretrainer", "fit_output_layer", "load_pretrain_state", "pretrain",
+           "pretrain_state", "pretrainer"]

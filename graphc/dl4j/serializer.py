@@ -54,6 +54,13 @@ class ModelSerializer:
                     np.savez(buf, **seq)
                     z.writestr("sequence_updater.npz", buf.getvalue())
                     meta["updater"] = True
+                from graphc.dl4j.pretrain import pretrain_state
+
+                pre = pretrain_state(net)  # the pretrained layers' visible biases (no part of params())
+                if pre:
+                    buf = io.BytesIO()
+                    np.savez(buf, **pre)
+                    z.writestr("pretrain.npz", buf.getvalue())
                 z.writestr("network.json", json.dumps(meta))
             os.replace(tmp, path)
         finally:
@@ -92,6 +99,7 @@ class ModelSerializer:
                 flat = np.load(io.BytesIO(z.read("coefficients.npy")), allow_pickle=False)
                 updater = z.read("updater.npz") if "updater.npz" in names else None
                 seq = z.read("sequence_updater.npz") if "sequence_updater.npz" in names else None
+                pre = z.read("pretrain.npz") if "pretrain.npz" in names else None
         except (zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
             raise ModelFormatError(f"{path}: not a model written by ModelSerializer.write_model ({e})") from None
         if meta.get("format") != FORMAT:
@@ -109,6 +117,11 @@ class ModelSerializer:
 
             with np.load(io.BytesIO(seq), allow_pickle=False) as arrays:
                 load_updater_state(net, {k: arrays[k] for k in arrays.files})
+        if pre is not None:
+            from graphc.dl4j.pretrain import load_pretrain_state
+
+            with np.load(io.BytesIO(pre), allow_pickle=False) as arrays:
+                load_pretrain_state(net, {k: arrays[k] for k in arrays.files})
         net.iteration_count, net.epoch_count = int(meta["iteration_count"]), int(meta["epoch_count"])
         net._score = float(meta["score"]) if meta.get("score") is not None else float("nan")
         return net

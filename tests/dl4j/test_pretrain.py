@@ -258,3 +258,17 @@ def test_listing_configurations_round_trip_through_json():
         assert back == conf
         assert [type(l).__name__ for l in back.layers][:2] in (["AutoEncoder", "AutoEncoder"], ["RBM", "RBM"])
         assert back.pretrain and back.layers[0].is_pretrainable
+
+
+def test_model_serializer_keeps_the_visible_biases(digits, tmp_path):
+    from graphc.dl4j import DataSet, ModelSerializer
+    from graphc.dl4j.pretrain import pretrain
+
+    net = _small_net("STOCHASTIC_GRADIENT_DESCENT")
+    pretrain(net, DataSet(digits[1][:200]).batch_by(100))
+    ModelSerializer.write_model(net, tmp_path / "net.zip")
+    back = ModelSerializer.restore_multi_layer_network(tmp_path / "net.zip")
+    np.testing.assert_array_equal(back.params(), net.params())
+    assert sorted(back.visible_biases) == [0, 1]
+    for i, v in net.visible_biases.items():
+        np.testing.assert_array_equal(back.visible_biases[i], v)
