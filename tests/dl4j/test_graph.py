@@ -230,6 +230,12 @@ def test_build_adds_the_preprocessor_a_dense_layer_needs_after_an_image():
     (lambda: GraphBuilder().add_inputs("in").set_outputs("in"), r"'in' is not a vertex of the graph .* network input"),
     (lambda: _merge_graph().add_vertex("t", LastTimeStepVertex("nope"), "L1"),
      r"vertex 't' takes input 'nope', which is neither"),
+    (lambda: _merge_graph().add_vertex("last", LastTimeStepVertex(), "L1"),
+     r"vertex 'last' \(LastTimeStepVertex\) needs a recurrent input \[batch, size, time\], got "
+     r"InputType.feed_forward\(4\)"),
+    (lambda: _merge_graph().add_vertex("sum", ElementWiseVertex("Add"), "L1", "in1"),
+     r"vertex 'sum' \(ElementWiseVertex\): input 1 is InputType.feed_forward\(3\), input 0 is "
+     r"InputType.feed_forward\(4\)"),
     (lambda: _merge_graph().backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(5),
      r"backprop_type\(TRUNCATED_BPTT\) needs a recurrent layer"),
 ])
