@@ -47,8 +47,7 @@ class PolakRibiere(Direction):
 
 
 def conjugate_gradient(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, restart=None,
-                       initial_step=None,
-                       max_evaluations=25):
+                       initial_step=None, max_evaluations=25):
     """Minimise `fun(x) -> (f, grad)` by Polak-Ribière conjugate gradient."""
     rule = PolakRibiere(restart if restart is not None else int(np.size(x0)))
     return run(rule, fun, x0, max_iterations, gtol, ftol, callback, initial_step=initial_step,

@@ -11,8 +11,7 @@ class SteepestDescent(Direction):
 
 
 def line_gradient_descent(fun, x0, max_iterations=100, gtol=1e-5, ftol=0.0, callback=None, step_max=100.0,
-                          initial_step=None,
-                          max_evaluations=25):
+                          initial_step=None, max_evaluations=25):
     """Minimise `fun(x) -> (f, grad)` by steepest descent with a backtracking line search."""
     rule = SteepestDescent()
     rule.search_options = {"step_max": step_max}
