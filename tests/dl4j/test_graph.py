@@ -425,6 +425,8 @@ def test_params_round_trip_and_bad_data_are_refused_before_training():
         cg.fit(MultiDataSet([x1, x2], [y, y]))
     with pytest.raises(InputError, match="features of shape \\[4, 5\\] do not fit the input type"):
         cg.fit(MultiDataSet([x1, np.zeros((4, 5), np.float32)], [y]))
+    with pytest.raises(InputError, match="label masks are taken by graphs of one recurrent input"):
+        cg.fit(MultiDataSet([x1, x2], [y], labels_masks=[np.ones(4, np.float32)]))
     with pytest.raises(InputError, match="set_params: 3 values for a network of"):
         cg.set_params(np.zeros(3))
     assert cg.iteration_count == 0
@@ -614,3 +616,20 @@ def test_truncated_bptt_on_the_lstm_skip_graph(tmp_path):
                   .set_input_types(InputType.recurrent(5), InputType.recurrent(5)).build())
     with pytest.raises(ConfigError, match="truncated BPTT on a ComputationGraph takes one recurrent input"):
         ComputationGraph(two_inputs).init()
+
+
+@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
+@pytest.mark.parametrize("which", ["features_mask", "labels_mask"])
+def test_sequence_graph_masks_padded_steps_out_of_training(which):
+    """Sequences of 5 steps padded to 8 with a mask train the LSTM-with-skip graph exactly as the
+    5-step sequences do (the padded steps add nothing to the loss or the gradient)."""
+    padded, short = ComputationGraph(_lstm_skip_conf()).init(), ComputationGraph(_lstm_skip_conf()).init()
+    assert padded.trains_by_sequence()
+    x, y = _seq_data(6, 8)
+    m = np.zeros((6, 8), np.float32)
+    m[:, :5] = 1
+    for _ in range(3):
+        padded.fit(DataSet(x, y, **{which: m}))
+        short.fit(DataSet(x[:, :, :5], y[:, :, :5]))
+        assert padded.score() == pytest.approx(short.score(), rel=1e-5)
+    np.testing.assert_allclose(padded.params(), short.params(), rtol=1e-4, atol=1e-6)

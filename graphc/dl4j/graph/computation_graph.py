@@ -18,10 +18,11 @@ layer in topological order.
 
 A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains on a model
 unrolled over each batch's length (graphc has no gradient through the ONNX Scan an open length
-needs); the model of a new length takes over the weights and the updater state. Truncated BPTT
-(one recurrent input, one time-series output) runs graphc/dl4j/tbptt.py's SequenceTrainer over this
-graph's stateful model of the segment length. Layer-wise pretraining and the line-search
-algorithms are MultiLayerNetwork's: init() refuses them.
+needs); the model of a new length takes over the weights and the updater state. A graph of one
+recurrent input and one time-series output trains as a recurrent MultiLayerNetwork does: through
+graphc/dl4j/tbptt.py's SequenceTrainer over this graph's stateful model of each segment length (the
+whole sequence, or TBPTT's segments), features and labels masks included. Layer-wise pretraining
+and the line-search algorithms are MultiLayerNetwork's: init() refuses them.
 """
 from __future__ import annotations
 
@@ -158,23 +159,25 @@ class ComputationGraph:
         self._optimizer = optimizer(g, by_index, trainable) if g is not None else "sgd"
         self.model.compile(optimizer=self._optimizer, loss=self._losses)
         self._active = self.model
-        if conf.backprop_type is BackpropType.TRUNCATED_BPTT:
-            self._sequence_trainer = (self.model, self._tbptt_trainer())
+        if conf.backprop_type is BackpropType.TRUNCATED_BPTT or self.trains_by_sequence():
+            self._sequence_trainer = (self.model, self._make_sequence_trainer())
         if params is not None:
             self.set_params(params)
         return self
 
-    def _model_for(self, steps, stateful: bool = False):
+    def _model_for(self, steps, stateful: bool = False, masked: bool = False):
         """The functional Model over the vertices' layers, with the time length of each recurrent
         input whose type leaves it open taken from `steps` (None: open, an ONNX Scan that infers any
         length but has no gradient; a length: unrolled, what training differentiates). `stateful`:
-        every recurrent input open and every recurrent layer taking its initial states as extra
-        inputs and giving its final states as extra outputs (`rnn_time_step`)."""
+        every recurrent input's length from `steps` and every recurrent layer taking its initial
+        states as extra inputs and giving its final states as extra outputs (`rnn_time_step`, the
+        SequenceTrainer); `masked`: a features mask input ([batch, time], bool) before the states,
+        handed to every recurrent layer (tbptt.py's stateful_model has the same inputs)."""
         from graphc import nn
         from graphc.dl4j.layers.recurrent import SequenceBlock
 
-        if (steps, stateful) in self._models:
-            return self._models[steps, stateful]
+        if (steps, stateful, masked) in self._models:
+            return self._models[steps, stateful, masked]
         conf = self.conf
         types = dict(zip(conf.network_inputs, conf.input_types))
         open_ = iter(steps or ())
@@ -183,6 +186,7 @@ class ComputationGraph:
                   for n, t in types.items()}
         tensors = {n: nn.Input(shape=shapes[n], name=n) for n in conf.network_inputs}
         masks = {n: nn.Input(shape=(shapes[n][-1],), name=f"{n}_mask") for n in self.mask_inputs}
+        held = nn.Input((steps[0] if steps else None,), dtype="bool", name="features_mask") if masked else None
         states, finals = [], []
         for name, layers in self._made.items():
             v = conf.vertices[name]
@@ -192,20 +196,28 @@ class ComputationGraph:
             for layer in layers:
                 if stateful and isinstance(layer, SequenceBlock):
                     init = [nn.Input((n,), name=f"{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
-                    x, *ends = layer(x, initial_state=init)
+                    x, *ends = layer(x, initial_state=init, **({"mask": held} if masked else {}))
                     states += init
                     finals += ends
                 else:
                     x = layer(x)
             tensors[name] = x
-        inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs] + states
+        inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs] + \
+            ([held] if masked else []) + states
         model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs] + finals, name="computation_graph")
-        self._models[steps, stateful] = model
+        self._models[steps, stateful, masked] = model
         return model
 
-    def _tbptt_trainer(self):
+    def trains_by_sequence(self) -> bool:
+        """One recurrent input and one time-series output (no LastTimeStepVertex mask): such a graph
+        trains as a recurrent MultiLayerNetwork does, through tbptt.py's SequenceTrainer (masks, TBPTT)."""
+        conf = self.conf
+        return [t.kind for t in conf.input_types] == ["RNN"] and not self.mask_inputs and \
+            [conf.types()[o].kind for o in conf.network_outputs] == ["RNN"]
+
+    def _make_sequence_trainer(self):
         """graphc/dl4j/tbptt.py's SequenceTrainer over this graph's stateful model of each segment
-        length: one recurrent input, one time-series output."""
+        length (the whole sequence without TBPTT)."""
         from types import SimpleNamespace
 
         from graphc.dl4j.tbptt import SequenceTrainer, check_recurrent_training
@@ -214,23 +226,19 @@ class ComputationGraph:
         check_recurrent_training(SimpleNamespace(layers=self.layers, backprop_type=conf.backprop_type,
                                                  tbptt_back_length=conf.tbptt_back_length,
                                                  tbptt_fwd_length=conf.tbptt_fwd_length))
-        kinds = [t.kind for t in conf.input_types]
-        outs = [conf.types()[o].kind for o in conf.network_outputs]
-        if kinds != ["RNN"] or outs != ["RNN"] or self.mask_inputs:
+        if not self.trains_by_sequence():
+            kinds = [t.kind for t in conf.input_types]
+            outs = [conf.types()[o].kind for o in conf.network_outputs]
             raise ConfigError(f"truncated BPTT on a ComputationGraph takes one recurrent input and one time-series "
                               f"output (RnnOutputLayer), without LastTimeStepVertex masks; this graph has inputs "
                               f"{kinds} and outputs {outs}: use BackpropType.STANDARD")
-
-        def model_for(steps, masked):
-            if masked:
-                raise InputError("ComputationGraph: truncated BPTT takes no features mask; give the labels mask only")
-            return self._model_for((steps,), stateful=True)
-
+        tbptt = conf.backprop_type is BackpropType.TRUNCATED_BPTT
         out = self.output_layer(conf.network_outputs[0])
         return SequenceTrainer([l for made in self._made.values() for l in made], conf.input_types[0].size,
-                               self._losses[0], self._optimizer, int(conf.tbptt_fwd_length),
+                               self._losses[0], self._optimizer, int(conf.tbptt_fwd_length) if tbptt else None,
                                seed=int(getattr(conf.global_conf, "seed", None) or 0), name="ComputationGraph",
-                               labels_to_nn=out.labels_to_nn, model_for=model_for)
+                               labels_to_nn=out.labels_to_nn,
+                               model_for=lambda steps, masked: self._model_for((steps,), True, masked))
 
     def _open_steps(self, xs) -> tuple | None:
         """The time lengths of this batch's recurrent inputs whose type leaves the length open."""
@@ -308,10 +316,9 @@ class ComputationGraph:
         if len(mds.labels) != len(conf.network_outputs):
             raise InputError(f"ComputationGraph: {len(mds.labels)} label arrays for the outputs "
                              f"{list(conf.network_outputs)}; give one per output, in set_outputs order")
-        if any(m is not None for m in mds.labels_masks or []) and \
-                self.conf.backprop_type is not BackpropType.TRUNCATED_BPTT:
-            raise InputError("ComputationGraph: label masks are not taken by graphs; drop the masked steps from "
-                             "the labels or train a MultiLayerNetwork")
+        if any(m is not None for m in mds.labels_masks or []) and "_sequence_trainer" not in self.__dict__:
+            raise InputError("ComputationGraph: label masks are taken by graphs of one recurrent input and one "
+                             "time-series output; this graph has others: drop the masked steps from the labels")
         ys = [self.output_layer(o).labels_to_nn(y) for o, y in zip(conf.network_outputs, mds.labels)]
         return xs, ys
 
@@ -336,9 +343,10 @@ class ComputationGraph:
             raise InputError("fit: the mini-batch has no labels; give MultiDataSet(features, labels)")
         self.last_batch_size = mds.num_examples()
         iterations = int(getattr(self.conf.global_conf, "iterations", 1) or 1)
-        if self.conf.backprop_type is BackpropType.TRUNCATED_BPTT:  # a train step per segment
-            labels_mask = (mds.labels_masks or [None])[0]
-            for loss in self._sequence_trainer[1].fit(xs[0], mds.labels[0], labels_mask, None, iterations):
+        if "_sequence_trainer" in self.__dict__:  # a train step per segment (the whole sequence: one)
+            first = (lambda ms: None if not ms else ms[0])
+            for loss in self._sequence_trainer[1].fit(xs[0], mds.labels[0], first(mds.labels_masks),
+                                                      first(mds.features_masks), iterations):
                 self.record_iteration(float(loss))
             return
         for _ in range(iterations):
