@@ -238,7 +238,8 @@ class ComputationGraph:
                                self._losses[0], self._optimizer, int(conf.tbptt_fwd_length) if tbptt else None,
                                seed=int(getattr(conf.global_conf, "seed", None) or 0), name="ComputationGraph",
                                labels_to_nn=out.labels_to_nn,
-                               model_for=lambda steps, masked: self._model_for((steps,), True, masked))
+                               model_for=lambda steps, masked: self._model_for((steps,), True, masked),
+                               param_names=self.owners)
 
     def _open_steps(self, xs) -> tuple | None:
         """The time lengths of this batch's recurrent inputs whose type leaves the length open."""
