@@ -104,6 +104,11 @@ class MultiLayerNetwork:
     def fit(self, data, labels=None, num_epochs: int = 1) -> "MultiLayerNetwork":
         self._need_init()
         conf = self.conf
+        if labels is None and not is_one_batch(data) and (conf.pretrain or int(num_epochs) > 1) and \
+                hasattr(data, "__next__") and not hasattr(data, "reset"):
+            # a one-shot iterator (a generator, iter(list)) is read more than once here: pretraining reads
+            # it, then training (and each epoch); the small DataSets are kept once in a list
+            data = list(datasets(data))
         if conf.pretrain:
             self.pretrain(data if labels is None else DataSet(data, labels))
         if not conf.backprop:
@@ -188,6 +193,18 @@ class MultiLayerNetwork:
         from graphc.dl4j.tbptt import rnn_clear_previous_state
 
         rnn_clear_previous_state(self)
+
+    def rnn_get_previous_state(self, layer: int) -> dict:
+        from graphc.dl4j.tbptt import rnn_get_previous_state
+
+        self._need_init()
+        return rnn_get_previous_state(self, layer)
+
+    def rnn_set_previous_state(self, layer: int, state: dict) -> None:
+        from graphc.dl4j.tbptt import rnn_set_previous_state
+
+        self._need_init()
+        rnn_set_previous_state(self, layer, state)
 
     # ---- inference ------------------------------------------------------------------------------------
     def output(self, x, train: bool = False) -> np.ndarray:

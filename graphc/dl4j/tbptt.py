@@ -340,20 +340,72 @@ def load_updater_state(net, arrays: dict) -> None:
     _sequence_trainer(net).pending = (state, int(np.asarray(arrays.get("step", 0))))
 
 
-def rnn_time_step(net, x) -> np.ndarray:
+def _stepper(net) -> Stepper:
     held = net.__dict__.get("_stepper")
     if held is None or held[0] is not net.model:
         if not any(l.is_recurrent for l in net.layers):
             raise ConfigError("rnn_time_step needs a recurrent layer (GravesLSTM, LSTM, SimpleRnn, ...); this network "
                               "has none: use output()")
+        for layer in net.layers:
+            if getattr(layer, "bidirectional", False):
+                raise ConfigError(f"{layer.describe()}: a bidirectional layer cannot be stepped (its backward "
+                                  f"direction needs the whole sequence), as in DL4J; use output()")
         held = (net.model, Stepper(_nn_layers(net), _input_size(net, "rnn_time_step"), "MultiLayerNetwork",
                                    net.layers[-1].output_from_nn))
         net._stepper = held
+    return held[1]
+
+
+def rnn_time_step(net, x) -> np.ndarray:
+    stepper = _stepper(net)
     net.model.sync_weights()
-    return held[1].step(x)
+    return stepper.step(x)
 
 
 def rnn_clear_previous_state(net) -> None:
     held = net.__dict__.get("_stepper")
     if held is not None:
         held[1].clear()
+
+
+# DL4J's state keys: the last output, and an LSTM's memory cell
+STATE_KEYS = ("prevAct", "prevMem")
+
+
+def _state_slots(net, i: int) -> tuple[int, int]:
+    """(first, count) of layer `i`'s states in the stepper's list."""
+    from graphc.dl4j.layers.recurrent import SequenceBlock
+
+    if not 0 <= int(i) < len(net.layers) or not net.layers[int(i)].is_recurrent:
+        raise ConfigError(f"layer {i} is not a recurrent layer; the recurrent ones are "
+                          f"{[k for k, l in enumerate(net.layers) if l.is_recurrent]}")
+    first = sum(len(l.state_sizes) for made in net._nn[:int(i)] for l in made if isinstance(l, SequenceBlock))
+    return first, len(next(l for l in net._nn[int(i)] if isinstance(l, SequenceBlock)).state_sizes)
+
+
+def rnn_get_previous_state(net, i: int) -> dict:
+    """DL4J's rnnGetPreviousState(i): {"prevAct": [batch, n_out], "prevMem": ... for an LSTM} kept by
+    rnn_time_step ({} before the first call or after rnn_clear_previous_state)."""
+    stepper = _stepper(net)
+    first, count = _state_slots(net, i)
+    if stepper.states is None:
+        return {}
+    return {k: stepper.states[first + j].copy() for j, k in enumerate(STATE_KEYS[:count])}
+
+
+def rnn_set_previous_state(net, i: int, state: dict) -> None:
+    """DL4J's rnnSetPreviousState(i, state): the state the next rnn_time_step starts layer `i` from
+    (the other layers keep theirs, zeros when they have none)."""
+    stepper = _stepper(net)
+    first, count = _state_slots(net, i)
+    keys = STATE_KEYS[:count]
+    if set(state) != set(keys):
+        raise InputError(f"{net.layers[int(i)].describe()}: its state has the keys {list(keys)}; got {sorted(state)}")
+    arrays = [np.asarray(state[k], np.float32) for k in keys]
+    n_out = int(net.layers[int(i)].n_out)
+    if any(a.ndim != 2 or a.shape != arrays[0].shape or a.shape[1] != n_out for a in arrays):
+        raise InputError(f"{net.layers[int(i)].describe()}: give each state as [batch, {n_out}]; got "
+                         f"{[list(a.shape) for a in arrays]}")
+    if stepper.states is None or stepper.states[0].shape[0] != arrays[0].shape[0]:
+        stepper.states = [np.zeros((arrays[0].shape[0], n), np.float32) for n in _state_sizes(stepper.layers)]
+    stepper.states[first:first + count] = arrays

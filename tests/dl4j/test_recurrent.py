@@ -419,3 +419,26 @@ def test_graves_lstm_initialization_uses_dl4j_fans():
     rec = _net(DL4JGravesLSTM(n_out=100, activation="tanh", weight_init_recurrent=WeightInit.UNIFORM), n_in=50)
     r = rec.get_nn_layers(0)[0].rnn.cell.recurrent_kernel.value
     assert abs(r.var() / (1.0 / 3.0 / 100) - 1) < 0.05  # UNIFORM: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = n_out
+
+
+def test_rnn_get_and_set_previous_state():
+    x, _ = _sequences(2, 6, seed=7)
+    net = _net([_lstm(), SimpleRnn(n_out=5, activation="tanh")])
+    want = net.output(x)
+    assert net.rnn_get_previous_state(0) == {}
+    net.rnn_time_step(x[:, :, :4])
+    kept = {i: net.rnn_get_previous_state(i) for i in (0, 1)}
+    assert sorted(kept[0]) == ["prevAct", "prevMem"] and kept[0]["prevMem"].shape == (2, 4)
+    assert sorted(kept[1]) == ["prevAct"] and kept[1]["prevAct"].shape == (2, 5)
+    net.rnn_clear_previous_state()
+    net.rnn_time_step(x[:, :, :1])  # some other state, then the kept one put back
+    for i in (0, 1):
+        net.rnn_set_previous_state(i, kept[i])
+    np.testing.assert_allclose(net.rnn_time_step(x[:, :, 4:]), want[:, :, 4:], atol=1e-5)
+    with pytest.raises(InputError, match=r"keys \['prevAct', 'prevMem'\]"):
+        net.rnn_set_previous_state(0, {"prevAct": kept[0]["prevAct"]})
+    with pytest.raises(ConfigError, match="layer 2 is not a recurrent layer"):
+        net.rnn_get_previous_state(2)
+    bi = _net(GravesBidirectionalLSTM(n_out=4, activation="tanh"))
+    with pytest.raises(ConfigError, match="bidirectional layer cannot be stepped"):
+        bi.rnn_time_step(x[:, :, 0])
