@@ -15,11 +15,14 @@ real one, so a one-directional network computes the real steps exactly as withou
 bidirectional layer would read them: TBPTT refuses it, as DL4J does). States reset between
 minibatches. A features mask holds a layer's state over the masked steps (graphc.nn's masking;
 DL4J zeroes it there instead: the unmasked steps come out the same for sequences padded at either
-end) and is the labels mask when none is given. Networks of different segment lengths share the optimizer state: the trainer of a new
-length takes it over.
+end) and is the labels mask when none is given. Models of different segment lengths share the
+optimizer state: the trainer of a new length takes it over. With `.iterations(n)` each segment takes
+n steps from the same carried state (DL4J's solver per segment).
 
 Inference: `rnn_time_step(x)` feeds the states kept from the previous call ([batch, size] for one
 step or [batch, size, time]); over a Scan, so any length runs without recompiling.
+`rnn_get_previous_state(i)`/`rnn_set_previous_state(i, state)` read and replace one layer's kept
+state; `score(ds)` of such a network weighs the steps by the DataSet's masks (`sequence_score`).
 """
 from __future__ import annotations
 
