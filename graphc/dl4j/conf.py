@@ -10,7 +10,8 @@
 fix: a layer that is not a built layer configuration, gaps in the layer indices, a list(n) count
 that is not met, settings a layer refuses (its `validate`: a loss that does not fit its activation),
 an n_in that does not fit its input, a missing output layer (when backprop is on), TBPTT without a
-recurrent layer. The layers it holds are cascaded (every unset field from the globals) and carry
+recurrent layer or a time-series output, backprop(False) without pretrain(True) (nothing to train),
+a line-search optimization algorithm under TBPTT (sequences train by SGD) or over dropout. The layers it holds are cascaded (every unset field from the globals) and carry
 their n_in; the preprocessors DL4J inserts for `set_input_type` are listed by layer index.
 """
 from __future__ import annotations
@@ -190,6 +191,7 @@ class ListBuilder:
         if conf.backprop_type is BackpropType.TRUNCATED_BPTT and not any(l.is_recurrent for l in layers):
             raise ConfigError("backprop_type(TRUNCATED_BPTT) needs a recurrent layer (GravesLSTM, LSTM, "
                               "SimpleRnn, ...); this network has none: use BackpropType.STANDARD")
+        _check_training(conf)
         from graphc.dl4j.tbptt import check_recurrent_training
 
         check_recurrent_training(conf)
@@ -197,6 +199,35 @@ class ListBuilder:
             if int(getattr(conf, k)) < 1:
                 raise ConfigError(f"{k} must be >= 1, got {getattr(conf, k)}")
         return conf
+
+
+def _check_training(conf: MultiLayerConfiguration) -> None:
+    """Refuse, at build(), training settings that `fit` would otherwise skip or replace silently."""
+    from graphc.dl4j.input_type import RNN
+    from graphc.dl4j.tbptt import trains_by_sequence
+
+    algo = conf.conf.optimization_algo
+    sgd = OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT
+    if not conf.backprop and not conf.pretrain:
+        raise ConfigError("backprop(False) with pretrain(False): fit would train nothing; set .backprop(True), "
+                          "or .pretrain(True) to pretrain the layers and then train the output layer alone")
+    if conf.backprop_type is BackpropType.TRUNCATED_BPTT and conf.output_type().kind != RNN:
+        raise ConfigError(f"{conf.layers[-1].describe()}: backprop_type(TRUNCATED_BPTT) needs a time-series "
+                          f"output (an RnnOutputLayer) but this network's output is {conf.output_type()}; end the "
+                          f"list with an RnnOutputLayer or use BackpropType.STANDARD")
+    if algo is not sgd and trains_by_sequence(conf):
+        how = "backprop_type(TRUNCATED_BPTT)" if conf.backprop_type is BackpropType.TRUNCATED_BPTT else \
+            "a recurrent network with a time-series output (trained by sequence)"
+        raise ConfigError(f"optimization_algo({algo.name}) with {how}: sequences train with "
+                          f"STOCHASTIC_GRADIENT_DESCENT only; set .optimization_algo("
+                          f"OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT)")
+    if algo is not sgd:
+        for layer in conf.layers:
+            p = getattr(layer, "dropout", None)
+            if p is not None and 0 < p < 1:  # what LayerConf.dropout_layers turns into a Dropout layer
+                raise ConfigError(f"{layer.describe()}: dropout {p} with optimization_algo({algo.name}): a line "
+                                  f"search needs the same loss at every evaluation and dropout draws new masks; "
+                                  f"remove the dropout or use STOCHASTIC_GRADIENT_DESCENT")
 
 
 __all__ = ["ListBuilder", "MultiLayerConfiguration", "NeuralNetConfiguration"]

@@ -14,6 +14,8 @@ import math
 import os
 import time
 
+from graphc.dl4j.builder import ConfigError
+
 
 class TrainingListener:
     """What a network calls; a listener overrides the events it needs."""
@@ -108,7 +110,8 @@ class EvaluativeListener(TrainingListener):
 
     def __init__(self, data, frequency: int = 1, invocation: str = "iteration", print_fn=print):
         if invocation not in ("iteration", "epoch"):
-            raise ValueError(f"EvaluativeListener invocation {invocation!r}: 'iteration' or 'epoch'")
+            raise ConfigError(f"EvaluativeListener: invocation {invocation!r} is not known; give "
+                              f"invocation='iteration' (every `frequency` iterations) or 'epoch'")
         self.data, self.every, self.invocation, self.print_fn = data, max(1, int(frequency)), invocation, print_fn
         self.evaluations: list[tuple[int, object]] = []
 
@@ -134,7 +137,8 @@ class CheckpointListener(TrainingListener):
     def __init__(self, folder, save_every_n_iterations: int | None = None, save_every_n_epochs: int | None = None,
                  keep_last: int | None = None, save_updater: bool = True):
         if not save_every_n_iterations and not save_every_n_epochs:
-            raise ValueError("CheckpointListener: give save_every_n_iterations or save_every_n_epochs")
+            raise ConfigError(f"CheckpointListener({os.fspath(folder)!r}) would never save: give "
+                              f"save_every_n_iterations=n or save_every_n_epochs=n (n >= 1)")
         self.folder = os.fspath(folder)
         os.makedirs(self.folder, exist_ok=True)
         self.iterations, self.epochs = save_every_n_iterations, save_every_n_epochs

@@ -571,3 +571,67 @@ def test_per_layer_learning_rates_scale_that_layers_steps(iris):
         net.model._training.optimizer.rate_factors
     with pytest.raises(ConfigError, match="ADADELTA"):
         MultiLayerNetwork(conf(lr0=0.5, updater=Updater.ADADELTA)).init()
+
+
+# ---- review fixes: what fit would skip or replace silently is refused, one-shot iterators -------------
+def _pretrain_conf(backprop):
+    from graphc.dl4j import AutoEncoder
+
+    return (NeuralNetConfiguration.Builder().seed(3).learning_rate(0.1).updater(Updater.SGD).list()
+            .layer(0, AutoEncoder(n_in=4, n_out=3, loss_function=LossFunction.MSE, corruption_level=0.0))
+            .layer(1, OutputLayer(LossFunction.MCXENT, n_out=3, activation="softmax"))
+            .pretrain(True).backprop(backprop).build())
+
+
+@pytest.mark.parametrize("backprop", [True, False])
+def test_pretraining_on_a_one_shot_iterator_leaves_the_batches_to_training(iris, backprop):
+    batches = iris.batch_by(50)
+    listed = MultiLayerNetwork(_pretrain_conf(backprop)).init()
+    listed.fit(batches)  # a list: pretraining and training each read all of it
+    for data in (iter(batches), (ds for ds in batches)):
+        once = MultiLayerNetwork(_pretrain_conf(backprop)).init()
+        p0 = once.params()
+        once.fit(data)
+        assert once.iteration_count == listed.iteration_count == 3 + 3
+        np.testing.assert_array_equal(once.params(), listed.params())
+        assert not np.allclose(once.params()[-12:], p0[-12:])  # the output layer trained
+    twice = MultiLayerNetwork(mlp_conf(updater=Updater.SGD)).init()
+    twice.fit(iter(batches), num_epochs=2)  # every epoch reads the batches
+    assert twice.iteration_count == 6 and twice.epoch_count == 2
+
+
+def test_training_settings_fit_would_skip_are_refused_at_build():
+    from graphc.dl4j import GravesLSTM, OptimizationAlgorithm, RnnOutputLayer
+
+    def build(algo="STOCHASTIC_GRADIENT_DESCENT", tbptt=True, out=None, dropout=None, backprop=True,
+              recurrent=True):
+        first = GravesLSTM(n_out=4, activation="tanh") if recurrent else DenseLayer(n_out=4, dropout=dropout)
+        b = (NeuralNetConfiguration.Builder().optimization_algo(algo).list().layer(0, first)
+             .layer(1, out or RnnOutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax"))
+             .set_input_type(InputType.recurrent(3) if recurrent else InputType.feed_forward(3)))
+        if tbptt:
+            b = b.backprop_type(BackpropType.TRUNCATED_BPTT).tbptt_forward_length(4).tbptt_backward_length(4)
+        return b.backprop(backprop).build()
+
+    for algo in ("LBFGS", "CONJUGATE_GRADIENT", "LINE_GRADIENT_DESCENT"):
+        _err(lambda: build(algo), f"optimization_algo({algo})", "TRUNCATED_BPTT", "STOCHASTIC_GRADIENT_DESCENT")
+    _err(lambda: build(OptimizationAlgorithm.LBFGS, tbptt=False), "optimization_algo(LBFGS)", "time-series output")
+    _err(lambda: build(out=OutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax", name="flat")),
+         "layer 1 'flat' (OutputLayer)", "TRUNCATED_BPTT", "time-series output", "RnnOutputLayer")
+    _err(lambda: build(backprop=False), "backprop(False) with pretrain(False)", ".backprop(True)", ".pretrain(True)")
+    out = OutputLayer(LossFunction.MCXENT, n_out=2, activation="softmax")
+    _err(lambda: build("LBFGS", tbptt=False, recurrent=False, out=out, dropout=0.5),
+         "layer 0 (DenseLayer)", "dropout 0.5", "optimization_algo(LBFGS)", "STOCHASTIC_GRADIENT_DESCENT")
+    assert build().backprop_type is BackpropType.TRUNCATED_BPTT
+    assert build("LBFGS", tbptt=False, recurrent=False, out=out).layers[0].dropout == 0.0  # no dropout: fine
+    assert build(tbptt=False, recurrent=False, out=out, dropout=0.5).layers[0].dropout == 0.5  # SGD: fine
+
+
+def test_listener_settings_are_refused_as_config_errors(tmp_path, iris):
+    from graphc.dl4j import CheckpointListener, EvaluativeListener
+
+    _err(lambda: EvaluativeListener(iris, 1, invocation="batch"), "EvaluativeListener", "'batch'",
+         "invocation='iteration'", "'epoch'")
+    _err(lambda: CheckpointListener(tmp_path / "never"), "CheckpointListener", "never save",
+         "save_every_n_iterations", "save_every_n_epochs")
+    assert not (tmp_path / "never").exists()  # refused before the folder is made
