@@ -246,21 +246,21 @@ class SparkTrainer:
 
     def _work(self, spark, tr, labels):
         """(the executors' work, the flat layout of the payload, of one result, the shipped graph)."""
+        from graphc.passes import optimize_for_inference
         from graphc.runtime.spark.shipping import ship_graph
         from graphc.runtime.spark.work import AveragingWork, GradientWork
 
         names = lambda spec: spec.params + spec.frozen  # noqa: E731
         if self.mode == "accumulate":
             spec = self._grad_step(labels)
-            shipped = ship_graph(spark, spec.graph, threads=self.threads)
+            # the O2 pipeline one process's trainer runs too (its Relu gradients avoid ORT's slow Where)
+            shipped = ship_graph(spark, optimize_for_inference(spec.graph, "O2"), threads=self.threads)
             layout = Layout.of({n: tr.params[n].numpy() for n in names(spec)})
             glayout = Layout.of({n: tr.params[n].numpy() for n in spec.params})
             ulayout = Layout.of({n: tr.params[n].numpy() for n in spec.updates})
             work = GradientWork(shipped, layout, glayout, ulayout, tuple(self.model.input_names),
                                 tuple(spec.outputs), self.fault)
             return work, [layout], glayout.size + ulayout.size, shipped
-        from graphc.passes import optimize_for_inference
-
         spec = tr.spec  # the model's own fused train step, as one process runs it
         shipped = ship_graph(spark, optimize_for_inference(spec.graph, "O2"), threads=self.threads)
         layout = Layout.of({n: tr.params[n].numpy() for n in names(spec)})
