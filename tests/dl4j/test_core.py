@@ -219,7 +219,10 @@ def test_iterations_and_fit_forms(iris):
     c.fit(iter(iris.batch_by(50)))  # an iterator of DataSets: one epoch
     assert c.iteration_count == 3 and c.epoch_count == 1
     ev = c.evaluate(iris)
-    assert ev.n_samples == 150 and 0.0 <= ev.accuracy() <= 1.0
+    # chance is 1/3; this one epoch of 3 steps at rate 1.0 reaches 0.82-0.89 over seeds 0-9
+    fast = MultiLayerNetwork(mlp_conf(updater=Updater.SGD, learning_rate=1.0)).init()
+    fast.fit(iter(iris.batch_by(50)))
+    assert ev.n_samples == 150 and fast.evaluate(iris).accuracy() > 0.7
     assert c.predict(iris.features).shape == (150,)
     assert np.isfinite(c.score(iris))
     from graphc.data import IrisDataSetIterator
@@ -269,6 +272,13 @@ def test_serializer_resumes_bit_identically_with_updater_state_and_dropout(tmp_p
     ModelSerializer.write_model(b, tmp_path / "plain.zip", save_updater=False)
     c = ModelSerializer.restore_multi_layer_network(tmp_path / "plain.zip")
     np.testing.assert_array_equal(c.params(), b.params())
+    fresh = MultiLayerNetwork(conf).init(b.params())  # these weights with a new updater (and dropout stream)
+    for net in (a, b, c, fresh):
+        for ds in batches[:2]:
+            net.fit(ds)
+    np.testing.assert_array_equal(a.params(), b.params())  # both kept RmsProp's state
+    np.testing.assert_array_equal(c.params(), fresh.params())  # c started over...
+    assert np.abs(c.params() - b.params()).max() > 0.1  # ...and went elsewhere (1.2 here)
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(GraphcError, match="bad.zip"):
         ModelSerializer.restore_multi_layer_network(tmp_path / "bad.zip")
@@ -514,7 +524,7 @@ def test_lenet_example_reads_mnist_idx_files(tmp_path):
     spec.loader.exec_module(mod)
     result = mod.main(["--idx", str(tmp_path), "--epochs", "2", "--out", str(tmp_path / "out")])
     assert result["data"] == "mnist-idx" and result["train_samples"] == 96 and result["test_samples"] == 40
-    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["accuracy"] > 0.8  # chance is 0.1; the bars are learnt (1.0 for seeds 0-4 and 123)
 
 
 def test_weight_init_variances_are_dl4js():
