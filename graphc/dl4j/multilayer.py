@@ -13,8 +13,11 @@ With `.pretrain(True)` layer-wise pretraining runs first (graphc/dl4j/pretrain.p
 `.backprop(False)` only the output layer is then trained, as DL4J does; TRUNCATED_BPTT fits through
 graphc/dl4j/tbptt.py; the line-search optimization algorithms through graphc/dl4j/optimize.
 
-`score()` is the data loss of the last mini-batch as the train step computed it (before its update),
-without the L1/L2 penalty (DL4J adds that to its score; the gradient here has it).
+`score()` is DL4J's score of the last mini-batch as the train step computed it (before its update):
+the data loss plus the L1/L2 penalty (`regularization_score`), which DL4J's BaseOutputLayer.computeScore
+divides by the mini-batch size as it does the summed loss (under `.mini_batch(True)`, the default).
+`score(ds)` is the same of a DataSet in inference mode. A line-search fit reports its objective, whose
+penalty is not divided (graphc/dl4j/optimize); a time-series output's scores are the data loss alone.
 """
 from __future__ import annotations
 
@@ -69,6 +72,7 @@ class MultiLayerNetwork:
         self.model = nn.Model(inp, x, name="multi_layer_network")
         names = _variable_names(self.model)
         self.owners = {names[id(w.value)]: i for i, made in enumerate(self._nn) for l in made for w in l.weights}
+        self._named = {names[id(w.value)]: w for made in self._nn for l in made for w in l.weights}
         last = self.layers[-1]
         if last.is_output:
             loss = last.nn_loss(conf.conf.mini_batch) if hasattr(last, "nn_loss") else \
@@ -148,7 +152,8 @@ class MultiLayerNetwork:
             return
         x, y, sw = self.batch_arrays(ds)
         for _ in range(int(self.conf.conf.iterations)):
-            self.record_iteration(float(self.model.train_on_batch(x, y, sample_weight=sw)))
+            penalty = self._penalty(len(x))  # of the weights this step's loss is computed with
+            self.record_iteration(float(self.model.train_on_batch(x, y, sample_weight=sw)) + penalty)
 
     def record_iteration(self, score: float) -> None:
         """One iteration done with `score`: count it and tell the listeners (TBPTT's segments too)."""
@@ -250,7 +255,29 @@ class MultiLayerNetwork:
         if trains_by_sequence(self.conf):  # a time-series output: its masks weigh the steps
             return sequence_score(self, ds)
         x, y, sw = self.batch_arrays(ds)
-        return float(self.model.evaluate(x, y, sample_weight=sw, batch_size=max(1, len(x))))
+        return float(self.model.evaluate(x, y, sample_weight=sw, batch_size=max(1, len(x)))) + self._penalty(len(x))
+
+    def regularization_score(self) -> float:
+        """DL4J's calcL1 + calcL2 of the current parameters: sum of l1 * sum|w| + 0.5 * l2 * sum(w^2) over
+        the trained parameters, each with its layer's coefficients (biases: l1_bias, l2_bias); 0 unless
+        `.regularization(True)` (BaseLayer.calcL1/calcL2)."""
+        self._need_init()
+        from graphc.dl4j.updater import regularization
+
+        reg = regularization(self.layers, {n: i for n, i in self.owners.items() if self._is_trainable(n)})
+        if reg is None:
+            return 0.0
+        self._weights()  # the trainer's resident values written back
+        total = 0.0
+        for name, (l1, l2) in reg.table.items():
+            w = np.asarray(self._named[name].value, np.float64)
+            total += l1 * np.abs(w).sum() + 0.5 * l2 * np.square(w).sum()
+        return float(total)
+
+    def _penalty(self, batch_size: int) -> float:
+        """The penalty's share of a mini-batch's score: DL4J divides (loss sum + penalty) by the batch size."""
+        penalty = self.regularization_score()
+        return penalty / max(1, int(batch_size)) if self.conf.conf.mini_batch and penalty else penalty
 
     def evaluate(self, data, labels=None):
         """A `graphc.evaluation.Evaluation` over a DataSet, arrays, or an iterator of them."""
@@ -308,12 +335,12 @@ class MultiLayerNetwork:
 
     def param_table(self) -> dict:
         """{"<layer index>_<weight name>": array} (DL4J's paramTable keys are "0_W", "0_b", ...)."""
+        self._weights()  # the trainer's resident values written back first
         out = {}
         for i, made in enumerate(self._nn):
             for l in made:
                 for w in l.weights:
                     out[f"{i}_{w.name}"] = w.value.copy()
-        self._weights()
         return out
 
     def clone(self) -> "MultiLayerNetwork":

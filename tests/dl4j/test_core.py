@@ -199,7 +199,9 @@ def test_dl4j_mlp_trains_as_the_same_graphc_nn_model_with_the_same_updater(iris)
         for ds in batches:
             net.fit(ds)
             ours.append(net.score())
-            theirs.append(float(model.train_on_batch(ds.features, ds.labels)))
+            # DL4J's score: the loss plus 0.5 * l2 * ||W||^2 of the weights before the step, over the batch size
+            penalty = 0.5 * 1e-3 * sum(np.square(w.astype(np.float64)).sum() for w in model.get_weights()[::2])
+            theirs.append(float(model.train_on_batch(ds.features, ds.labels)) + penalty / len(ds.features))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
     assert ours[-1] < 0.6 * ours[0]
     np.testing.assert_allclose(net.params(), np.concatenate([w.ravel() for w in fitted.get_weights()]),
@@ -645,3 +647,45 @@ def test_listener_settings_are_refused_as_config_errors(tmp_path, iris):
     _err(lambda: CheckpointListener(tmp_path / "never"), "CheckpointListener", "never save",
          "save_every_n_iterations", "save_every_n_epochs")
     assert not (tmp_path / "never").exists()  # refused before the folder is made
+
+
+def test_score_adds_dl4js_l1_l2_penalty_over_the_batch_size(iris):
+    def conf(regularization=True, mini_batch=True):
+        return (NeuralNetConfiguration.Builder().seed(9).learning_rate(0.1).updater(Updater.SGD)
+                .regularization(regularization).l1(1e-3).l2(2e-2).mini_batch(mini_batch).list()
+                .layer(0, DenseLayer(n_in=4, n_out=8, activation="tanh", l2_bias=0.5))
+                .layer(1, OutputLayer(LossFunction.MCXENT, n_out=3, activation="softmax", l1=0.3)).build())
+
+    def numpy_score(t, ds, regularization=True, mini_batch=True):
+        x, y = ds.features.astype(np.float64), ds.labels
+        h = np.tanh(x @ t["0_kernel"] + t["0_bias"])
+        z = h @ t["1_kernel"] + t["1_bias"]
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        loss = -(y * np.log(p)).sum()
+        # DL4J's BaseLayer.calcL1/calcL2: l1 * ||w||_1 + 0.5 * l2 * ||w||_2^2 per parameter, then
+        # BaseOutputLayer.computeScore: (loss sum + L1 + L2) / mini-batch size
+        penalty = (1e-3 * np.abs(t["0_kernel"]).sum() + 0.5 * 2e-2 * np.square(t["0_kernel"]).sum()
+                   + 0.5 * 0.5 * np.square(t["0_bias"]).sum()
+                   + 0.3 * np.abs(t["1_kernel"]).sum() + 0.5 * 2e-2 * np.square(t["1_kernel"]).sum())
+        if not regularization:
+            penalty = 0.0
+        return (loss + penalty) / len(x) if mini_batch else loss + penalty
+
+    ds = iris.batch_by(50)[0]
+    for reg, mb in ((True, True), (True, False), (False, True)):
+        net = MultiLayerNetwork(conf(reg, mb)).init()
+        before = {k: v.astype(np.float64) for k, v in net.param_table().items()}
+        want = numpy_score(before, ds, reg, mb)
+        assert net.score(ds) == pytest.approx(want, rel=1e-5)
+        net.fit(ds)  # the iteration's score: the weights before its update
+        assert net.score() == pytest.approx(want, rel=1e-5)
+        after = {k: v.astype(np.float64) for k, v in net.param_table().items()}
+        assert net.score(ds) == pytest.approx(numpy_score(after, ds, reg, mb), rel=1e-5)
+    assert net.regularization_score() == 0.0  # regularization(False): l1/l2 do not count
+    net = MultiLayerNetwork(conf()).init()
+    t = {k: v.astype(np.float64) for k, v in net.param_table().items()}
+    zero = {k: 0 * v for k, v in t.items()}  # the loss of zero weights is log 3 a sample, their penalty 0
+    assert net.regularization_score() == pytest.approx(numpy_score(t, ds) * 50 - numpy_score(t, ds, False) * 50,
+                                                       rel=1e-5)
+    assert numpy_score(zero, ds) == pytest.approx(np.log(3))
