@@ -281,21 +281,9 @@ class MultiLayerNetwork:
 
     def evaluate(self, data, labels=None):
         """A `graphc.evaluation.Evaluation` over a DataSet, arrays, or an iterator of them."""
-        from graphc.evaluation import Evaluation
+        from graphc.dl4j.network_common import evaluate
 
-        ev = Evaluation()
-        for ds in datasets(data, labels):
-            out = self.output(ds.features)
-            labels_ = ds.labels
-            if out.ndim == 3:  # [batch, n, time]: every step is a sample
-                mask = ds.labels_mask
-                out = out.transpose(0, 2, 1).reshape(-1, out.shape[1])
-                labels_ = labels_.transpose(0, 2, 1).reshape(-1, labels_.shape[1])
-                if mask is not None:
-                    keep = mask.reshape(-1) > 0
-                    out, labels_ = out[keep], labels_[keep]
-            ev.eval(labels_, out)
-        return ev
+        return evaluate((self.output(ds.features), ds.labels, ds.labels_mask) for ds in datasets(data, labels))
 
     # ---- parameters -------------------------------------------------------------------------------------
     def _weights(self) -> list:
@@ -370,11 +358,9 @@ class MultiLayerNetwork:
             n = sum(w.value.size for l in self._nn[i] for w in l.weights)
             rows.append((str(i), f"{layer.name or f'layer{i}'} ({type(layer).__name__})", str(layer.n_in),
                          str(layer.n_out), f"{n:,}", f"{t} -> {layer.output_type(t)}"))
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(len(rows[0]))]
-        lines = ["".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "-" * sum(widths))
-        lines.append(f"Total parameters: {self.num_params():,}")
-        return "\n".join(lines)
+        from graphc.dl4j.network_common import table
+
+        return table(rows, f"Total parameters: {self.num_params():,}")
 
 
 def _variable_names(model) -> dict:

@@ -5,8 +5,10 @@ Both run a *stateful* graphc.nn model over the network's own layers (the same we
 `SequenceBlock` takes its initial states as extra inputs and returns its final states as extra
 outputs (graphc/dl4j/layers/recurrent.py).
 
-Training: graphc has no gradient through an ONNX Scan, so the train step is unrolled over a fixed
-number of steps L (the forward length for TBPTT, the sequence's length otherwise). A minibatch
+Training: the train step is unrolled over a fixed number of steps L (the forward length for TBPTT,
+the sequence's length otherwise): a segment's steps are known, and an unrolled step trains faster
+here than the Scan an open length infers with (graphc differentiates that Scan too:
+graphc/ops/scan.py). A minibatch
 [batch, size, T] is cut into segments of L steps; each segment is one train step (one DL4J
 iteration), fed the states the previous segment ended with (zeros for the first). The states are
 step *inputs*, so no gradient crosses a segment boundary: that is the truncation. A last segment
@@ -16,8 +18,9 @@ bidirectional layer would read them: TBPTT refuses it, as DL4J does). States res
 minibatches. A features mask holds a layer's state over the masked steps (graphc.nn's masking;
 DL4J zeroes it there instead: the unmasked steps come out the same for sequences padded at either
 end) and is the labels mask when none is given. Models of different segment lengths share the
-optimizer state: the trainer of a new length takes it over. With `.iterations(n)` each segment takes
-n steps from the same carried state (DL4J's solver per segment).
+optimizer state: the trainer of a new length takes it over (`LengthTrainers`, which keeps the trainers
+of the last few lengths only). With `.iterations(n)` each segment takes n steps from the same carried
+state (DL4J's solver per segment).
 
 Inference: `rnn_time_step(x)` feeds the states kept from the previous call ([batch, size] for one
 step or [batch, size, time]); over a Scan, so any length runs without recompiling.
@@ -25,6 +28,8 @@ step or [batch, size, time]); over a Scan, so any length runs without recompilin
 state; `score(ds)` of such a network weighs the steps by the DataSet's masks (`sequence_score`).
 """
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 
@@ -37,23 +42,32 @@ def stateful_model(layers, size: int, steps, name: str = "stateful", masked: boo
     [x ([batch, size, steps]), (a features mask [batch, steps], bool, with `masked`), *initial
     states] and outputs [y, *final states]."""
     from graphc import nn
-    from graphc.dl4j.layers.recurrent import SequenceBlock
 
     x = nn.Input((int(size), steps), name=f"{name}_features")
     inputs, finals, y = [x], [], x
     mask = nn.Input((steps,), dtype="bool", name=f"{name}_features_mask") if masked else None
     if masked:
         inputs.append(mask)
+    states = []
     for layer in layers:
-        if isinstance(layer, SequenceBlock):
-            init = [nn.Input((n,), name=f"{name}_{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
-            outs = layer(y, initial_state=init, **({"mask": mask} if masked else {}))
-            y = outs[0]
-            inputs += init
-            finals += outs[1:]
-        else:
-            y = layer(y)
-    return nn.Model(inputs, [y] + finals, name=name)
+        y = call_stateful(layer, y, states, finals, mask, prefix=f"{name}_")
+    return nn.Model(inputs + states, [y] + finals, name=name)
+
+
+def call_stateful(layer, x, states: list, finals: list, mask=None, prefix: str = ""):
+    """`layer(x)`; a recurrent block (SequenceBlock) is given new Inputs as its initial states
+    (appended to `states`) and the features `mask`, and its final states are appended to `finals`.
+    Every stateful model (a MultiLayerNetwork's chain, a ComputationGraph's vertices) is made of it."""
+    from graphc import nn
+    from graphc.dl4j.layers.recurrent import SequenceBlock
+
+    if not isinstance(layer, SequenceBlock):
+        return layer(x)
+    init = [nn.Input((n,), name=f"{prefix}{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
+    y, *ends = layer(x, initial_state=init, **({"mask": mask} if mask is not None else {}))
+    states += init
+    finals += ends
+    return y
 
 
 def check_recurrent_training(conf) -> None:
@@ -83,6 +97,46 @@ def _cut(a, start: int, steps: int, fill: float = 0.0):
     return np.ascontiguousarray(part)
 
 
+# how many sequence lengths keep their compiled trainer (each is a session over an unrolled graph)
+KEEP_LENGTHS = 4
+
+
+class LengthTrainers:
+    """The trainers of one network's models of several sequence lengths (each its own unrolled
+    graph over the same layers), the last `keep` used kept: the one asked for next takes over the
+    weights and the updater state of the one that trained last."""
+
+    def __init__(self, keep: int = KEEP_LENGTHS):
+        self.keep = int(keep)
+        self._held: OrderedDict = OrderedDict()
+        self.active = None
+
+    def __len__(self):
+        return len(self._held)
+
+    def get(self, key, build):
+        """The trainer of `key`, made by `build()` when none is kept (the least recently used one then
+        dropped past `keep`); `build` runs after the active trainer wrote its weights into the layers."""
+        t = self._held.get(key)
+        if t is not None:
+            self._held.move_to_end(key)
+            if t is self.active:
+                return t
+        previous = self.active
+        if previous is not None:  # the layers hold the newest weights before a trainer (re)reads them
+            previous.sync()
+        if t is None:
+            t = build()
+            self._held[key] = t
+            while len(self._held) > self.keep:
+                self._held.popitem(last=False)
+        if previous is not None:
+            t.load_state({s: v.numpy() for s, v in previous.state.items()})
+            t.step_count = previous.step_count
+        self.active = t
+        return t
+
+
 class SequenceTrainer:
     """Trains a network's graphc.nn `layers` on [batch, size, time] minibatches, in segments of
     `segment` steps (None: the whole sequence, full BPTT), with one `loss` on the last output."""
@@ -94,33 +148,25 @@ class SequenceTrainer:
         self.param_names = None if param_names is None else set(param_names)  # what the optimizer's tables name
         self.segment, self.seed, self.name = segment, seed, name
         self.labels_to_nn = labels_to_nn or (lambda a: a)  # DL4J's [batch, n, time] to the model's layout
-        self._trainers: dict[int, object] = {}
-        self.active = None
+        self.trainers = LengthTrainers()
         self.pending = None  # (optimizer state, step) a restored network's first trainer starts from
 
-    def _trainer(self, steps: int, ys, ms, masked: bool = False):
+    @property
+    def active(self):
+        return self.trainers.active
+
+    def _build(self, steps: int, ys, ms, masked: bool):
         from graphc.training.step import trainer_class
 
-        t = self._trainers.get((steps, masked))
-        if t is self.active and t is not None:
-            return t
-        previous = self.active
-        if previous is not None:  # the new length's trainer continues from the same weights and updater state
-            previous.sync()
-        if t is None:
-            model = self.model_for(steps, masked) if self.model_for is not None else \
-                stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}", masked=masked)
-            t = trainer_class()(model, [self.loss], self.optimizer, [ys], seed=self.seed,
-                                carried=model.output_names[1:], sample_weights=[ms])
-            stray = sorted(set(t.spec.params) - self.param_names) if self.param_names is not None else []
-            if stray:  # the per-layer L1/L2 and normalization are keyed by the network model's names
-                raise GraphError(f"{self.name}: the {steps}-step model names parameters {stray[:3]} that the "
-                                 f"network's model does not; give every layer holding weights a name of its own")
-            self._trainers[(steps, masked)] = t
-        if previous is not None:
-            t.load_state({s: v.numpy() for s, v in previous.state.items()})
-            t.step_count = previous.step_count
-        elif self.pending is not None:
+        model = self.model_for(steps, masked) if self.model_for is not None else \
+            stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}", masked=masked)
+        t = trainer_class()(model, [self.loss], self.optimizer, [ys], seed=self.seed,
+                            carried=model.output_names[1:], sample_weights=[ms])
+        stray = sorted(set(t.spec.params) - self.param_names) if self.param_names is not None else []
+        if stray:  # the per-layer L1/L2 and normalization are keyed by the network model's names
+            raise GraphError(f"{self.name}: the {steps}-step model names parameters {stray[:3]} that the "
+                             f"network's model does not; give every layer holding weights a name of its own")
+        if self.pending is not None and self.trainers.active is None:
             state, step = self.pending
             missing = sorted(set(t.state) - set(state))
             if missing:
@@ -128,8 +174,10 @@ class SequenceTrainer:
                                        f"a network of the same configuration")
             t.load_state(state)
             t.step_count, self.pending = int(step), None
-        self.active = t
         return t
+
+    def _trainer(self, steps: int, ys, ms, masked: bool = False):
+        return self.trainers.get((steps, masked), lambda: self._build(steps, ys, ms, masked))
 
     def fit(self, features, labels, labels_mask=None, features_mask=None, iterations: int = 1) -> list[float]:
         """One minibatch: `iterations` train steps per segment (DL4J's solver runs its iterations on each
@@ -186,19 +234,52 @@ def _state_sizes(layers) -> list[int]:
     return [n for l in layers if isinstance(l, SequenceBlock) for n in l.state_sizes]
 
 
-class Stepper:
-    """`rnn_time_step`: inference that keeps every recurrent layer's last states between calls."""
+def check_steppable(layers) -> None:
+    """Refuse `rnn_time_step` on a network (its DL4J layer configurations) it cannot step."""
+    if not any(l.is_recurrent for l in layers):
+        raise ConfigError("rnn_time_step needs a recurrent layer (GravesLSTM, LSTM, SimpleRnn, ...); this network "
+                          "has none: use output()")
+    for layer in layers:
+        if getattr(layer, "bidirectional", False):
+            raise ConfigError(f"{layer.describe()}: a bidirectional layer cannot be stepped (its backward "
+                              f"direction needs the whole sequence), as in DL4J; use output()")
 
-    def __init__(self, layers, size: int, name: str = "network", output_from_nn=None):
-        self.layers, self.size, self.name = list(layers), int(size), name
+
+class Stepper:
+    """`rnn_time_step`: inference that keeps every recurrent layer's last states between calls.
+    `model_for()` gives the stateful model (inputs: the network's, then one per state; outputs:
+    the network's `n_outputs`, then the final states): a MultiLayerNetwork's chain by default."""
+
+    def __init__(self, layers, size: int | None = None, name: str = "network", output_from_nn=None, model_for=None,
+                 n_outputs: int = 1):
+        self.layers, self.size, self.name = list(layers), size, name
         self.output_from_nn = output_from_nn or (lambda a: a)
+        self.model_for = model_for or (lambda: stateful_model(self.layers, self.size, None, name=f"{self.name}_step"))
+        self.n_outputs = int(n_outputs)
         self.model = None
         self.states = None
 
     def clear(self) -> None:
         self.states = None
 
+    def run(self, inputs: list) -> list:
+        """The stateful model's outputs for `inputs` (the model's layout), from the kept states (zeros
+        after `clear`); the final states are kept for the next call."""
+        batch = len(inputs[0])
+        if self.states is not None and self.states[0].shape[0] != batch:
+            raise InputError(f"{self.name}: rnn_time_step got a batch of {batch} but the kept state is for "
+                             f"{self.states[0].shape[0]}; call rnn_clear_previous_state() between batches")
+        if self.model is None:
+            self.model = self.model_for()
+        if self.states is None:
+            self.states = [np.zeros((batch, n), np.float32) for n in _state_sizes(self.layers)]
+        outs = self.model.predict(list(inputs) + self.states)
+        outs = outs if isinstance(outs, list) else [outs]
+        self.states = [np.asarray(s) for s in outs[self.n_outputs:]]
+        return outs[:self.n_outputs]
+
     def step(self, features) -> np.ndarray:
+        """A MultiLayerNetwork's step: [batch, size] (one step) or [batch, size, time] in DL4J's layout."""
         x = np.asarray(features, np.float32)
         one_step = x.ndim == 2
         if one_step:
@@ -206,16 +287,7 @@ class Stepper:
         if x.ndim != 3 or x.shape[1] != self.size:
             raise InputError(f"{self.name}: rnn_time_step takes [batch, {self.size}] (one step) or [batch, "
                              f"{self.size}, time]; got {list(np.shape(features))}")
-        if self.states is not None and self.states[0].shape[0] != x.shape[0]:
-            raise InputError(f"{self.name}: rnn_time_step got a batch of {x.shape[0]} but the kept state is for "
-                             f"{self.states[0].shape[0]}; call rnn_clear_previous_state() between batches")
-        if self.model is None:
-            self.model = stateful_model(self.layers, self.size, None, name=f"{self.name}_step")
-        if self.states is None:
-            self.states = [np.zeros((x.shape[0], n), np.float32) for n in _state_sizes(self.layers)]
-        outs = self.model.predict([x, *self.states])
-        self.states = [np.asarray(s) for s in outs[1:]]
-        y = self.output_from_nn(outs[0])
+        y = self.output_from_nn(self.run([x])[0])
         return y[:, :, 0] if one_step else y
 
 
@@ -346,13 +418,7 @@ def load_updater_state(net, arrays: dict) -> None:
 def _stepper(net) -> Stepper:
     held = net.__dict__.get("_stepper")
     if held is None or held[0] is not net.model:
-        if not any(l.is_recurrent for l in net.layers):
-            raise ConfigError("rnn_time_step needs a recurrent layer (GravesLSTM, LSTM, SimpleRnn, ...); this network "
-                              "has none: use output()")
-        for layer in net.layers:
-            if getattr(layer, "bidirectional", False):
-                raise ConfigError(f"{layer.describe()}: a bidirectional layer cannot be stepped (its backward "
-                                  f"direction needs the whole sequence), as in DL4J; use output()")
+        check_steppable(net.layers)
         held = (net.model, Stepper(_nn_layers(net), _input_size(net, "rnn_time_step"), "MultiLayerNetwork",
                                    net.layers[-1].output_from_nn))
         net._stepper = held

@@ -322,8 +322,10 @@ def test_multi_task_graph_sums_its_nll_and_mse_losses():
     p1, p2 = cg.output(x)
     assert p1.shape == (48, 3) and p2.shape == (48, 2)
     np.testing.assert_allclose(p1.sum(1), 1, rtol=1e-5)
-    before = cg.score(MultiDataSet([x], [y1, y2]))
-    np.testing.assert_allclose(before, ours[-1], rtol=0.2)
+    # score(data): NLL + MSE of the outputs, recomputed here in float64
+    p1, p2 = p1.astype(np.float64), p2.astype(np.float64)
+    want = -np.mean(np.sum(y1 * np.log(p1), 1)) + np.mean((p2 - y2) ** 2)
+    np.testing.assert_allclose(cg.score(MultiDataSet([x], [y1, y2])), want, rtol=1e-6)
 
 
 def _lstm_skip_conf(time_steps=None, seed=7):
@@ -345,13 +347,9 @@ def _seq_data(n=12, steps=8, seed=0):
     return x, y
 
 
-try:
-    from graphc.dl4j.layers.recurrent import GravesLSTM, RnnOutputLayer
-except ImportError:  # engineer B's recurrent layer configurations
-    GravesLSTM = RnnOutputLayer = None
+from graphc.dl4j.layers.recurrent import GravesBidirectionalLSTM, GravesLSTM, RnnOutputLayer  # noqa: E402
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM, RnnOutputLayer) absent")
 def test_lstm_with_skip_connection_trains_over_any_sequence_length():
     """Listing 4, an LSTM with a skip connection (input and L1 both feed L2, n_in 5+5). Its input
     type leaves the length open: training unrolls the batch's length and equals a graph declared
@@ -377,7 +375,6 @@ def test_lstm_with_skip_connection_trains_over_any_sequence_length():
     assert cg.evaluate(DataSet(x, y)).accuracy() > 0.5
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
 def test_last_time_step_vertex_reads_the_inputs_features_mask():
     """A sequence classifier: LSTM -> LastTimeStepVertex('input') -> output. A padded example with
     its mask gives what the same example cut to its length gives without one."""
@@ -435,15 +432,10 @@ def test_params_round_trip_and_bad_data_are_refused_before_training():
 
 
 # ---- the listing-4 example ---------------------------------------------------------------------------
-def test_computation_graph_example_shortened(tmp_path, capsys):
-    import importlib.util
+def test_computation_graph_example_shortened(tmp_path, capsys, load_example):
     import json
-    import pathlib
 
-    path = pathlib.Path(__file__).parents[2] / "examples" / "dl4j" / "computation_graph.py"
-    spec = importlib.util.spec_from_file_location("computation_graph_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("computation_graph")
     result = mod.main(["--steps", "25", "--out", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
     assert json.loads((tmp_path / "computation_graph_result.json").read_text()) == result
@@ -480,7 +472,6 @@ def test_model_serializer_restores_a_graph_that_trains_on_as_if_never_stopped(tm
         ModelSerializer.restore_computation_graph(tmp_path / "mln.zip")
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
 def test_rnn_time_step_carries_state_between_calls():
     """Step by step through the LSTM-with-skip graph equals one pass over the whole sequence."""
     cg = ComputationGraph(_lstm_skip_conf()).init()
@@ -536,7 +527,6 @@ def test_cnn_branches_merged_on_channels_compute_what_torch_computes():
     assert cg.score(DataSet(x, y)) < 0.5 * first
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
 def test_encoder_decoder_graph_with_last_step_and_duplicate_to_time_series():
     """DL4J's sequence-to-sequence pattern: an encoder's last step repeated over the decoder
     input's time axis (its own length) and joined with it; every n_in inferred; both lengths open."""
@@ -574,7 +564,6 @@ def test_output_in_training_mode_applies_dropout_and_params_follow_topological_l
     np.testing.assert_array_equal(cg.params()[:kernel.size], kernel.ravel())
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
 def test_truncated_bptt_on_the_lstm_skip_graph(tmp_path):
     """TBPTT over segments as long as the sequence is full BPTT (the same scores step for step);
     shorter segments make one iteration each, carry the state across, and train."""
@@ -618,7 +607,6 @@ def test_truncated_bptt_on_the_lstm_skip_graph(tmp_path):
         ComputationGraph(two_inputs).init()
 
 
-@pytest.mark.skipif(GravesLSTM is None, reason="graphc/dl4j/layers/recurrent.py (GravesLSTM) absent")
 @pytest.mark.parametrize("which", ["features_mask", "labels_mask"])
 def test_sequence_graph_masks_padded_steps_out_of_training(which):
     """Sequences of 5 steps padded to 8 with a mask train the LSTM-with-skip graph exactly as the
@@ -633,3 +621,71 @@ def test_sequence_graph_masks_padded_steps_out_of_training(which):
         short.fit(DataSet(x[:, :, :5], y[:, :, :5]))
         assert padded.score() == pytest.approx(short.score(), rel=1e-5)
     np.testing.assert_allclose(padded.params(), short.params(), rtol=1e-4, atol=1e-6)
+
+
+# ---- review fixes: one stateful path with MultiLayerNetwork, bounded trainers, masked evaluation -------
+def test_rnn_time_step_refuses_what_multi_layer_network_refuses():
+    """The graph steps through tbptt.py's Stepper: no recurrent layer, a bidirectional layer and a
+    batch of another size than the kept state are refused as MultiLayerNetwork refuses them, and a
+    refused call loses the kept state of none."""
+    plain = ComputationGraph(_merge_graph(_global().graph_builder()).build()).init()
+    x1, x2, _ = _two_inputs_data(4)
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="rnn_time_step needs a recurrent layer"):
+            plain.rnn_time_step(x1, x2)
+    bi = (_global().graph_builder().add_inputs("in")
+          .add_layer("bi", GravesBidirectionalLSTM(n_in=5, n_out=4, activation="tanh"), "in")
+          .add_layer("out", RnnOutputLayer(LossFunction.MCXENT, n_out=5, activation="softmax"), "bi")
+          .set_outputs("out").set_input_types(InputType.recurrent(5)).build())
+    with pytest.raises(ConfigError, match="GravesBidirectionalLSTM.*cannot be stepped"):
+        ComputationGraph(bi).init().rnn_time_step(np.zeros((2, 5), np.float32))
+    cg = ComputationGraph(_lstm_skip_conf()).init()
+    x, _ = _seq_data(3, 4)
+    whole = cg.output(x)[0]
+    np.testing.assert_allclose(cg.rnn_time_step(x[:, :, 0])[0], whole[:, :, 0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="batch of 2 but the kept state is for 3; call rnn_clear_previous_state"):
+        cg.rnn_time_step(x[:2, :, 1])
+    np.testing.assert_allclose(cg.rnn_time_step(x[:, :, 1])[0], whole[:, :, 1], rtol=1e-5, atol=1e-6)
+    cg.rnn_clear_previous_state()
+    np.testing.assert_allclose(cg.rnn_time_step(x[:2, :, 0])[0], whole[:2, :, 0], rtol=1e-5, atol=1e-6)
+
+
+def _last_step_classifier():
+    conf = (_global(Updater.RMSPROP, 0.05).graph_builder().add_inputs("in")
+            .add_layer("lstm", GravesLSTM(n_in=3, n_out=4, activation="tanh"), "in")
+            .add_vertex("last", LastTimeStepVertex(), "lstm")
+            .add_layer("out", _out(n_in=4, n_out=2), "last")
+            .set_outputs("out").set_input_types(InputType.recurrent(3)).build())
+    return ComputationGraph(conf).init()
+
+
+def test_open_length_graph_keeps_the_trainers_of_its_last_four_lengths():
+    """Each new sequence length compiles its own unrolled trainer; only the last four are kept, and
+    one rebuilt for a length met again continues from the same weights and updater state: the
+    scores and parameters equal those of a graph that keeps every trainer."""
+    bounded, keeps_all = _last_step_classifier(), _last_step_classifier()
+    keeps_all._trainers.keep = 10
+    r = np.random.default_rng(3)
+    for steps in (2, 3, 4, 5, 6, 2, 3):
+        x = r.standard_normal((6, 3, steps)).astype(np.float32)
+        y = np.eye(2, dtype=np.float32)[(x[:, 0, -1] > 0).astype(int)]
+        bounded.fit(MultiDataSet([x], [y]))
+        keeps_all.fit(MultiDataSet([x], [y]))
+        assert bounded.score() == keeps_all.score()
+    assert len(bounded._trainers) == 4 and len(keeps_all._trainers) == 5
+    np.testing.assert_array_equal(bounded.params(), keeps_all.params())
+
+
+def test_evaluate_drops_the_steps_a_labels_mask_drops():
+    """As MultiLayerNetwork.evaluate: each step a time-series output's labels mask keeps is one
+    sample; the accuracy is that of those steps, recomputed here from output()."""
+    cg = ComputationGraph(_lstm_skip_conf()).init()
+    x, y = _seq_data(6, 8)
+    m = np.zeros((6, 8), np.float32)
+    m[:, :5] = 1
+    m[2, :] = 1
+    ev = cg.evaluate(DataSet(x, y, labels_mask=m))
+    hits = cg.output(x)[0].argmax(1) == y.argmax(1)
+    assert ev.n_samples == int(m.sum()) == 33
+    assert ev.accuracy() == pytest.approx(hits[m > 0].mean(), rel=1e-12)
+    assert cg.evaluate(DataSet(x, y)).n_samples == 48

@@ -326,15 +326,10 @@ def test_tbptt_refusals_at_build():
     assert dl4j.GravesLSTM is DL4JGravesLSTM
 
 
-def test_char_model_example_shortened(tmp_path, capsys):
-    import importlib.util
+def test_char_model_example_shortened(tmp_path, capsys, load_example):
     import json
-    import os
 
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "dl4j", "char_model.py")
-    spec = importlib.util.spec_from_file_location("char_model_example", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_example("char_model")
     result = example.main(["--minibatches", "3", "--lstm-size", "16", "--length", "20", "--tbptt", "10",
                            "--sample-every", "3", "--sample-length", "10", "--samples", "2", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -442,3 +437,19 @@ def test_rnn_get_and_set_previous_state():
     bi = _net(GravesBidirectionalLSTM(n_out=4, activation="tanh"))
     with pytest.raises(ConfigError, match="bidirectional layer cannot be stepped"):
         bi.rnn_time_step(x[:, :, 0])
+
+
+def test_sequences_of_many_lengths_keep_the_trainers_of_the_last_four():
+    """Without TBPTT every sequence length trains on its own unrolled model; only the trainers of the
+    last four lengths are kept, and one rebuilt for a length met again continues from the same
+    weights and updater state: the scores and parameters equal those of a network keeping all."""
+    bounded = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05)
+    keeps_all = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05)
+    for i, steps in enumerate((2, 3, 4, 5, 6, 2, 3)):
+        x, y = _sequences(3, steps, seed=i)
+        bounded.fit(DataSet(x, y))
+        keeps_all.fit(DataSet(x, y))
+        keeps_all._sequence_trainer[1].trainers.keep = 10
+        assert bounded.score() == keeps_all.score()
+    assert len(bounded._sequence_trainer[1].trainers) == 4 and len(keeps_all._sequence_trainer[1].trainers) == 5
+    np.testing.assert_array_equal(bounded.params(), keeps_all.params())

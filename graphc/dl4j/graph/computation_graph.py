@@ -17,8 +17,9 @@ networks count iterations, order `params()` and notify listeners alike; paramete
 layer in topological order.
 
 A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains on a model
-unrolled over each batch's length (graphc has no gradient through the ONNX Scan an open length
-needs); the model of a new length takes over the weights and the updater state. A graph of one
+unrolled over each batch's length (faster here than the ONNX Scan it infers with, which graphc can
+differentiate too: graphc/ops/scan.py); the model of a new length takes over the weights and the
+updater state (tbptt.LengthTrainers: the last few lengths keep their trainers). A graph of one
 recurrent input and one time-series output trains as a recurrent MultiLayerNetwork does: through
 graphc/dl4j/tbptt.py's SequenceTrainer over this graph's stateful model of each segment length (the
 whole sequence, or TBPTT's segments), features and labels masks included. Layer-wise pretraining
@@ -136,7 +137,9 @@ class ComputationGraph:
         # every vertex's graphc.nn layers, made once: the models of each sequence length share them
         self._made = {n: _as_list(conf.vertices[n].to_nn(n, conf.vertex_input_types(n, types)))
                       for n in conf.topological_order()}
-        self._models, self._states = {}, None
+        from graphc.dl4j.tbptt import LengthTrainers
+
+        self._models, self._trainers, self._stepper = {}, LengthTrainers(), None
         self.model = self._model_for(None)
         self._nn = [self._made[n] for n in self.layer_names]
         for n, layer in zip(self.layer_names, self.layers):
@@ -168,13 +171,14 @@ class ComputationGraph:
     def _model_for(self, steps, stateful: bool = False, masked: bool = False):
         """The functional Model over the vertices' layers, with the time length of each recurrent
         input whose type leaves it open taken from `steps` (None: open, an ONNX Scan that infers any
-        length but has no gradient; a length: unrolled, what training differentiates). `stateful`:
+        length; a length: unrolled, what training runs). `stateful`:
         every recurrent input's length from `steps` and every recurrent layer taking its initial
         states as extra inputs and giving its final states as extra outputs (`rnn_time_step`, the
         SequenceTrainer); `masked`: a features mask input ([batch, time], bool) before the states,
-        handed to every recurrent layer (tbptt.py's stateful_model has the same inputs)."""
+        handed to every recurrent layer (tbptt.py's stateful_model has the same inputs). The open
+        models are kept here; an unrolled one by the trainer of its length (LengthTrainers, bounded)."""
         from graphc import nn
-        from graphc.dl4j.layers.recurrent import SequenceBlock
+        from graphc.dl4j.tbptt import call_stateful
 
         if (steps, stateful, masked) in self._models:
             return self._models[steps, stateful, masked]
@@ -194,18 +198,13 @@ class ComputationGraph:
             x = [tensors[i] for i in conf.vertex_inputs[name]] + reads
             x = x[0] if len(x) == 1 else x
             for layer in layers:
-                if stateful and isinstance(layer, SequenceBlock):
-                    init = [nn.Input((n,), name=f"{layer.name}_state{i}") for i, n in enumerate(layer.state_sizes)]
-                    x, *ends = layer(x, initial_state=init, **({"mask": held} if masked else {}))
-                    states += init
-                    finals += ends
-                else:
-                    x = layer(x)
+                x = call_stateful(layer, x, states, finals, held) if stateful else layer(x)
             tensors[name] = x
         inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs] + \
             ([held] if masked else []) + states
         model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs] + finals, name="computation_graph")
-        self._models[steps, stateful, masked] = model
+        if steps is None:
+            self._models[steps, stateful, masked] = model
         return model
 
     def trains_by_sequence(self) -> bool:
@@ -253,20 +252,18 @@ class ComputationGraph:
         from graphc.training import front
 
         steps = self._open_steps(xs)
-        model = self.model if steps is None else self._model_for(steps)
-        if model is self._active:
-            return model
-        held = self._active.__dict__.get("_training")
-        previous = held.trainer if held is not None else None
-        front.sync(self._active)
-        if model.__dict__.get("_training") is None:
-            model.compile(optimizer=self._optimizer, loss=self._losses)
-        if previous is not None:
-            t = front.trainer(model, ys)
-            t.load_state({k: v.numpy() for k, v in previous.state.items()})
-            t.step_count = previous.step_count
-        self._active = model
-        return model
+
+        def build():
+            model = self.model if steps is None else self._model_for(steps)
+            if model.__dict__.get("_training") is None:
+                model.compile(optimizer=self._optimizer, loss=self._losses)
+            return front.trainer(model, ys)
+
+        held = self.model.__dict__.get("_training")
+        if self._trainers.active is None and held is not None and held.trainer is not None:
+            self._trainers.get(None, lambda: held.trainer)  # a restored updater state is the network model's
+        self._active = self._trainers.get(steps, build).model
+        return self._active
 
     def _sync(self) -> None:
         """Write the newest weights (held by the trainer of the length trained last) into the layers."""
@@ -376,31 +373,30 @@ class ComputationGraph:
         """DL4J's rnnTimeStep: the outputs for the next step(s), each recurrent layer starting from the
         states the previous call ended with (zeros after `rnn_clear_previous_state`). A recurrent input
         is [batch, size] (one step: the outputs come without a time axis) or [batch, size, time]."""
-        from graphc.dl4j.tbptt import _state_sizes
+        from graphc.dl4j.tbptt import Stepper, check_steppable
 
         self._need_init()
         if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
             xs = tuple(xs[0])
+        if self._stepper is None:
+            check_steppable(self.layers)
+            self._stepper = Stepper([l for made in self._made.values() for l in made], name="ComputationGraph",
+                                    model_for=lambda: self._model_for(None, stateful=True),
+                                    n_outputs=len(self.conf.network_outputs))
         rnn = [t.kind == "RNN" for t in self.conf.input_types]
         one_step = any(r and np.ndim(x) == 2 for x, r in zip(xs, rnn))
         xs = [np.asarray(x, np.float32)[:, :, None] if r and np.ndim(x) == 2 else x for x, r in zip(xs, rnn)]
-        model = self._model_for(None, stateful=True)
         inputs, _ = self.batch_arrays(MultiDataSet(list(xs)))
-        layers = [l for made in self._made.values() for l in made]
-        if self._states is None or self._states[0].shape[0] != len(inputs[0]):
-            self._states = [np.zeros((len(inputs[0]), n), np.float32) for n in _state_sizes(layers)]
         self._sync()
-        outs = model.predict(inputs + self._states)
-        outs = outs if isinstance(outs, list) else [outs]
-        k = len(self.conf.network_outputs)
-        self._states = [np.asarray(s) for s in outs[k:]]
-        ys = [self.output_layer(o).output_from_nn(a) for o, a in zip(self.conf.network_outputs, outs[:k])]
+        outs = self._stepper.run(inputs)
+        ys = [self.output_layer(o).output_from_nn(a) for o, a in zip(self.conf.network_outputs, outs)]
         return [y[:, :, 0] if one_step and y.ndim == 3 else y for y in ys]
 
     def rnn_clear_previous_state(self) -> None:
-        self._states = None
+        if self._stepper is not None:
+            self._stepper.clear()
 
-    _states = None
+    _stepper = None
 
     def output_single(self, *xs) -> np.ndarray:
         return self.output(*xs)[0]
@@ -416,18 +412,13 @@ class ComputationGraph:
         return float(self.model.evaluate(_one_or_list(xs), _one_or_list(ys), batch_size=max(1, mds.num_examples())))
 
     def evaluate(self, data, labels=None, output: int = 0):
-        """A `graphc.evaluation.Evaluation` of output `output` (by index or name) over the data."""
-        from graphc.evaluation import Evaluation
+        """A `graphc.evaluation.Evaluation` of output `output` (by index or name) over the data; a
+        time-series output's labels mask drops steps (graphc/dl4j/network_common.py)."""
+        from graphc.dl4j.network_common import evaluate
 
         k = output if isinstance(output, int) else list(self.conf.network_outputs).index(output)
-        ev = Evaluation()
-        for mds in multi_datasets(data, labels):
-            out, y = self.output(mds.features)[k], mds.labels[k]
-            if out.ndim == 3:  # [batch, n, time]: every step is a sample
-                out = out.transpose(0, 2, 1).reshape(-1, out.shape[1])
-                y = y.transpose(0, 2, 1).reshape(-1, y.shape[1])
-            ev.eval(y, out)
-        return ev
+        return evaluate((self.output(mds.features)[k], mds.labels[k], mds.labels_masks[k] if mds.labels_masks else None)
+                        for mds in multi_datasets(data, labels))
 
     # ---- inspection ----------------------------------------------------------------------------------
     def get_layer(self, name: str):
@@ -442,6 +433,8 @@ class ComputationGraph:
         return list(self._nn[self.layer_names.index(name)])
 
     def summary(self) -> str:
+        from graphc.dl4j.network_common import table
+
         self._need_init()
         conf = self.conf
         types = conf.types()
@@ -456,8 +449,4 @@ class ComputationGraph:
             rows.append((f"{n} ({kind})", ", ".join(conf.vertex_inputs[n]),
                          str(v.layer.n_in) if isinstance(v, LayerVertex) else "-",
                          str(v.layer.n_out) if isinstance(v, LayerVertex) else "-", f"{params:,}", str(types[n])))
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(len(rows[0]))]
-        lines = ["".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "-" * sum(widths))
-        lines.append(f"Total parameters: {self.num_params():,}   Outputs: {', '.join(conf.network_outputs)}")
-        return "\n".join(lines)
+        return table(rows, f"Total parameters: {self.num_params():,}   Outputs: {', '.join(conf.network_outputs)}")
