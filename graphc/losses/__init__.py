@@ -5,10 +5,11 @@ emits the scalar loss into `em`'s graph with standard ONNX ops (Keras's formulas
 (`{"class_name": "MeanSquaredError", "config": {...}}`) or a DL4J `LossFunction` member / name
 (`LossFunction.MCXENT`, "NEGATIVELOGLIKELIHOOD").
 
-DL4J names map to the Keras loss with the same math. Where DL4J's math differs from every Keras loss
-it is kept: `XENT`, `L1`, `L2` and `RMSE_XENT` sum over the outputs (Keras's losses average them).
-DL4J's `HINGE`/`SQUARED_HINGE` also sum over outputs in DL4J; here they are Keras's (averaged), the
-same for one output.
+DL4J names map to the ILossFunction DL4J 0.9's `LossFunction.getILossFunction` gives them, as the
+Keras loss with the same math where there is one. Where DL4J's math differs from every Keras loss it
+is kept: `XENT`, `L1`, `L2`, `RMSE_XENT`, `HINGE`, `SQUARED_HINGE`, `POISSON`/`EXPLL` (LossPoisson)
+sum over the outputs (Keras's losses average them); `KL_DIVERGENCE`/`RECONSTRUCTION_CROSSENTROPY`
+(LossKLD) clip at 1e-5 (Keras at 1e-7); `SQUARED_LOSS` is LossMSE.
 """
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import numpy as np
 
 from graphc.errors import GraphcError
 from graphc.losses.base import Loss
-from graphc.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
+from graphc.losses.hinge import CategoricalHinge, Hinge, LossHinge, LossSquaredHinge, SquaredHinge
 from graphc.losses.probabilistic import (MCXENT, XENT, BinaryCrossentropy, CategoricalCrossentropy, KLDivergence,
-                                         NegativeLogLikelihood, SparseCategoricalCrossentropy)
-from graphc.losses.regression import (L1, L2, RMSE_XENT, CosineSimilarity, Huber, LogCosh, MeanAbsoluteError,
-                                      MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError,
-                                      Poisson)
+                                         LossKLD, NegativeLogLikelihood, ReconstructionCrossEntropy,
+                                         SparseCategoricalCrossentropy)
+from graphc.losses.regression import (EXPLL, L1, L2, RMSE_XENT, CosineSimilarity, Huber, LogCosh, LossPoisson,
+                                      MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+                                      MeanSquaredLogarithmicError, Poisson, SquaredLoss)
 
 
 class LossError(GraphcError):
@@ -33,7 +35,8 @@ class LossError(GraphcError):
 CLASSES = {c.__name__: c for c in (
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Huber, LogCosh,
     CosineSimilarity, Poisson, L1, L2, RMSE_XENT, Hinge, SquaredHinge, CategoricalHinge, BinaryCrossentropy,
-    CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, XENT, MCXENT, NegativeLogLikelihood)}
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, XENT, MCXENT, NegativeLogLikelihood,
+    SquaredLoss, LossPoisson, EXPLL, LossKLD, ReconstructionCrossEntropy, LossHinge, LossSquaredHinge)}
 
 # Keras's strings (function names and their short aliases)
 KERAS_NAMES = {
@@ -52,23 +55,27 @@ KERAS_NAMES = {
 
 
 class LossFunction(enum.Enum):
-    """DL4J's `LossFunctions.LossFunction` members graphc builds (value: the loss class)."""
-    MSE = "MeanSquaredError"
-    L1 = "L1"
-    L2 = "L2"
-    XENT = "XENT"
-    MCXENT = "MCXENT"
+    """DL4J's `LossFunctions.LossFunction` members graphc builds (value: the loss class; each its own, so
+    that no member is an alias of another and a configuration keeps the name it was given)."""
+    MSE = "MeanSquaredError"                 # LossMSE
+    L1 = "L1"                                # LossL1
+    L2 = "L2"                                # LossL2
+    XENT = "XENT"                            # LossBinaryXENT
+    MCXENT = "MCXENT"                        # LossMCXENT
     SPARSE_MCXENT = "SparseCategoricalCrossentropy"
     NEGATIVELOGLIKELIHOOD = "NegativeLogLikelihood"
-    COSINE_PROXIMITY = "CosineSimilarity"
-    HINGE = "Hinge"
-    SQUARED_HINGE = "SquaredHinge"
-    KL_DIVERGENCE = "KLDivergence"
-    MEAN_ABSOLUTE_ERROR = "MeanAbsoluteError"
+    COSINE_PROXIMITY = "CosineSimilarity"    # LossCosineProximity
+    HINGE = "LossHinge"
+    SQUARED_HINGE = "LossSquaredHinge"
+    KL_DIVERGENCE = "LossKLD"
+    MEAN_ABSOLUTE_ERROR = "MeanAbsoluteError"  # LossMAE
     MEAN_ABSOLUTE_PERCENTAGE_ERROR = "MeanAbsolutePercentageError"
     MEAN_SQUARED_LOGARITHMIC_ERROR = "MeanSquaredLogarithmicError"
-    POISSON = "Poisson"
+    POISSON = "LossPoisson"
     RMSE_XENT = "RMSE_XENT"
+    SQUARED_LOSS = "SquaredLoss"             # LossMSE
+    RECONSTRUCTION_CROSSENTROPY = "ReconstructionCrossEntropy"  # LossKLD
+    EXPLL = "EXPLL"                          # LossPoisson
 
 
 def get(identifier, **kwargs) -> Loss:
@@ -89,6 +96,8 @@ def get(identifier, **kwargs) -> Loss:
             raise LossError(f"loss config for {name!r} has keys graphc does not know: {e}") from None
     if isinstance(identifier, str):
         key = identifier.strip()
+        if key in LossFunction.__members__:  # DL4J's member names are upper case, Keras's names lower
+            return CLASSES[LossFunction[key].value](**kwargs)
         if key.lower() in KERAS_NAMES:
             return KERAS_NAMES[key.lower()](**kwargs)
         if key in CLASSES:

@@ -1,5 +1,6 @@
 """Probabilistic losses: binary, categorical and sparse categorical cross-entropy (probabilities or
-logits, label smoothing), KL divergence, and DL4J's XENT, MCXENT and negative log-likelihood.
+logits, label smoothing), KL divergence, and DL4J's XENT, MCXENT, negative log-likelihood and LossKLD
+(KL_DIVERGENCE, RECONSTRUCTION_CROSSENTROPY).
 
 Probabilities are handled as Keras's torch backend does: categorical outputs renormalized to sum 1,
 then clipped to [eps, 1 - eps] before the log; logits go through LogSoftmax / the stable
@@ -106,9 +107,10 @@ class SparseCategoricalCrossentropy(Loss):
 
 class KLDivergence(Loss):
     keras_name = "kl_divergence"
+    epsilon = EPSILON  # labels and outputs are clipped to [epsilon, 1]
 
     def per_sample(self, em, y_true, y_pred):
-        t, p = _clip(em, y_true, EPSILON, 1.0), _clip(em, y_pred, EPSILON, 1.0)
+        t, p = _clip(em, y_true, self.epsilon, 1.0), _clip(em, y_pred, self.epsilon, 1.0)
         return sum_last(em, em.op("Mul", t, em.op("Log", em.op("Div", t, p))))
 
 
@@ -135,3 +137,16 @@ class MCXENT(CategoricalCrossentropy):
 class NegativeLogLikelihood(CategoricalCrossentropy):
     """DL4J's `LossNegativeLogLikelihood`, which DL4J defines as MCXENT over probabilities."""
     keras_name = "negative_log_likelihood"
+
+
+class LossKLD(KLDivergence):
+    """DL4J's `LossKLD`: sum of label * log(label / output) over the outputs, both clipped to
+    [Nd4j.EPS_THRESHOLD = 1e-5, 1] (Keras clips at 1e-7)."""
+    keras_name = "loss_kld"
+    epsilon = 1e-5
+
+
+class ReconstructionCrossEntropy(LossKLD):
+    """DL4J's `RECONSTRUCTION_CROSSENTROPY`: DL4J 0.9's LossFunction.getILossFunction gives LossKLD for it
+    (the pre-0.9 LossFunctions.score computed a binary cross-entropy: that is `XENT`)."""
+    keras_name = "reconstruction_crossentropy"

@@ -1,5 +1,6 @@
 """Regression losses: squared/absolute/log/percentage errors, Huber, log-cosh, cosine similarity,
-Poisson, and DL4J's summed forms (L1, L2, RMSE_XENT). Keras's formulas, as `keras.losses` computes them."""
+Poisson (Keras's formulas, as `keras.losses` computes them), and DL4J's forms: the summed L1, L2,
+RMSE_XENT and LossPoisson (POISSON, EXPLL), and SQUARED_LOSS (DL4J 0.9's LossMSE)."""
 from __future__ import annotations
 
 import numpy as np
@@ -97,10 +98,11 @@ class CosineSimilarity(Loss):
 
 class Poisson(Loss):
     keras_name = "poisson"
+    over_outputs = staticmethod(mean_last)  # how the outputs' terms make one sample's loss
 
     def per_sample(self, em, y_true, y_pred):
         log = em.op("Log", em.op("Add", y_pred, scalar(em, EPSILON, y_pred)))
-        return mean_last(em, em.op("Sub", y_pred, em.op("Mul", y_true, log)))
+        return self.over_outputs(em, em.op("Sub", y_pred, em.op("Mul", y_true, log)))
 
 
 class L2(Loss):
@@ -124,3 +126,21 @@ class RMSE_XENT(L1):
     """DL4J's `RMSE_XENT`: sum over the outputs of sqrt((label - output)^2), i.e. of |label - output|
     (written with Abs, whose gradient is finite where the two agree)."""
     keras_name = "rmse_xent"
+
+
+class SquaredLoss(MeanSquaredError):
+    """DL4J's `SQUARED_LOSS`: DL4J 0.9's LossFunction.getILossFunction gives LossMSE for it, the squared
+    error averaged over the outputs (the pre-0.9 LossFunctions.score summed it: that is `L2`)."""
+    keras_name = "squared_loss"
+
+
+class LossPoisson(Poisson):
+    """DL4J's `LossPoisson` (POISSON, EXPLL): output - label * log(output) summed over the outputs (Keras's
+    Poisson averages them); Keras's log(output + 1e-7) keeps a zero output finite."""
+    keras_name = "loss_poisson"
+    over_outputs = staticmethod(sum_last)
+
+
+class EXPLL(LossPoisson):
+    """DL4J's `EXPLL` (exponential log likelihood, Poisson regression): DL4J 0.9 maps it to LossPoisson."""
+    keras_name = "expll"
