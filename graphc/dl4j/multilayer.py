@@ -8,7 +8,9 @@ trains through `Model.train_on_batch`, the trainer shared with Keras-style `fit`
 
 `fit(data)`: a DataSet or (features, labels) arrays (one mini-batch), or an iterator of
 DataSets/batches (one epoch: epoch listeners are called, `epoch_count` grows); each mini-batch takes
-`iterations` steps (DL4J's `.iterations(n)`), and listeners see each one.
+`iterations` steps (DL4J's `.iterations(n)`), and listeners see each one. A one-shot iterator (a
+generator, `iter(list)`) that is read more than once (pretraining then training, several epochs) is
+first kept in a list.
 With `.pretrain(True)` layer-wise pretraining runs first (graphc/dl4j/pretrain.py); with
 `.backprop(False)` only the output layer is then trained, as DL4J does; TRUNCATED_BPTT fits through
 graphc/dl4j/tbptt.py; the line-search optimization algorithms through graphc/dl4j/optimize.
