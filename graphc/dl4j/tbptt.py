@@ -5,10 +5,11 @@ Both run a *stateful* graphc.nn model over the network's own layers (the same we
 `SequenceBlock` takes its initial states as extra inputs and returns its final states as extra
 outputs (graphc/dl4j/layers/recurrent.py).
 
-Training: the train step is unrolled over a fixed number of steps L (the forward length for TBPTT,
-the sequence's length otherwise): a segment's steps are known, and an unrolled step trains faster
-here than the Scan an open length infers with (graphc differentiates that Scan too:
-graphc/ops/scan.py). A minibatch
+Training: a TBPTT segment's train step is unrolled over its L steps (the forward length; an unrolled
+step runs faster here than a Scan). Without TBPTT a whole sequence is one segment: over the ONNX
+Scan that infers any length when the input type leaves it open (graphc/ops/scan.py differentiates
+it; compiling it does not grow with the length, an unrolled graph does), unrolled otherwise or
+where a layer's Scan has no gradient rule. A minibatch
 [batch, size, T] is cut into segments of L steps; each segment is one train step (one DL4J
 iteration), fed the states the previous segment ended with (zeros for the first). The states are
 step *inputs*, so no gradient crosses a segment boundary: that is the truncation. A last segment
@@ -18,9 +19,9 @@ bidirectional layer would read them: TBPTT refuses it, as DL4J does). States res
 minibatches. A features mask holds a layer's state over the masked steps (graphc.nn's masking;
 DL4J zeroes it there instead: the unmasked steps come out the same for sequences padded at either
 end) and is the labels mask when none is given. Models of different segment lengths share the
-optimizer state: the trainer of a new length takes it over (`LengthTrainers`, which keeps the trainers
-of the last few lengths only). With `.iterations(n)` each segment takes n steps from the same carried
-state (DL4J's solver per segment).
+optimizer state: the trainer of a new length (its labels are typed by their shape, so each length has
+one) takes it over (`LengthTrainers`, which keeps the trainers of the last few lengths only). With
+`.iterations(n)` each segment takes n steps from the same carried state (DL4J's solver per segment).
 
 Inference: `rnn_time_step(x)` feeds the states kept from the previous call ([batch, size] for one
 step or [batch, size, time]); over a Scan, so any length runs without recompiling.
@@ -142,12 +143,13 @@ class SequenceTrainer:
     `segment` steps (None: the whole sequence, full BPTT), with one `loss` on the last output."""
 
     def __init__(self, layers, size: int, loss, optimizer, segment: int | None = None, seed: int = 0,
-                 name: str = "network", labels_to_nn=None, model_for=None, param_names=None):
+                 name: str = "network", labels_to_nn=None, model_for=None, param_names=None, scan: bool = False):
         self.layers, self.size, self.loss, self.optimizer = list(layers), int(size), loss, optimizer
         self.model_for = model_for  # (steps, masked) -> the model of a segment; a ComputationGraph's own
         self.param_names = None if param_names is None else set(param_names)  # what the optimizer's tables name
         self.segment, self.seed, self.name = segment, seed, name
         self.labels_to_nn = labels_to_nn or (lambda a: a)  # DL4J's [batch, n, time] to the model's layout
+        self.scan = bool(scan) and segment is None  # whole sequences of an open length: through the Scan
         self.trainers = LengthTrainers()
         self.pending = None  # (optimizer state, step) a restored network's first trainer starts from
 
@@ -156,12 +158,20 @@ class SequenceTrainer:
         return self.trainers.active
 
     def _build(self, steps: int, ys, ms, masked: bool):
+        from graphc.errors import UnsupportedOpError
         from graphc.training.step import trainer_class
 
-        model = self.model_for(steps, masked) if self.model_for is not None else \
-            stateful_model(self.layers, self.size, steps, name=f"{self.name}_t{steps}", masked=masked)
-        t = trainer_class()(model, [self.loss], self.optimizer, [ys], seed=self.seed,
-                            carried=model.output_names[1:], sample_weights=[ms])
+        def make(length):  # the model of a segment of `length` steps (None: open, over a Scan)
+            model = self.model_for(length, masked) if self.model_for is not None else \
+                stateful_model(self.layers, self.size, length, name=f"{self.name}_t{length or 'open'}", masked=masked)
+            return trainer_class()(model, [self.loss], self.optimizer, [ys], seed=self.seed,
+                                   carried=model.output_names[1:], sample_weights=[ms])
+
+        try:
+            t = make(None if self.scan else steps)
+        except UnsupportedOpError:  # a layer whose Scan has no gradient rule: unrolled
+            self.scan = False
+            t = make(steps)
         stray = sorted(set(t.spec.params) - self.param_names) if self.param_names is not None else []
         if stray:  # the per-layer L1/L2 and normalization are keyed by the network model's names
             raise GraphError(f"{self.name}: the {steps}-step model names parameters {stray[:3]} that the "
@@ -294,7 +304,7 @@ class Stepper:
 # ---- MultiLayerNetwork's hooks ---------------------------------------------------------------------
 def trains_by_sequence(conf) -> bool:
     """Whether a network trains here: TBPTT, or recurrent layers under a time-series output (whose
-    sequences may have any length, which the plain model's Scan cannot differentiate)."""
+    features and labels masks weigh the steps, a [batch, time] mask the plain model's loss cannot take)."""
     from graphc.dl4j.enums import BackpropType
     from graphc.dl4j.input_type import RNN
 
@@ -331,7 +341,7 @@ def _sequence_trainer(net) -> SequenceTrainer:
     segment = int(conf.tbptt_fwd_length) if conf.backprop_type is BackpropType.TRUNCATED_BPTT else None
     st = SequenceTrainer(_nn_layers(net), _input_size(net, "fit"), cfg.losses[0], cfg.optimizer, segment,
                          seed=int(conf.conf.seed or 0), name="MultiLayerNetwork", labels_to_nn=last.labels_to_nn,
-                         param_names=net.owners)
+                         param_names=net.owners, scan=conf.input_type.time_series_length is None)
     net._sequence_trainer = (net.model, st)
     return st
 

@@ -440,9 +440,10 @@ def test_rnn_get_and_set_previous_state():
 
 
 def test_sequences_of_many_lengths_keep_the_trainers_of_the_last_four():
-    """Without TBPTT every sequence length trains on its own unrolled model; only the trainers of the
-    last four lengths are kept, and one rebuilt for a length met again continues from the same
-    weights and updater state: the scores and parameters equal those of a network keeping all."""
+    """Without TBPTT every sequence length trains on a trainer of its own (over the Scan of an open
+    length: its labels are typed by their shape); only the trainers of the last four lengths are
+    kept, and one rebuilt for a length met again continues from the same weights and updater state:
+    the scores and parameters equal those of a network keeping all."""
     bounded = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05)
     keeps_all = _net(_lstm(), updater=Updater.RMSPROP, lr=0.05)
     for i, steps in enumerate((2, 3, 4, 5, 6, 2, 3)):

@@ -16,10 +16,12 @@ iteration bookkeeping is MultiLayerNetwork's own code (the same methods, shared 
 networks count iterations, order `params()` and notify listeners alike; parameters are ordered by
 layer in topological order.
 
-A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains on a model
-unrolled over each batch's length (faster here than the ONNX Scan it infers with, which graphc can
-differentiate too: graphc/ops/scan.py); the model of a new length takes over the weights and the
-updater state (tbptt.LengthTrainers: the last few lengths keep their trainers). A graph of one
+A recurrent input whose type leaves the time length open (InputType.recurrent(n)) trains through the
+ONNX Scan that infers any length (graphc/ops/scan.py differentiates it): one trainer for every
+length while the labels have no time axis, one per label shape otherwise (a trainer's labels are
+typed by their shape), each taking over the weights and the updater state of the one trained last
+(tbptt.LengthTrainers keeps the last few); where a layer's Scan has no gradient rule, on a model
+unrolled over each batch's lengths instead. A graph of one
 recurrent input and one time-series output trains as a recurrent MultiLayerNetwork does: through
 graphc/dl4j/tbptt.py's SequenceTrainer over this graph's stateful model of each segment length (the
 whole sequence, or TBPTT's segments), features and labels masks included. Layer-wise pretraining
@@ -91,6 +93,11 @@ def _one_or_list(arrays: list):
     return arrays[0] if len(arrays) == 1 else arrays
 
 
+def _label_key(ys) -> tuple:
+    """What a trainer's labels are typed by: their shapes past the batch axis."""
+    return tuple(tuple(np.shape(y)[1:]) for y in ys)
+
+
 def multi_datasets(data, labels=None):
     """The mini-batches of what `fit`/`evaluate` were given, as MultiDataSets."""
     return datasets(data, labels, of=MultiDataSet.of)
@@ -139,7 +146,7 @@ class ComputationGraph:
                       for n in conf.topological_order()}
         from graphc.dl4j.tbptt import LengthTrainers
 
-        self._models, self._trainers, self._stepper = {}, LengthTrainers(), None
+        self._models, self._trainers, self._stepper, self._unroll = {}, LengthTrainers(), None, False
         self.model = self._model_for(None)
         self._nn = [self._made[n] for n in self.layer_names]
         for n, layer in zip(self.layer_names, self.layers):
@@ -168,7 +175,7 @@ class ComputationGraph:
             self.set_params(params)
         return self
 
-    def _model_for(self, steps, stateful: bool = False, masked: bool = False):
+    def _model_for(self, steps, stateful: bool = False, masked: bool = False, fresh: bool = False):
         """The functional Model over the vertices' layers, with the time length of each recurrent
         input whose type leaves it open taken from `steps` (None: open, an ONNX Scan that infers any
         length; a length: unrolled, what training runs). `stateful`:
@@ -176,11 +183,12 @@ class ComputationGraph:
         states as extra inputs and giving its final states as extra outputs (`rnn_time_step`, the
         SequenceTrainer); `masked`: a features mask input ([batch, time], bool) before the states,
         handed to every recurrent layer (tbptt.py's stateful_model has the same inputs). The open
-        models are kept here; an unrolled one by the trainer of its length (LengthTrainers, bounded)."""
+        models are kept here (`fresh`: a new one, for a trainer of its own); an unrolled one by the
+        trainer of its length (LengthTrainers, bounded)."""
         from graphc import nn
         from graphc.dl4j.tbptt import call_stateful
 
-        if (steps, stateful, masked) in self._models:
+        if not fresh and (steps, stateful, masked) in self._models:
             return self._models[steps, stateful, masked]
         conf = self.conf
         types = dict(zip(conf.network_inputs, conf.input_types))
@@ -203,7 +211,7 @@ class ComputationGraph:
         inputs = [tensors[n] for n in conf.network_inputs] + [masks[n] for n in self.mask_inputs] + \
             ([held] if masked else []) + states
         model = nn.Model(inputs, [tensors[o] for o in conf.network_outputs] + finals, name="computation_graph")
-        if steps is None:
+        if steps is None and not fresh:
             self._models[steps, stateful, masked] = model
         return model
 
@@ -238,7 +246,7 @@ class ComputationGraph:
                                seed=int(getattr(conf.global_conf, "seed", None) or 0), name="ComputationGraph",
                                labels_to_nn=out.labels_to_nn,
                                model_for=lambda steps, masked: self._model_for((steps,), True, masked),
-                               param_names=self.owners)
+                               param_names=self.owners, scan=conf.input_types[0].time_series_length is None)
 
     def _open_steps(self, xs) -> tuple | None:
         """The time lengths of this batch's recurrent inputs whose type leaves the length open."""
@@ -247,22 +255,36 @@ class ComputationGraph:
         return steps or None
 
     def _training_model(self, xs, ys):
-        """The model that trains on this batch: the network's own, or one unrolled over the batch's
-        sequence lengths, which takes over the weights and updater state of the one trained last."""
+        """The model that trains on this batch: the network's own (over a Scan where a length is
+        open) or, for other label shapes, a model of its own over the same layers; the one trained
+        last hands it the weights and updater state. Unrolled over the batch's lengths where a
+        layer's Scan has no gradient rule."""
+        from graphc.errors import UnsupportedOpError
         from graphc.training import front
 
         steps = self._open_steps(xs)
 
-        def build():
-            model = self.model if steps is None else self._model_for(steps)
+        def build(model):
             if model.__dict__.get("_training") is None:
                 model.compile(optimizer=self._optimizer, loss=self._losses)
             return front.trainer(model, ys)
 
-        held = self.model.__dict__.get("_training")
-        if self._trainers.active is None and held is not None and held.trainer is not None:
-            self._trainers.get(None, lambda: held.trainer)  # a restored updater state is the network model's
-        self._active = self._trainers.get(steps, build).model
+        own = self.model.__dict__.get("_training")
+        if self._trainers.active is None and own is not None and own.trainer is not None:
+            # the network model's trainer (a restored updater state) hands over to the first one asked for
+            self._trainers.get(_label_key(own.trainer.labels_example), lambda: own.trainer)
+        if steps is not None and self._unroll:
+            t = self._trainers.get(("unrolled", steps), lambda: build(self._model_for(steps)))
+        else:
+            fresh = own is not None and own.trainer is not None
+            try:
+                t = self._trainers.get(_label_key(ys), lambda: build(self._model_for(None, fresh=fresh)))
+            except UnsupportedOpError:
+                if steps is None:
+                    raise
+                self._unroll = True
+                return self._training_model(xs, ys)
+        self._active = t.model
         return self._active
 
     def _sync(self) -> None:
