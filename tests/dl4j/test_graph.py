@@ -352,8 +352,9 @@ from graphc.dl4j.layers.recurrent import GravesBidirectionalLSTM, GravesLSTM, Rn
 
 def test_lstm_with_skip_connection_trains_over_any_sequence_length():
     """Listing 4, an LSTM with a skip connection (input and L1 both feed L2, n_in 5+5). Its input
-    type leaves the length open: training unrolls the batch's length and equals a graph declared
-    with that length step for step; inference on other lengths runs and agrees with it."""
+    type leaves the length open: training runs the Scan over the batch's length and equals a graph
+    declared with that length (unrolled) step for step; inference on other lengths runs and agrees
+    with it."""
     cg, fixed = ComputationGraph(_lstm_skip_conf()).init(), ComputationGraph(_lstm_skip_conf(8)).init()
     assert cg.get_layer("L2").n_in == 10
     np.testing.assert_array_equal(cg.params(), fixed.params())
