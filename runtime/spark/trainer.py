@@ -98,6 +98,18 @@ def _describe(part):
     return index, len(xs[0]), [(a.dtype.str, a.shape[1:]) for a in xs], [(a.dtype.str, a.shape[1:]) for a in ys]
 
 
+def _checkpoint_mode(path) -> str | None:
+    """The SparkTrainer mode a checkpoint was written by (None: not by SparkTrainer, or unreadable:
+    load_checkpoint then says what is wrong with the file)."""
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["__meta__"])).get("extra", {}).get("mode")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def task_slots(sc) -> int:
     """How many tasks the cluster runs at once (the socket loop needs all its tasks running)."""
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", sc.master)
@@ -321,12 +333,16 @@ class SparkTrainer:
         from graphc.training.front import trainer
 
         spark = self._session()
+        it = 0
+        if resume and self.checkpoint is not None and os.path.exists(self.checkpoint):  # before any job
+            mode = _checkpoint_mode(self.checkpoint)
+            if mode != self.mode:  # checked before the model is touched
+                raise SparkError(f"{self.checkpoint}: written by SparkTrainer mode {mode!r}, this one trains mode "
+                                 f"{self.mode!r}; resume with the mode it was written with")
+            it = int(load_checkpoint(self.model, self.checkpoint)["extra"]["spark_iteration"])
         parts, described = self._prepare(data)
         sizes = [n for _, n, _, _ in described]
         labels = [np.zeros((1,) + tuple(shape), np.dtype(dt)) for dt, shape in described[0][3]]
-        it = 0
-        if resume and self.checkpoint is not None and os.path.exists(self.checkpoint):
-            it = int(load_checkpoint(self.model, self.checkpoint)["extra"].get("spark_iteration", 0))
         tr = trainer(self.model, labels)  # optimizer state lives here, on the driver
         tr._check_model()  # weights set on the model since its last step are the ones to broadcast
         k = self.averaging_frequency

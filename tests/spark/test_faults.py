@@ -106,3 +106,9 @@ def test_a_driver_checkpoint_resumes_to_the_same_final_parameters(spark, tmp_pat
     m, t = _fit(spark, config, epochs=2, resume=True, checkpoint=path, checkpoint_every=3)
     assert len(t.records) == 7  # iterations 3..9
     _same(m.get_weights(), _fault_free(spark, config))
+    other = "socket-average" if config == "socket-accumulate" else "socket-accumulate"
+    untouched = _model()
+    with pytest.raises(SparkError, match="resume with the mode it was written with"):
+        SparkTrainer(untouched, spark=spark, checkpoint=path, **CONFIGS[other]).fit(
+            spark.sparkContext.parallelize(_parts(), len(SIZES)), resume=True)
+    _same(untouched.get_weights(), START)  # refused before the checkpoint was loaded
