@@ -15,8 +15,9 @@ update as one ONNX Runtime graph, weights resident); PyTorch runs `zero_grad`/`b
 Keras runs `model.train_on_batch` (jit_compile off). All share one process: torch's thread count
 (which Keras on torch uses too) and ONNX Runtime's intra-op threads are both `--threads`. Each
 repeat times every framework in turn, the order rotating, after a warm-up; the MLP runs `--steps`
-steps per timing, LeNet and the LSTM a tenth of that. Reported: the median over the repeats, and
-the others' time over graphc's (above 1: graphc is faster).
+steps per timing, LeNet and the LSTM a tenth of that. Reported, in wall time and in the process's
+CPU time (steadier on a shared machine: it leaves out waiting for a core): the median over the
+repeats, and the others' time over graphc's (above 1: graphc is faster), with its range.
 
 sgemm peak: torch `mm` of 2048x2048 float32 at the same thread count, best of 5, in the same run.
 The MLP's share of it counts 3x the forward GEMM FLOPs per step (forward, input gradients, weight
