@@ -218,9 +218,19 @@ def _metric_logs(cfg, model, trackers, ys, preds):
             trackers.setdefault(key, tracker_for(fn)).update(fn(y, p))
 
 
+def check_metrics(cfg, model, ys) -> None:
+    """Metrics that can tell from the shapes that they will fail do so before any step changes a weight."""
+    g = model.graph
+    for (_, v), ms, y in zip(g.outputs, cfg.metrics, ys):
+        for _, fn in ms:
+            if hasattr(fn, "check"):
+                fn.check(np.shape(y), tuple(g.type_of(v).shape))
+
+
 def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     cfg = _config(model)
     xs, ys, sws = Arrays(model, x, y, sample_weight, class_weight).take(slice(None))
+    check_metrics(cfg, model, ys)
     loss, preds = _step(model, cfg, xs, ys, sws, "train_on_batch")
     trackers = {}
     _metric_logs(cfg, model, trackers, ys, preds)
@@ -289,6 +299,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             rng = np.random.default_rng([order_seed, epoch])
             for i, (xs, ys, sws) in enumerate(data.batches(batch_size, shuffle, rng)):
                 seen += 1
+                if seen == 1 and epoch == initial_epoch:
+                    check_metrics(cfg, model, ys)
                 loss, preds = trainer(model, ys).train_step(xs, ys, sws)
                 logs = {"loss": loss}
                 if np.isfinite(loss):

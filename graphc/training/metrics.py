@@ -95,7 +95,17 @@ class AUC:
         keys = ("num_thresholds", "curve", "summation_method", "name", "from_logits")
         return cls(**{k: cfg[k] for k in keys if cfg.get(k) is not None})
 
+    def check(self, y_shape, out_shape) -> None:
+        """Refuse, before any step, labels that are not one per prediction (sparse class labels for a
+        softmax output: Keras's AUC needs one-hot labels or a single sigmoid output)."""
+        per = [int(np.prod([d for d in shape[1:]])) for shape in (y_shape, out_shape)]
+        if all(isinstance(d, int) for d in out_shape[1:]) and per[0] != per[1]:
+            raise MetricError(f"metric {self.__name__!r} (AUC) needs a label per prediction: labels of shape "
+                              f"{list(y_shape)} for an output of shape {list(out_shape)}; give one-hot labels "
+                              f"(categorical_crossentropy) or use a single sigmoid output, as Keras's AUC needs")
+
     def __call__(self, y, p):
+        self.check(np.shape(y), np.shape(p))
         p = np.asarray(p, np.float32).reshape(-1)
         if self.from_logits:
             p = 1.0 / (1.0 + np.exp(-p))

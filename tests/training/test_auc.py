@@ -89,3 +89,17 @@ def test_keras_config_and_saved_compile_config(tmp_path):
         assert logs[name][0] == pytest.approx(float(want.result()), rel=1e-6)
     with pytest.raises(MetricError, match="multi_label"):
         AUC.from_config(keras.metrics.AUC(multi_label=True).get_config())
+
+
+def test_sparse_labels_for_a_softmax_output_are_refused_before_any_step():
+    from graphc import nn
+    from graphc.training.metrics import MetricError
+
+    m = nn.Sequential([nn.Input((4,)), nn.Dense(3, activation="softmax")])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["AUC"])
+    before = [w.copy() for w in m.get_weights()]
+    x, y = np.ones((8, 4), np.float32), np.arange(8) % 3
+    for run in (lambda: m.fit(x, y, epochs=1, verbose=0), lambda: m.train_on_batch(x, y)):
+        with pytest.raises(MetricError, match="a label per prediction"):
+            run()
+        assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
