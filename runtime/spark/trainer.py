@@ -35,7 +35,11 @@ checkpoint (graphc.training.checkpoint: weights, updater state, step, the traine
 draws, and the Spark iteration) every N iterations; `fit(..., resume=True)` goes on from it to the
 same final parameters. The workers' own random ops (Dropout) draw per executor process and are not
 part of that promise. A DataFrame (feature column(s) of arrays or ML vectors, a label column;
-`features_col`, `label_col`) is read as an RDD of samples.
+`features_col`, `label_col`) is read as numpy blocks per Arrow batch (blocks.py). Before any training
+job the data's per-sample shapes are checked against the model's inputs (a ColumnError naming the
+column or input, both sizes and the fix). A DL4J network (MultiLayerNetwork, ComputationGraph)
+trains through the graphc model it holds (`.model`, sharing its layers' weights), so it holds the
+trained weights afterwards and its `iteration_count` counts the updates.
 """
 from __future__ import annotations
 
@@ -64,32 +68,25 @@ def _stack(ranks_x, ranks_y):
     """Partition function: its (x, y) elements as one list of arrays per side (batches concatenated,
     samples stacked); one element per partition, or none when the partition is empty."""
     def run(index, elements):
-        xs, ys = None, None
+        # the arrays are listed as they come and joined once at the end: samples stacked, batches
+        # concatenated, each list once (a DataFrame comes as a few batches of 10k rows, blocks.py)
+        xs, ys = [[] for _ in ranks_x], [[] for _ in ranks_y]
+        batched = None
         for x, y in elements:
             x, y = _as_list(x), _as_list(y)
             if len(x) != len(ranks_x) or len(y) != len(ranks_y):
                 raise SparkError(f"partition {index}: an element has {len(x)} input and {len(y)} label arrays; "
                                  f"the model has {len(ranks_x)} inputs and {len(ranks_y)} outputs")
-            if x[0].ndim != ranks_x[0]:  # a sample (the inputs tell: labels may have any rank) is a batch of 1
-                x, y = [a[None] for a in x], [a[None] for a in y]
-            xs = [[a] for a in x] if xs is None else [p + [a] for p, a in zip(xs, x)]
-            ys = [[a] for a in y] if ys is None else [p + [a] for p, a in zip(ys, y)]
-        if xs is not None:
-            yield index, [np.concatenate(p) for p in xs], [np.concatenate(p) for p in ys]
-    return run
-
-
-def _row_to_sample(feature_cols, label_col, shapes):
-    """DataFrame row -> (inputs, label) numpy sample: arrays or ML vectors reshaped to the inputs."""
-    def run(row):
-        xs = []
-        for c, shape in zip(feature_cols, shapes):
-            v = row[c]
-            v = v.toArray() if hasattr(v, "toArray") else v
-            xs.append(np.asarray(v, np.float32).reshape(shape))
-        y = np.asarray(row[label_col])
-        y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
-        return xs, y
+            # a sample (the inputs tell: labels may have any rank) is a batch of 1
+            kind = x[0].ndim == ranks_x[0]
+            if batched is not None and kind != batched:
+                raise SparkError(f"partition {index}: it mixes (x, y) batches and samples; give one kind")
+            batched = kind
+            for p, a in zip(xs + ys, x + y):
+                p.append(a)
+        if batched is not None:
+            join = np.concatenate if batched else np.stack
+            yield index, [join(p) for p in xs], [join(p) for p in ys]
     return run
 
 
@@ -108,6 +105,25 @@ def _checkpoint_mode(path) -> str | None:
             return json.loads(str(z["__meta__"])).get("extra", {}).get("mode")
     except (OSError, ValueError, KeyError):
         return None
+
+
+def _graphc_model(model):
+    """The graphc model a DL4J network (MultiLayerNetwork, ComputationGraph) holds in `.model` after
+    `init()`; it shares the network's layers' weights, so training it trains the network. Any other
+    model is itself."""
+    from graphc.dl4j.graph.computation_graph import ComputationGraph
+    from graphc.dl4j.multilayer import MultiLayerNetwork
+
+    if not isinstance(model, (MultiLayerNetwork, ComputationGraph)):
+        return model
+    model._need_init()
+    if isinstance(model, ComputationGraph):
+        model._sync()  # the newest weights (a sequence-length model's trainer) into the shared layers
+    else:
+        from graphc.training.front import sync
+
+        sync(model.model)
+    return model.model
 
 
 def task_slots(sc) -> int:
@@ -158,6 +174,7 @@ class SparkTrainer:
             raise SparkError(f"timeout={timeout}: give the seconds to wait for a round, more than 0")
         from graphc.training.front import _config
 
+        self.network, model = model, _graphc_model(model)  # a DL4J network trains through its graphc model
         self.config = _config(model)  # a model without optimizer or loss fails here, before any job
         self.model, self.mode, self.spark = model, mode, spark
         self.batch_size_per_worker, self.divide = batch_size_per_worker, bool(divide)
@@ -189,8 +206,11 @@ class SparkTrainer:
         return ranks_x, ranks_y
 
     def _rows(self, df):
-        """A DataFrame (feature column(s) of arrays or ML vectors, one label column) as an RDD of samples."""
+        """A DataFrame (feature column(s) of arrays or ML vectors, one label column) as an RDD of numpy
+        batches, one per Arrow record batch (blocks.py), checked against the model's inputs first."""
         from graphc.model import graph_of
+        from graphc.runtime.spark.blocks import frame_blocks
+        from graphc.runtime.spark.columns import input_plans
         from graphc.runtime.spark.errors import ColumnError
 
         if len(self.model.output_names) != 1:
@@ -203,19 +223,13 @@ class SparkTrainer:
                               f"{len(names)} feature column(s) and a label column (features_col=, label_col=); "
                               + (f"missing {missing}" if missing else f"got features_col={self.features_cols}"))
         g = graph_of(self.model)
-        shapes = []
-        for n in names:
-            shape = g.type_of((n, 0)).shape[1:]
-            if not all(isinstance(d, int) for d in shape):
-                raise ColumnError(f"input {n!r} has symbolic dims {list(shape)} past the batch; give an RDD of "
-                                  f"(x, y) arrays instead")
-            shapes.append(shape)
-        return df.select(*self.features_cols, self.label_col).rdd.map(
-            _row_to_sample(self.features_cols, self.label_col, shapes))
+        what = f"SparkTrainer.fit (model {self.model.name!r})"
+        plans = input_plans({n: g.type_of((n, 0)) for n in names}, label=what)
+        return frame_blocks(df, plans, self.features_cols, self.label_col, what)
 
     def _prepare(self, data):
         if hasattr(data, "columns") and hasattr(data, "rdd"):
-            data = self._rows(data)
+            data = self._rows(data)  # its columns checked against the inputs here, on the driver
         if not hasattr(data, "mapPartitionsWithIndex"):
             raise SparkError(f"SparkTrainer.fit: data is a {type(data).__name__}; give an RDD of (x, y) numpy "
                              f"batches or samples, or a DataFrame")
@@ -237,7 +251,28 @@ class SparkTrainer:
             parts.unpersist()
             raise SparkError(f"SparkTrainer.fit: partitions differ in array dtypes/shapes {sorted(kinds)}; "
                              f"give every element the same")
+        try:
+            self._check_inputs(described[0][2])
+        except SparkError:
+            parts.unpersist()
+            raise
         return parts, described
+
+    def _check_inputs(self, xs) -> None:
+        """The RDD's per-sample input shapes against the model's input types, before a training job:
+        a wrong width would otherwise fail inside ONNX Runtime on an executor, after Spark's retries."""
+        from graphc.model import graph_of
+        from graphc.runtime.spark.errors import ColumnError
+
+        g = graph_of(self.model)
+        for i, (name, (_, shape)) in enumerate(zip(self.model.input_names, xs)):
+            want = tuple(g.type_of((name, 0)).shape[1:])
+            if len(want) == len(shape) and all(not isinstance(w, int) or w == s for w, s in zip(want, shape)):
+                continue
+            sizes = [d if isinstance(d, int) else "?" for d in want]
+            raise ColumnError(f"SparkTrainer.fit: the data's input {i} comes as samples of shape {list(shape)}; the "
+                              f"model {self.model.name!r}'s input {name!r} takes samples of shape {sizes}: give "
+                              f"(x, y) batches of shape (n, {', '.join(map(str, sizes))}) or samples of that shape")
 
     def _grad_step(self, labels):
         from graphc.training.step import build_train_step
@@ -333,7 +368,7 @@ class SparkTrainer:
         from graphc.training.front import trainer
 
         spark = self._session()
-        it = 0
+        it, first = 0, len(self.records)
         if resume and self.checkpoint is not None and os.path.exists(self.checkpoint):  # before any job
             mode = _checkpoint_mode(self.checkpoint)
             if mode != self.mode:  # checked before the model is touched
@@ -393,7 +428,9 @@ class SparkTrainer:
             parts.unpersist()
             if shipped is not None:
                 shipped.unpersist()
-            tr.sync()
+            tr.sync()  # into the model's weights: a DL4J network's layers share them
+        if self.network is not self.model and hasattr(self.network, "iteration_count"):
+            self.network.iteration_count += len(self.records) - first  # DL4J counts the updates applied
         history.records = list(self.records)
         history.summary = lambda: summary(history.records)
         self.model.history = history

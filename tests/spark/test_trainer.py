@@ -221,3 +221,56 @@ def test_the_spark_train_example_learns_the_digits(spark, capsys):
     assert 0.5 < accuracy <= 1.0 and f"test accuracy {accuracy:.4f} after 1 epochs" in out
     assert "on local[2]" in out and "Amdahl" in out
     assert not spark.sparkContext._jsc.sc().isStopped()  # the example leaves the caller's session up
+
+
+def test_data_that_does_not_fit_the_model_inputs_is_refused_before_a_training_job(spark):
+    from pyspark.ml.linalg import Vectors
+
+    from graphc.runtime.spark.errors import ColumnError
+
+    m = _model()
+    m.compile(optimizer="sgd", loss="categorical_crossentropy")
+    before = m.get_weights()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 7)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, 6)]
+    t = SparkTrainer(m, spark=spark)
+    with pytest.raises(ColumnError, match=r"input 0 comes as samples of shape \[7\]; the model .*input .* takes "
+                                          r"samples of shape \[5\]: give \(x, y\) batches of shape \(n, 5\)"):
+        t.fit(_rdd(spark, [(x, y), (x, y)]))
+    with pytest.raises(ColumnError, match=r"samples of shape \[7\]"):  # samples as elements likewise
+        t.fit(spark.sparkContext.parallelize([(x[i], y[i]) for i in range(6)], 2))
+    df = spark.createDataFrame([(Vectors.dense(r.tolist()), r.tolist(), 1) for r in x], ["vec", "arr", "cls"])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    for col in ("vec", "arr"):
+        with pytest.raises(ColumnError, match=rf"column '{col}' holds 7 elements in the DataFrame's first row, but "
+                                              rf"a row of input .* = 5 elements\); reshape or select"):
+            SparkTrainer(m, spark=spark, features_col=col, label_col="cls").fit(df)
+    assert t.records == [] and spark.sparkContext.statusTracker().getActiveJobsIds() == []
+    for a, b in zip(m.get_weights(), before):  # nothing was applied
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_partition_of_20k_samples_or_dataframe_rows_stacks_into_one_block(spark):
+    """Samples are listed and stacked once per partition (no growing list copied per sample), a
+    DataFrame's rows arrive as Arrow blocks (no Python call per row); the blocks equal numpy's."""
+    import pandas as pd
+
+    from graphc.runtime.spark.trainer import _stack
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(20000, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, 20000)
+    y = np.eye(3, dtype=np.float32)[labels]
+    [(index, xs, ys)] = list(_stack([2], [2])(0, iter(list(zip(x, y)))))
+    assert index == 0
+    np.testing.assert_array_equal(xs[0], x)
+    np.testing.assert_array_equal(ys[0], y)
+    m = _model()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    df = spark.createDataFrame(pd.DataFrame({"features": list(x), "label": labels})).coalesce(2)
+    blocks = SparkTrainer(m, spark=spark)._rows(df).mapPartitionsWithIndex(_stack([2], [1])).collect()
+    assert [i for i, _, _ in blocks] == [0, 1]
+    np.testing.assert_array_equal(np.concatenate([b[1][0] for b in blocks]), x)
+    got = np.concatenate([b[2][0] for b in blocks])
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, labels)
