@@ -5,7 +5,9 @@ pushes 1 MB to a socket on the driver in ~0.55 ms (NOTES). A job per mini-batch 
 overhead, so the trainer starts ONE job per `fit` whose tasks stay and loop over the iterations.
 
 The design:
-- The driver listens on a loopback TCP port (127.0.0.1, an ephemeral port) with a random token.
+- The driver listens on an ephemeral TCP port of its own address (`driver_address`: Spark's
+  `spark.driver.bindAddress` to bind, `spark.driver.host` for the tasks to reach, as Spark's own
+  driver services; 127.0.0.1 for a local master) with a random token that a task must present.
   It starts the job (`collect` in a background thread, its own job group so that it can be
   cancelled); the data are the cached, stacked partitions, coalesced to no more tasks than the
   cluster runs at once (every task must be running for a round to finish).
@@ -43,6 +45,17 @@ from graphc.runtime.spark.errors import SparkError, job_failed
 from graphc.runtime.spark.session import LOOPBACK
 
 _SIZES = struct.Struct("!QQ")
+
+
+def driver_address(conf, master: str) -> tuple[str, str]:
+    """(the address the driver's loop binds, the host the tasks connect to) from a SparkConf: a
+    local master's tasks run in this machine's processes, so loopback; on a cluster the executors
+    reach the driver where Spark's own driver services listen (the conf's driver host, bound on
+    spark.driver.bindAddress when set, as Spark binds them)."""
+    host = conf.get("spark.driver.host", None)
+    if master.startswith("local") or not host:
+        return LOOPBACK, LOOPBACK
+    return conf.get("spark.driver.bindAddress", None) or host, host
 
 
 # ---- frames --------------------------------------------------------------------------------------
@@ -89,7 +102,7 @@ def loop_task(address: tuple[str, int], token: str, work, timeout: float):
         parts = list(elements)
         with _no_delay(socket.create_connection(address, timeout=timeout)) as sock:
             send_frame(sock, {"token": token, "task": task, "partitions": [p[0] for p in parts],
-                              "attempt": _attempt()})
+                              "attempt": _attempt(), "address": list(address)})
             while True:
                 header, payload = recv_frame(sock)
                 if header.get("op") == "stop":
@@ -120,12 +133,12 @@ class SocketLoop:
     def open(self) -> "SocketLoop":
         from pyspark import InheritableThread
 
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((LOOPBACK, 0))
-        self.listener.listen(max(8, 2 * self.tasks))
-        self.token = secrets.token_hex(16)
-        task = loop_task(self.listener.getsockname(), self.token, self.work, self.timeout)
         sc = self.spark.sparkContext
+        bind, host = driver_address(sc.getConf(), sc.master)
+        self.listener = socket.create_server((bind, 0), backlog=max(8, 2 * self.tasks))
+        self.token = secrets.token_hex(16)
+        self.address = (host, self.listener.getsockname()[1])  # what the tasks are sent
+        task = loop_task(self.address, self.token, self.work, self.timeout)
 
         def job():
             try:

@@ -102,3 +102,21 @@ def test_the_socket_loop_and_a_job_per_iteration_give_the_same_bits(spark, mode)
     assert ha.history["loss"] == hb.history["loss"]
     assert len(ta.loop.hellos) == 2 and sorted(p for h in ta.loop.hellos for p in h["partitions"]) == [0, 1, 2]
     assert all(h["attempt"] == 0 for h in ta.loop.hellos)
+    # the tasks connect to the address the conf names for the driver (loopback here)
+    host = spark.sparkContext.getConf().get("spark.driver.host")
+    assert host == "127.0.0.1" and ta.loop.address[0] == host
+    assert all(h["address"] == [host, ta.loop.address[1]] for h in ta.loop.hellos)
+
+
+def test_the_loop_listens_where_the_conf_puts_the_driver():
+    """A cluster's executors reach the driver at spark.driver.host (bound on bindAddress when set),
+    as Spark's own driver services; a local master stays on loopback."""
+    from pyspark import SparkConf
+
+    from graphc.runtime.spark.loop import driver_address
+
+    conf = SparkConf(loadDefaults=False).set("spark.driver.host", "10.1.2.3")
+    assert driver_address(conf, "spark://10.1.2.1:7077") == ("10.1.2.3", "10.1.2.3")
+    assert driver_address(conf.set("spark.driver.bindAddress", "0.0.0.0"), "yarn") == ("0.0.0.0", "10.1.2.3")
+    assert driver_address(conf, "local[2]") == ("127.0.0.1", "127.0.0.1")
+    assert driver_address(SparkConf(loadDefaults=False), "spark://h:7077") == ("127.0.0.1", "127.0.0.1")
