@@ -14,9 +14,11 @@ mini-batches ONE job spanning all iterations, its tasks looping on a driver-side
 reduction set to "sum", so a partition's gradient is the SUM of its samples' gradients whatever the
 compiled reduction. Per iteration partition p computes it on its slice `[i*b, (i+1)*b)` at the
 broadcast parameters; the driver adds the buffers in partition order (a fixed order, so a run repeats
-bit for bit), divides by the total sample count (`divide=True`: the gradient of the mean loss over the
-concatenated batch) or not (`divide=False`: of the summed loss), and applies the optimizer through the
-model's own `Trainer.apply_gradients` (its state lives on the driver). A partition whose slice is
+bit for bit; a job per iteration adds them on the executors in a fixed pairwise tree, jobs.py),
+divides by the total sample count (`divide=True` or "samples": the gradient of the mean loss over
+the concatenated batch), by the number of partitions that contributed (`divide="contributions"`:
+DL4J's DIVIDE_ACCUM_GRADIENT) or not (`divide=False`: of the summed loss), and applies the
+optimizer through the model's own `Trainer.apply_gradients` (its state lives on the driver). A partition whose slice is
 empty in an iteration contributes nothing. State updates (BatchNormalization's moving statistics)
 become the sample-weighted mean of the partitions' new values: exact for the moving mean, while the
 moving variance gets the mean of the partitions' variances (without the spread of their means), as
@@ -58,6 +60,7 @@ from graphc.runtime.spark.timing import IterationRecord, Stopwatch, summary
 
 MODES = ("accumulate", "average")
 TRANSPORTS = ("auto", "jobs", "socket")
+DIVIDES = {True: "samples", "samples": "samples", "contributions": "contributions", False: None}
 
 
 def _as_list(v) -> list:
@@ -141,8 +144,10 @@ def task_slots(sc) -> int:
 class SparkTrainer:
     """Trains a compiled graphc model (`model.compile(optimizer=..., loss=...)`) on Spark.
 
-    `mode="accumulate"`: driver-side gradient accumulation; `divide`: mean over the samples of all
-    partitions (True) or their sum (False). `mode="average"`: parameter averaging every
+    `mode="accumulate"`: driver-side gradient accumulation; `divide`: the summed gradient over the
+    samples of all partitions (True or "samples": the mean loss's gradient over the concatenated
+    batch), over the partitions that had samples ("contributions": DL4J's DIVIDE_ACCUM_GRADIENT),
+    or not divided (False: DL4J's ACCUM_GRADIENT). `mode="average"`: parameter averaging every
     `averaging_frequency` local steps. Both: `batch_size_per_worker` samples per partition per step
     (None: the whole partition, the seed's full-batch step); `iterations_per_epoch` (rounds in
     average mode): default one pass over the largest partition. `transport`: "auto" (a job per
@@ -153,7 +158,7 @@ class SparkTrainer:
     fault (faults.FailOnce), for tests."""
 
     def __init__(self, model, mode: str = "accumulate", spark=None, batch_size_per_worker: int | None = None,
-                 divide: bool = True, iterations_per_epoch: int | None = None, threads: int = 1,
+                 divide: bool | str = True, iterations_per_epoch: int | None = None, threads: int = 1,
                  features_col="features", label_col: str = "label", averaging_frequency: int = 1,
                  transport: str = "auto", workers: int | None = None, timeout: float = 300.0,
                  checkpoint=None, checkpoint_every: int | None = None, fault=None):
@@ -177,7 +182,10 @@ class SparkTrainer:
         self.network, model = model, _graphc_model(model)  # a DL4J network trains through its graphc model
         self.config = _config(model)  # a model without optimizer or loss fails here, before any job
         self.model, self.mode, self.spark = model, mode, spark
-        self.batch_size_per_worker, self.divide = batch_size_per_worker, bool(divide)
+        if divide not in DIVIDES:
+            raise SparkError(f"divide={divide!r}: give True or 'samples' (the mean over all samples), 'contributions' "
+                             f"(DL4J's DIVIDE_ACCUM_GRADIENT: over the partitions that contributed) or False (the sum)")
+        self.batch_size_per_worker, self.divide = batch_size_per_worker, DIVIDES[divide]
         self.iterations_per_epoch, self.threads = iterations_per_epoch, threads
         self.averaging_frequency = int(averaging_frequency) if mode == "average" else 1
         if transport == "auto":
@@ -321,7 +329,7 @@ class SparkTrainer:
         from graphc.runtime.spark.loop import SocketLoop
 
         if self.transport == "jobs":
-            return JobRounds(spark, parts, work)
+            return JobRounds(spark, parts, work, tree=self.mode == "accumulate")
         tasks = min(parts.getNumPartitions(), self.workers or task_slots(spark.sparkContext))
         loop_parts = parts.coalesce(tasks) if tasks < parts.getNumPartitions() else parts
         return SocketLoop(spark, loop_parts, loop_parts.getNumPartitions(), work, result_size, self.timeout)
@@ -337,11 +345,13 @@ class SparkTrainer:
                 # average: weights n/N (one partition: 1, exactly itself; two equal ones: 0.5 each)
                 total += buf * (np.float32(meta["n"]) / np.float32(count)) if self.mode == "average" else buf
                 loss += meta["loss"]
-                watch.record.compute.append(meta["compute"])
+                c = meta["compute"]  # a job's tree sum carries its partitions' times as a list
+                watch.record.compute.extend(c) if isinstance(c, list) else watch.record.compute.append(c)
             if count and self.mode == "accumulate":  # the moving statistics always, the gradient when asked
                 total[work.glayout.size:] /= np.float32(count)
-                if self.divide:
-                    total[:work.glayout.size] /= np.float32(count)
+                if self.divide:  # contributions: the partitions that had samples this iteration
+                    by = count if self.divide == "samples" else len(watch.record.compute)
+                    total[:work.glayout.size] /= np.float32(by)
         if not count:
             return 0, 0.0
         if self.mode == "accumulate":

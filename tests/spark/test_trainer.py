@@ -274,3 +274,37 @@ def test_a_partition_of_20k_samples_or_dataframe_rows_stacks_into_one_block(spar
     got = np.concatenate([b[2][0] for b in blocks])
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, labels)
+
+
+def test_a_job_per_iteration_adds_the_partitions_in_a_fixed_pairwise_tree(spark):
+    from graphc.runtime.spark.jobs import tree_sum
+
+    rng = np.random.default_rng(9)
+    bufs = [rng.normal(size=1000).astype(np.float32) * 10.0 ** i for i in range(5)]
+    results = [(i, {"n": i + 1, "loss": float(i), "compute": 0.1 * i}, b) for i, b in enumerate(bufs)]
+    [(low, meta, total)] = tree_sum(spark.sparkContext.parallelize(results, 5), 5)
+    np.testing.assert_array_equal(total, ((bufs[0] + bufs[1]) + (bufs[2] + bufs[3])) + bufs[4])
+    assert low == 0 and meta["n"] == 15 and meta["compute"] == [0.1 * i for i in range(5)]
+    assert tree_sum(spark.sparkContext.parallelize(results[:1], 1), 1)[0][2] is not None
+
+
+@pytest.mark.parametrize("divide", ["samples", "contributions"])
+def test_divide_by_the_samples_or_by_the_contributions_as_dl4j(spark, divide):
+    """"contributions" is DL4J's DIVIDE_ACCUM_GRADIENT: the summed gradient over the 4 partitions,
+    which for SGD at rate lr is one process's sum-loss step at rate lr / 4; "samples" (= True) is the
+    mean loss's. 4 partitions: the job's tree adds (g0 + g1) + (g2 + g3), one process all rows at once."""
+    parts = _parts(10) + _parts(11)[:1]
+    start = _model().get_weights()
+    m = _model(start)
+    m.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    h = SparkTrainer(m, spark=spark, divide=divide).fit(_rdd(spark, parts), epochs=5)
+    assert len(h.records[0].compute) == 4 and h.records[0].bytes_in == 4 * (5 * 8 + 8 + 8 * 3 + 3)  # one sum back
+    span = max(len(p[0]) for p in parts)
+    if divide == "samples":
+        want = _reference(start, optimizers.SGD(learning_rate=0.1), "categorical_crossentropy", parts, span, 5)
+    else:
+        want = _reference(start, optimizers.SGD(learning_rate=0.1 / 4), losses.CategoricalCrossentropy(
+            reduction="sum"), parts, span, 5)
+    _close(m.get_weights(), want)
+    with pytest.raises(GraphcError, match="divide='mean'"):
+        SparkTrainer(m, spark=spark, divide="mean")
