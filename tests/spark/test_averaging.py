@@ -15,25 +15,13 @@
 import numpy as np
 import pytest
 
-from graphc import nn, optimizers
+from graphc import optimizers
 from graphc.runtime.spark import SparkTrainer
-
-
-def _model(weights=None):
-    m = nn.Sequential([nn.Input((5,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
-    if weights is not None:
-        m.set_weights(weights)
-    return m
-
-
-def _parts(sizes, seed=0):
-    rng = np.random.default_rng(seed)
-    return [(rng.normal(size=(n, 5)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)])
-            for n in sizes]
-
-
-def _rdd(spark, parts):
-    return spark.sparkContext.parallelize(parts, len(parts))
+from tests.spark.helpers import batches as _parts
+from tests.spark.helpers import mlp as _model
+from tests.spark.helpers import rdd as _rdd
+from tests.spark.helpers import reference
+from tests.spark.helpers import same as _same
 
 
 def _train(spark, start, make, parts, epochs=10, **options):
@@ -44,19 +32,7 @@ def _train(spark, start, make, parts, epochs=10, **options):
 
 
 def _reference(start, make, parts, batch, iterations):
-    m = _model(start)
-    m.compile(optimizer=make(), loss="categorical_crossentropy")
-    span = -(-max(len(p[0]) for p in parts) // batch) * batch
-    for i in range(iterations):
-        s = (i * batch) % span
-        m.train_on_batch(np.concatenate([p[0][s:s + batch] for p in parts]),
-                         np.concatenate([p[1][s:s + batch] for p in parts]))
-    return m
-
-
-def _same(a, b):
-    for x, y in zip(a, b):
-        np.testing.assert_array_equal(x, y)
+    return reference(start, make(), "categorical_crossentropy", parts, batch, iterations)
 
 
 def test_averaging_every_step_with_sgd_equals_one_process_on_the_large_batch(spark):

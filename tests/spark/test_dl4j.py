@@ -9,7 +9,7 @@ from graphc.dl4j import DataSet, DenseLayer, LossFunction, MultiLayerNetwork, Ne
     Updater
 from graphc.dl4j.graph.computation_graph import ComputationGraph
 from graphc.runtime.spark import SparkTrainer
-from tests.spark.test_trainer import _close, _parts, _rdd
+from tests.spark.helpers import batches, close, rdd
 
 
 def _builder():
@@ -31,17 +31,17 @@ def _graph():
 
 
 def _check(spark, make):
-    parts = _parts(6)
+    parts = batches((24, 16, 24), 6)
     x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     net, ref = make(), make()
     np.testing.assert_array_equal(net.params(), ref.params())  # the same seed: the same start
     start = net.params()
-    SparkTrainer(net, spark=spark, mode="accumulate").fit(_rdd(spark, parts), epochs=5)
+    SparkTrainer(net, spark=spark, mode="accumulate").fit(rdd(spark, parts), epochs=5)
     for _ in range(5):
         ref.fit(DataSet(x, y))
     assert not np.allclose(net.params(), start)  # it trained, and the network holds it
-    _close([net.params()], [ref.params()])
-    _close(np.atleast_1d(net.output(x)), np.atleast_1d(ref.output(x)))  # a graph gives a list of outputs
+    close([net.params()], [ref.params()])
+    close(np.atleast_1d(net.output(x)), np.atleast_1d(ref.output(x)))  # a graph gives a list of outputs
     assert net.iteration_count == 5
 
 

@@ -8,14 +8,15 @@ resumes, in a fresh model object, to the same final parameters bit for bit."""
 import os
 import time
 
-import numpy as np
 import pytest
 
 import graphc
-from graphc import nn, optimizers
+from graphc import optimizers
 from graphc.runtime.spark import SparkError, SparkTrainer
 from graphc.runtime.spark.faults import FailOnce
 from tests.spark.conftest import needs_spark
+from tests.spark.helpers import batches, mlp
+from tests.spark.helpers import same as _same
 
 SIZES = (12, 12, 8)
 CONFIGS = {  # name -> SparkTrainer options (10 iterations in 2 epochs of 5)
@@ -34,17 +35,14 @@ def spark():
 
 
 def _parts():
-    rng = np.random.default_rng(7)
-    return [(rng.normal(size=(n, 5)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)])
-            for n in SIZES]
+    return batches(SIZES, 7)
 
 
-START = nn.Sequential([nn.Input((5,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")]).get_weights()
+START = mlp().get_weights()
 
 
 def _model():
-    m = nn.Sequential([nn.Input((5,)), nn.Dense(8, activation="tanh"), nn.Dense(3, activation="softmax")])
-    m.set_weights(START)
+    m = mlp(START)
     m.compile(optimizer=optimizers.Adam(learning_rate=0.02), loss="categorical_crossentropy")
     return m
 
@@ -63,11 +61,6 @@ def _fault_free(spark, config):
     if config not in _clean:
         _clean[config] = _fit(spark, config)[0].get_weights()
     return _clean[config]
-
-
-def _same(a, b):
-    for x, y in zip(a, b):
-        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.slow
