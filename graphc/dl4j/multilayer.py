@@ -30,6 +30,7 @@ from graphc.dl4j.conf import MultiLayerConfiguration
 from graphc.dl4j.dataset import DataSet, datasets, is_one_batch
 from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
 from graphc.dl4j.input_type import as_boundary
+from graphc.dl4j.network_common import fit_epochs
 from graphc.errors import InputError
 
 
@@ -129,16 +130,7 @@ class MultiLayerNetwork:
         size = 1 if one_batch else (len(data) if hasattr(data, "__len__") else None)
         self.expected_iterations = None if per_batch is None or size is None else \
             self.iteration_count + int(num_epochs) * size * per_batch
-        for _ in range(int(num_epochs)):
-            if one_batch:  # as DL4J's fit(DataSet): iterations, no epoch
-                self._fit_batch(next(datasets(data, labels)))
-                continue
-            self._notify("on_epoch_start")
-            for ds in datasets(data, labels):
-                self._fit_batch(ds)
-            self.epoch_count += 1
-            self._notify("on_epoch_end")
-        return self
+        return fit_epochs(self, one_batch, lambda: datasets(data, labels), num_epochs)
 
     def _fit_batch(self, ds: DataSet) -> None:
         if ds.labels is None:

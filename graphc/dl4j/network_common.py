@@ -1,6 +1,6 @@
-"""What MultiLayerNetwork and ComputationGraph report alike: `evaluate` over mini-batches (a
-time-series output's steps are samples, its labels mask drops steps, as in DL4J) and the text
-table of `summary`."""
+"""What MultiLayerNetwork and ComputationGraph do alike: the `fit` loop over epochs, `evaluate` over
+mini-batches (a time-series output's steps are samples, its labels mask drops steps, as in DL4J)
+and the text table of `summary`."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,3 +29,19 @@ def table(rows: list, footer: str) -> str:
     lines.insert(1, "-" * sum(widths))
     lines.append(footer)
     return "\n".join(lines)
+
+
+def fit_epochs(net, one_batch: bool, batches, num_epochs: int):
+    """DL4J's fit loop, for both networks: one (Multi)DataSet is `iterations` steps and no epoch;
+    an iterator is one epoch per pass, between the listeners' epoch events. `batches()` gives a
+    fresh iterator of the mini-batches."""
+    for _ in range(int(num_epochs)):
+        if one_batch:
+            net._fit_batch(next(batches()))
+            continue
+        net._notify("on_epoch_start")
+        for batch in batches():
+            net._fit_batch(batch)
+        net.epoch_count += 1
+        net._notify("on_epoch_end")
+    return net

@@ -38,6 +38,7 @@ from graphc.dl4j.graph.builder import ComputationGraphConfiguration
 from graphc.dl4j.graph.vertices import LayerVertex
 from graphc.dl4j.input_type import as_boundary
 from graphc.dl4j.multilayer import MultiLayerNetwork, _variable_names
+from graphc.dl4j.network_common import fit_epochs
 from graphc.errors import InputError
 
 
@@ -346,16 +347,7 @@ class ComputationGraph:
     def fit(self, data, labels=None, num_epochs: int = 1) -> "ComputationGraph":
         self._need_init()
         one_batch = is_one_batch(data, labels)  # a graphc.data BatchIterator has .features too
-        for _ in range(int(num_epochs)):
-            if one_batch:  # as DL4J's fit(MultiDataSet): iterations, no epoch
-                self._fit_batch(next(multi_datasets(data, labels)))
-                continue
-            self._notify("on_epoch_start")
-            for mds in multi_datasets(data, labels):
-                self._fit_batch(mds)
-            self.epoch_count += 1
-            self._notify("on_epoch_end")
-        return self
+        return fit_epochs(self, one_batch, lambda: multi_datasets(data, labels), num_epochs)
 
     def _fit_batch(self, mds: MultiDataSet) -> None:
         xs, ys = self.batch_arrays(mds)
