@@ -63,6 +63,12 @@ def frame_blocks(df, plans: list[InputPlan], columns: list[str], label: str, wha
 
     from graphc.runtime.spark.columns import frame_columns
 
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import VectorUDT
+
     exprs = frame_columns(df, columns, plans, what)
-    frame = df.select(*[e.alias(f"f{i}") for i, e in enumerate(exprs)], F.col(label).alias("y"))
+    y = F.col(label)
+    if isinstance(df.schema[label].dataType, VectorUDT):  # one-hot or regression targets as ML vectors
+        y = vector_to_array(y, "float32")
+    frame = df.select(*[e.alias(f"f{i}") for i, e in enumerate(exprs)], y.alias("y"))
     return frame.mapInArrow(to_blocks(plans, columns, label), "block binary").rdd.map(lambda r: pickle.loads(r[0]))

@@ -54,7 +54,7 @@ import time
 import numpy as np
 
 from graphc.callbacks import History
-from graphc.runtime.spark.errors import SparkError, require_pyspark
+from graphc.runtime.spark.errors import SparkError, job_failed, require_pyspark
 from graphc.runtime.spark.params import Layout
 from graphc.runtime.spark.timing import IterationRecord, Stopwatch, summary
 
@@ -243,7 +243,11 @@ class SparkTrainer:
                              f"batches or samples, or a DataFrame")
         ranks_x, ranks_y = self._ranks()
         parts = data.mapPartitionsWithIndex(_stack(ranks_x, ranks_y)).cache()
-        described = sorted(parts.map(_describe).collect())  # also fills the cache on the executors
+        try:
+            described = sorted(parts.map(_describe).collect())  # also fills the cache on the executors
+        except Exception as e:  # what only an executor sees: a later row of another length, an odd element
+            parts.unpersist()
+            raise job_failed(e, "SparkTrainer.fit: reading the data (before any training)") from None
         if not described:
             parts.unpersist()
             raise SparkError("SparkTrainer.fit: the data set is empty (no (x, y) element in any partition); "

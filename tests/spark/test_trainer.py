@@ -134,6 +134,14 @@ def test_a_dataframe_of_array_or_vector_features_trains_like_its_rows(spark):
     _close(m2.get_weights(), ref.get_weights())
     with pytest.raises(GraphcError, match=r"missing \['pixels'\]"):
         SparkTrainer(m2, spark=spark, features_col="pixels", label_col="cls").fit(df)
+    # one-hot labels as ML vectors
+    onehot = spark.createDataFrame([(x[i].tolist(), Vectors.dense(y[i].tolist())) for i in range(len(x))],
+                                   ["arr", "y"]).coalesce(1)
+    m3 = _model(start)
+    m3.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    SparkTrainer(m3, spark=spark, features_col="arr", label_col="y").fit(onehot, epochs=3)
+    _close(m3.get_weights(), _reference(start, optimizers.SGD(learning_rate=0.1), "categorical_crossentropy",
+                                        [(x, y)], len(x), 3))
 
 
 def test_moving_statistics_are_the_sample_weighted_mean_of_the_partitions(spark):
@@ -218,6 +226,11 @@ def test_data_that_does_not_fit_the_model_inputs_is_refused_before_a_training_jo
         with pytest.raises(ColumnError, match=rf"column '{col}' holds 7 elements in the DataFrame's first row, but "
                                               rf"a row of input .* = 5 elements\); reshape or select"):
             SparkTrainer(m, spark=spark, features_col=col, label_col="cls").fit(df)
+    # the driver reads the first row; a later row of another length is seen on its executor, in the same words
+    ragged = spark.createDataFrame([(r.tolist()[:5 if i < 3 else 7], 1) for i, r in enumerate(x)], ["arr", "cls"])
+    with pytest.raises(GraphcError, match=r"reading the data \(before any training\) failed .*column 'arr' holds 36 "
+                                          r"values over 6 rows"):
+        SparkTrainer(m, spark=spark, features_col="arr", label_col="cls").fit(ragged.coalesce(1))
     assert t.records == [] and spark.sparkContext.statusTracker().getActiveJobsIds() == []
     for a, b in zip(m.get_weights(), before):  # nothing was applied
         np.testing.assert_array_equal(a, b)
