@@ -30,7 +30,7 @@ from graphc.dl4j.conf import MultiLayerConfiguration
 from graphc.dl4j.dataset import DataSet, datasets, is_one_batch
 from graphc.dl4j.enums import BackpropType, OptimizationAlgorithm
 from graphc.dl4j.input_type import as_boundary
-from graphc.dl4j.network_common import fit_epochs
+from graphc.dl4j.network_common import fit_epochs, init_bookkeeping
 from graphc.errors import InputError
 
 
@@ -41,14 +41,7 @@ class MultiLayerNetwork:
                               f"{type(conf).__name__}")
         self.conf = conf
         self.layers = list(conf.layers)
-        self.model = None
-        self.listeners: list = []
-        self.iteration_count = 0
-        self.epoch_count = 0
-        self.last_batch_size = 0
-        self._score = float("nan")
-        self._nn: list[list] = []      # the graphc.nn layers of each DL4J layer (its preprocessor's first)
-        self.owners: dict = {}         # Variable name -> index of the DL4J layer that owns it
+        init_bookkeeping(self)
         self._objective = None
         self.expected_iterations = None  # the iteration count the running fit ends at, when known
 

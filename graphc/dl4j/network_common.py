@@ -6,6 +6,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def init_bookkeeping(net) -> None:
+    """The state both networks start with before `init()`: no model yet, no listeners, the counters
+    at zero, and the per-layer tables `init()` fills (`_nn`: the graphc.nn layers of each DL4J layer,
+    its preprocessor's first; `owners`: Variable name -> index of the DL4J layer that owns it)."""
+    net.model = None
+    net.listeners = []
+    net.iteration_count = 0
+    net.epoch_count = 0
+    net.last_batch_size = 0
+    net._score = float("nan")
+    net._nn = []
+    net.owners = {}
+
+
 def evaluate(batches) -> "Evaluation":
     """A `graphc.evaluation.Evaluation` over (output, labels, labels mask or None) triples in DL4J's
     layout: [batch, n] rows (a mask there weighs the loss only), or [batch, n, time] sequences whose

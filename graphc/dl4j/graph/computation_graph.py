@@ -38,7 +38,7 @@ from graphc.dl4j.graph.builder import ComputationGraphConfiguration
 from graphc.dl4j.graph.vertices import LayerVertex
 from graphc.dl4j.input_type import as_boundary
 from graphc.dl4j.multilayer import MultiLayerNetwork, _variable_names
-from graphc.dl4j.network_common import fit_epochs
+from graphc.dl4j.network_common import fit_epochs, init_bookkeeping
 from graphc.errors import InputError
 
 
@@ -114,14 +114,7 @@ class ComputationGraph:
         self.conf = conf
         self.layer_names = [n for n in conf.topological_order() if isinstance(conf.vertices[n], LayerVertex)]
         self.layers = [conf.vertices[n].layer for n in self.layer_names]
-        self.model = None
-        self.listeners: list = []
-        self.iteration_count = 0
-        self.epoch_count = 0
-        self.last_batch_size = 0
-        self._score = float("nan")
-        self._nn: list[list] = []   # graphc.nn layers of each DL4J layer, in `layers` order
-        self.owners: dict = {}      # Variable name -> index (in `layers`) of the DL4J layer that owns it
+        init_bookkeeping(self)
         self.mask_inputs: list[str] = []
 
     # ---- building --------------------------------------------------------------------------------
